@@ -4,4 +4,4 @@
 import sys
 
 if __name__ == "__main__":
-    sys.exit("make demo: the face mesh pipeline is not built yet (issues 4-7); `make test` checks what exists.")
+    sys.exit("make demo: the face mesh pipeline is not built yet (issues 4-7).")
