@@ -26,5 +26,8 @@ test: setup testdata lint
 demo: setup testdata
 	@$(IN_ENV) python scripts/demo.py
 
+models: setup
+	@$(IN_ENV) python -m scripts.models.build_models
+
 clean:
 	rm -rf build install log .pytest_cache demo_out

@@ -1,0 +1,136 @@
+"""onnxruntime sessions for the converted MediaPipe models (no ROS imports).
+
+The models live in models/ (see models/README.md for their inputs and outputs). Regenerate them with
+`make models` (= `.venv/bin/python -m scripts.models.build_models`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+LOG = logging.getLogger(__name__)
+
+MODELS_ENV = "FACEMESH_ROS_MODELS_DIR"
+REGENERATE_HINT = "regenerate the models with `make models` (.venv/bin/python -m scripts.models.build_models)"
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+DEVICES = ("auto", "cuda", "cpu")
+
+
+class ModelLoadError(RuntimeError):
+    """A model file is missing or cannot be loaded by onnxruntime."""
+
+
+def models_dir() -> Path:
+    """The .onnx directory: $FACEMESH_ROS_MODELS_DIR, else <repo>/models, else <prefix>/share/.../models.
+
+    The repo layout is <repo>/facemesh_ros/inference.py; an installed package sits in
+    <prefix>/lib/python3.X/site-packages/facemesh_ros/, its data in <prefix>/share/facemesh_ros/models.
+    When none exists the repo path is returned, so the load error names a concrete file.
+    """
+    override = os.environ.get(MODELS_ENV)
+    if override:
+        return Path(override).expanduser()
+    here = Path(__file__).resolve()
+    candidates = [here.parents[1] / "models"]
+    if len(here.parents) > 4:
+        candidates.append(here.parents[4] / "share" / "facemesh_ros" / "models")
+    return next((path for path in candidates if path.is_dir()), candidates[0])
+
+
+def select_providers(device: str, available: list[str] | None = None) -> list[str]:
+    """onnxruntime execution providers for "auto", "cuda" or "cpu", best first.
+
+    auto: CUDA when onnxruntime offers it, else CPU (logged at INFO with the reason).
+    cuda: CUDA then CPU; when onnxruntime has no CUDA provider (CPU-only wheel, no GPU build) this warns and
+    falls back to CPU rather than failing, so a launch file written for a GPU machine still runs elsewhere.
+    """
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+    if available is None:
+        available = ort.get_available_providers()
+    if device == "cpu":
+        return [CPU]
+    if CUDA in available:
+        return [CUDA, CPU]
+    reason = f"onnxruntime offers no {CUDA} (available: {', '.join(available) or 'none'})"
+    if device == "cuda":
+        LOG.warning("device 'cuda' requested but %s; running on CPU", reason)
+    else:
+        LOG.info("device 'auto': %s; running on CPU", reason)
+    return [CPU]
+
+
+def session_options(threads: int | None = None) -> ort.SessionOptions:
+    """The fastest CPU configuration measured for these models on this 2-core machine (bench/bench_models.py).
+
+    - ORT_ENABLE_ALL: enables the NCHWc layout transformer (blocked-layout conv kernels with fused Relu and
+      Add); ~3x faster than ORT_ENABLE_EXTENDED on the landmark model. The converter keeps every op of the
+      conv trunks NCHWc-compatible (PRelu and channel Pad rewritten as 1x1 convs), so no reorders remain.
+    - intra-op threads default min(2, cores), with onnxruntime's default spin-wait: 0.38 ms vs 0.59 ms for
+      one thread on face_landmark at batch 1, 0.32 vs 0.61 ms per face at batch 4. Without spinning, two
+      threads were slower than one (0.72 ms): each small conv hands work to the pool, and waking a sleeping
+      thread costs more than the conv. When other processes keep both cores busy, spinning threads lose
+      (measured 0.61-0.72 ms vs 0.58 for one thread): pass threads=1 where the cores are needed elsewhere.
+    - sequential execution, one inter-op thread: the graphs are chains, parallel mode only adds overhead.
+    """
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = min(2, os.cpu_count() or 1) if threads is None else threads
+    options.inter_op_num_threads = 1
+    return options
+
+
+def resolve_model_path(name_or_path: str | os.PathLike) -> Path:
+    """A bare name string ("face_landmark" or "face_landmark.onnx") means models_dir(); else a file path."""
+    if isinstance(name_or_path, str) and "/" not in name_or_path and os.sep not in name_or_path:
+        name = name_or_path if name_or_path.endswith(".onnx") else name_or_path + ".onnx"
+        return models_dir() / name
+    return Path(name_or_path)
+
+
+class OnnxModel:
+    """One converted model: `run(x)` takes an NHWC float32 batch and returns {output name: array}."""
+
+    def __init__(self, name_or_path: str | os.PathLike, device: str = "auto", threads: int | None = None):
+        self.path = resolve_model_path(name_or_path)
+        requested = select_providers(device)
+        if not self.path.is_file():
+            raise ModelLoadError(f"model file {self.path} not found; {REGENERATE_HINT}")
+        try:
+            self.session = ort.InferenceSession(str(self.path), sess_options=session_options(threads),
+                                                providers=requested)
+        except Exception as error:  # onnxruntime raises several types for unreadable models
+            message = f"cannot load model file {self.path} ({error}); {REGENERATE_HINT}"
+            raise ModelLoadError(message) from error
+        self.providers: list[str] = self.session.get_providers()
+        if requested[0] == CUDA and self.providers[0] != CUDA:
+            LOG.warning("%s: CUDA requested but onnxruntime created a %s session", self.path.name,
+                        self.providers[0])
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1:
+            raise ModelLoadError(f"model file {self.path} has {len(inputs)} inputs, expected 1")
+        self.input_name: str = inputs[0].name
+        self.input_shape: tuple[int | None, ...] = tuple(d if isinstance(d, int) else None
+                                                         for d in inputs[0].shape)
+        self.output_names: list[str] = [output.name for output in self.session.get_outputs()]
+
+    def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Run a batch [N, H, W, C]; a single image [H, W, C] is not accepted (say x[None])."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        expected = self.input_shape
+        if x.ndim != len(expected) or any(
+                e is not None and e != s for e, s in zip(expected, x.shape, strict=True)):
+            shown = ["N" if d is None else d for d in expected]
+            raise ValueError(f"{self.path.name}: input shape {list(x.shape)} does not match {shown}")
+        outputs = self.session.run(self.output_names, {self.input_name: x})
+        return dict(zip(self.output_names, outputs, strict=True))
+
+    def __repr__(self) -> str:
+        return f"OnnxModel({self.path.name}, providers={self.providers})"

@@ -1,0 +1,1 @@
+"""Build scripts that regenerate models/ from registry packages (not part of the runtime package)."""
