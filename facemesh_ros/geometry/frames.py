@@ -1,0 +1,80 @@
+"""MediaPipe <-> ROS coordinate conventions.
+
+- MediaPipe metric space: camera at the origin, x right, y up, looking down -z; centimetres.
+- ROS camera optical frame (REP-103): x right, y down, z forward (into the scene); metres.
+  The two differ by a half turn about x: p_optical = diag(1, -1, -1) p_mediapipe / 100.
+- Canonical face frame (model.py): x to the subject's left, y up, +z out of the face; centimetres.
+- REP-155 face frame: origin at the sellion, x out of the face (forward), y to the subject's left, z up
+  (towards the scalp): x_face = +z_canonical, y_face = +x_canonical, z_face = +y_canonical.
+- REP-155 gaze frame: same origin, optical convention: z forward (out of the face), x to the subject's
+  right, y down: x_gaze = -x_canonical, y_gaze = -y_canonical, z_gaze = +z_canonical.
+Quaternions are (x, y, z, w), as geometry_msgs/Quaternion, computed with transforms3d (its own order is
+(w, x, y, z)) and kept with w >= 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from transforms3d.quaternions import mat2quat, qmult, quat2mat
+
+CM_PER_M = 100.0
+MEDIAPIPE_TO_OPTICAL = np.diag([1.0, -1.0, -1.0])  # rotation: MediaPipe camera axes -> optical axes
+# Columns: the frame's axes expressed in canonical-face coordinates.
+FACE_AXES_IN_CANONICAL = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+GAZE_AXES_IN_CANONICAL = np.diag([-1.0, -1.0, 1.0])
+
+
+def mediapipe_to_optical_points(points_cm: np.ndarray) -> np.ndarray:
+    """(N, 3) MediaPipe metric points (cm) -> camera optical frame (m)."""
+    return points_cm * (np.diag(MEDIAPIPE_TO_OPTICAL) / CM_PER_M)
+
+
+def optical_to_mediapipe_points(points_m: np.ndarray) -> np.ndarray:
+    """(N, 3) camera optical frame points (m) -> MediaPipe metric space (cm)."""
+    return points_m * (np.diag(MEDIAPIPE_TO_OPTICAL) * CM_PER_M)
+
+
+def frame_in_optical(rotation: np.ndarray, origin_cm: np.ndarray,
+                     axes_in_canonical: np.ndarray) -> np.ndarray:
+    """4x4 rigid transform frame -> optical (metres) of a frame attached to the face.
+
+    rotation: canonical -> MediaPipe camera rotation of the face pose (no scale); origin_cm: the frame origin
+    in MediaPipe metric space; axes_in_canonical: the frame's axes (columns) in canonical coordinates.
+    """
+    transform = np.eye(4)
+    transform[:3, :3] = MEDIAPIPE_TO_OPTICAL @ rotation @ axes_in_canonical
+    transform[:3, 3] = MEDIAPIPE_TO_OPTICAL @ origin_cm / CM_PER_M
+    return transform
+
+
+def quaternion_from_rotation(rotation: np.ndarray) -> np.ndarray:
+    """3x3 rotation -> unit quaternion (x, y, z, w) with w >= 0 (one of the two signs, for steady output)."""
+    w, x, y, z = mat2quat(rotation)
+    sign = 1.0 if w >= 0 else -1.0
+    return np.array([sign * x, sign * y, sign * z, sign * w])
+
+
+def rotation_from_quaternion(quaternion_xyzw: np.ndarray) -> np.ndarray:
+    """Quaternion (x, y, z, w), normalised first -> 3x3 rotation."""
+    x, y, z, w = quaternion_xyzw
+    return quat2mat([w, x, y, z])
+
+
+def compose_quaternions(first_xyzw: np.ndarray, second_xyzw: np.ndarray) -> np.ndarray:
+    """Quaternion of R(first) @ R(second), (x, y, z, w), w >= 0."""
+    w, x, y, z = qmult(first_xyzw[[3, 0, 1, 2]], second_xyzw[[3, 0, 1, 2]])
+    sign = 1.0 if w >= 0 else -1.0
+    return np.array([sign * x, sign * y, sign * z, sign * w])
+
+
+def pose_from_matrix(transform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """4x4 rigid transform -> (position (3,), quaternion (x, y, z, w))."""
+    return transform[:3, 3].copy(), quaternion_from_rotation(transform[:3, :3])
+
+
+def matrix_from_pose(position: np.ndarray, quaternion_xyzw: np.ndarray) -> np.ndarray:
+    """(position, quaternion (x, y, z, w)) -> 4x4 rigid transform."""
+    transform = np.eye(4)
+    transform[:3, :3] = rotation_from_quaternion(quaternion_xyzw)
+    transform[:3, 3] = position
+    return transform

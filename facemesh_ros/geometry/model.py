@@ -1,0 +1,102 @@
+"""The canonical face model (MediaPipe's geometry_pipeline_metadata_landmarks, converted to
+models/canonical_face_model.npz): 468 vertices in cm, UVs, 898 triangles and the Procrustes weights.
+
+Canonical frame: x to the subject's left (image right when facing the camera), y up, +z out of the face.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .procrustes import WeightedProcrustes
+
+MODEL_FILENAME = "canonical_face_model.npz"
+NUM_VERTICES = 468
+NUM_TRIANGLES = 898
+# The sellion (deepest point of the nasal root, between the eyes): the most recessed midline vertex between
+# the forehead and the nose tip in the canonical mesh (z: 9 -> 5.39, 8 -> 5.28, 168 -> 5.24, 6 -> 5.79 cm),
+# and the top of MediaPipe's nose-bridge line 168-6-197-195-5-4. Origin of the REP-155 face frame.
+SELLION_INDEX = 168
+
+
+@dataclass(frozen=True)
+class CanonicalFaceModel:
+    """Canonical face mesh plus the Procrustes solver precomputed on its weighted landmark basis."""
+
+    vertices: np.ndarray  # (468, 3) float64, cm
+    uvs: np.ndarray  # (468, 2) float32, v = 0 at the top
+    triangles: np.ndarray  # (898, 3) int32 vertex indices
+    procrustes_weights: np.ndarray  # (468,) float64
+    procrustes: WeightedProcrustes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        checks = (
+            (self.vertices.shape == (NUM_VERTICES, 3), f"vertices {self.vertices.shape} != (468, 3)"),
+            (self.uvs.shape == (NUM_VERTICES, 2), f"uvs {self.uvs.shape} != (468, 2)"),
+            (self.triangles.ndim == 2 and self.triangles.shape[1] == 3, f"triangles {self.triangles.shape}"),
+            (self.procrustes_weights.shape == (NUM_VERTICES,), f"weights {self.procrustes_weights.shape}"),
+            (bool(np.all(np.isfinite(self.vertices))), "non-finite vertices"),
+            (self.triangles.size > 0 and 0 <= self.triangles.min() and self.triangles.max() < NUM_VERTICES,
+             "triangle indices out of range"),
+        )
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(f"invalid canonical face model: {message}")
+        object.__setattr__(self, "procrustes", WeightedProcrustes(self.vertices, self.procrustes_weights))
+
+    @property
+    def sellion(self) -> np.ndarray:
+        """Canonical position (cm) of the REP-155 face frame origin."""
+        return self.vertices[SELLION_INDEX]
+
+
+def find_models_dir() -> Path:
+    """Directory holding the model files: facemesh_ros.inference.models_dir() when that module exists,
+    else the first of $FACEMESH_ROS_MODELS_DIR, <repo>/models next to the source package and
+    <prefix>/share/facemesh_ros/models that holds the canonical model.
+    """
+    try:
+        from facemesh_ros.inference import models_dir
+
+        return Path(models_dir())
+    except (ImportError, AttributeError):
+        pass
+    candidates = []
+    if os.environ.get("FACEMESH_ROS_MODELS_DIR"):
+        candidates.append(Path(os.environ["FACEMESH_ROS_MODELS_DIR"]))
+    package_dir = Path(__file__).resolve().parents[1]
+    candidates.append(package_dir.parent / "models")
+    candidates += [p / "share" / "facemesh_ros" / "models" for p in package_dir.parents]
+    candidates.append(Path(sys.prefix) / "share" / "facemesh_ros" / "models")
+    for candidate in candidates:
+        if (candidate / MODEL_FILENAME).is_file():
+            return candidate
+    raise FileNotFoundError(f"{MODEL_FILENAME} not found; looked in: {', '.join(map(str, candidates))} "
+                            "(set FACEMESH_ROS_MODELS_DIR)")
+
+
+def load_canonical_face_model(path: str | os.PathLike[str] | None = None) -> CanonicalFaceModel:
+    """Load the canonical face model from an .npz (default: the packaged models directory)."""
+    path = Path(path) if path is not None else find_models_dir() / MODEL_FILENAME
+    with np.load(path) as data:
+        missing = {"vertices", "uvs", "triangles", "procrustes_weights"} - set(data.files)
+        if missing:
+            raise ValueError(f"{path}: missing arrays {sorted(missing)}")
+        return CanonicalFaceModel(
+            vertices=data["vertices"].astype(np.float64),
+            uvs=data["uvs"].astype(np.float32),
+            triangles=data["triangles"].astype(np.int32),
+            procrustes_weights=data["procrustes_weights"].astype(np.float64),
+        )
+
+
+@functools.cache
+def default_canonical_face_model() -> CanonicalFaceModel:
+    """The packaged canonical face model, loaded once per process."""
+    return load_canonical_face_model()
