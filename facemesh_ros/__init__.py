@@ -1,5 +1,16 @@
-"""facemesh_ros: MediaPipe Face Mesh and Face Geometry for ROS 2, on onnxruntime."""
+"""facemesh_ros: MediaPipe Face Mesh and Face Geometry for ROS 2, on onnxruntime.
 
+    from facemesh_ros import FaceMesh
+    with FaceMesh(refine_landmarks=True) as face_mesh:
+        result = face_mesh.process(rgb)          # H x W x 3 uint8 RGB
+        result.multi_face_landmarks              # MediaPipe's result API; result.landmarks: (F, N, 3) numpy
+
+The pipeline reads from the modules: detect -> roi -> landmarks -> track (face_mesh.FaceMesh ties them),
+geometry (metric 3D, head pose), drawing/annotate; ros/ is the ROS 2 layer. The public names below load on
+first use, so `import facemesh_ros.msg` in another node costs no onnxruntime or OpenCV import.
+"""
+
+import importlib
 import pkgutil
 
 # The generated messages (facemesh_ros.msg) live in the install tree, the sources in the checkout: let either
@@ -7,3 +18,31 @@ import pkgutil
 __path__ = pkgutil.extend_path(__path__, __name__)
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "face_mesh": ("FaceMesh", "FaceMeshResult", "NormalizedLandmark", "NormalizedLandmarkList"),
+    "connections": (
+        "FACEMESH_LIPS", "FACEMESH_LEFT_EYE", "FACEMESH_LEFT_EYEBROW", "FACEMESH_LEFT_IRIS", "FACEMESH_RIGHT_EYE",
+        "FACEMESH_RIGHT_EYEBROW", "FACEMESH_RIGHT_IRIS", "FACEMESH_FACE_OVAL", "FACEMESH_NOSE", "FACEMESH_CONTOURS",
+        "FACEMESH_IRISES", "FACEMESH_TESSELATION", "FACEMESH_NUM_LANDMARKS", "FACEMESH_NUM_LANDMARKS_WITH_IRISES",
+    ),
+    "drawing": (
+        "DrawingSpec", "draw_landmarks", "get_default_face_mesh_tesselation_style",
+        "get_default_face_mesh_contours_style", "get_default_face_mesh_iris_connections_style",
+    ),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> object:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'facemesh_ros' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"facemesh_ros.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

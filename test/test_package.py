@@ -74,3 +74,16 @@ def test_fetch_notices_a_changed_file(tmp_path: Path, test_data_dir: Path) -> No
 
 def _package_xml() -> ET.Element:
     return ET.parse(REPO_ROOT / "package.xml").getroot()
+
+
+def test_public_api_is_mediapipe_shaped_and_loads_lazily() -> None:
+    code = (
+        "import sys, facemesh_ros, facemesh_ros.msg\n"
+        "assert 'onnxruntime' not in sys.modules and 'cv2' not in sys.modules, 'messages pulled the pipeline'\n"
+        "from facemesh_ros import FaceMesh, FACEMESH_TESSELATION, DrawingSpec, draw_landmarks\n"
+        "assert len(FACEMESH_TESSELATION) == 1365 and callable(draw_landmarks)\n"
+        "print(FaceMesh.__module__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "facemesh_ros.face_mesh"

@@ -1,0 +1,224 @@
+"""FaceMesh: MediaPipe's legacy Face Mesh solution API on onnxruntime, plus numpy access to the results.
+
+Pipeline per frame: detect (only while fewer than max_num_faces are tracked) -> ROIs -> one batched landmark
+run -> presence threshold -> ROIs for the next frame. See facemesh_ros.detect / roi / landmarks / track.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+
+import numpy as np
+
+from facemesh_ros.detect import Detections, FaceDetector
+from facemesh_ros.image import as_rgb_uint8
+from facemesh_ros.landmarks import LandmarkModel
+from facemesh_ros.roi import rois_from_detections
+from facemesh_ros.track import FaceTracker
+
+DETECTOR_CHOICES = ("short", "full")
+DEVICE_CHOICES = ("auto", "cuda", "cpu")
+
+
+class NormalizedLandmark:
+    """One landmark: x, y in [0, 1] of the image width / height, z in image-width units (MediaPipe).
+
+    Like MediaPipe's protobuf message, visibility and presence exist but are unset (0.0; HasField False),
+    so MediaPipe's own drawing_utils accept these objects too.
+    """
+
+    __slots__ = ("x", "y", "z")
+    visibility = 0.0
+    presence = 0.0
+
+    def __init__(self, x: float, y: float, z: float) -> None:
+        self.x, self.y, self.z = x, y, z
+
+    def HasField(self, name: str) -> bool:  # protobuf's method name
+        return name in ("x", "y", "z")
+
+    def __repr__(self) -> str:
+        return f"NormalizedLandmark(x={self.x:.6f}, y={self.y:.6f}, z={self.z:.6f})"
+
+
+class NormalizedLandmarkList:
+    """One face: `.landmark` is a list of NormalizedLandmark, as MediaPipe's NormalizedLandmarkList."""
+
+    __slots__ = ("landmark",)
+
+    def __init__(self, points: np.ndarray) -> None:
+        self.landmark = [NormalizedLandmark(x, y, z) for x, y, z in points.tolist()]
+
+    def __len__(self) -> int:
+        return len(self.landmark)
+
+
+@dataclass
+class FaceMeshResult:
+    """Faces found in one frame. Arrays are numpy, F faces of N (468 or 478) landmarks.
+
+    landmarks: (F, N, 3) float32, x/y image-normalized, z scaled like x (MediaPipe semantics).
+    presence: (F,) float32 face presence score of each returned face (all > min_tracking_confidence).
+    rois: (F, 5) float32 ROI the landmarks came from: x_center, y_center, width, height, rotation (rad).
+    track_ids: (F,) int64, constant while a face is tracked from frame to frame (video mode); a face found
+    by the detector gets a new id (in static mode: every face of every image).
+    detection_boxes / detection_keypoints / detection_scores: this frame's detector output, best first (at
+    most max_num_faces): (D, 4) xmin, ymin, width, height normalized (MediaPipe's relative bounding box),
+    (D, 6, 2) keypoints (eyes, nose tip, mouth, ear tragions), (D,); empty when every face was tracked and
+    the detector did not run. Detections are not paired with faces (a tracked face may win over one).
+    image_size: (width, height) of the processed image.
+    """
+
+    landmarks: np.ndarray
+    presence: np.ndarray
+    rois: np.ndarray
+    track_ids: np.ndarray
+    detection_boxes: np.ndarray
+    detection_keypoints: np.ndarray
+    detection_scores: np.ndarray
+    image_size: tuple[int, int]
+    _objects: list[NormalizedLandmarkList] | None = field(default=None, repr=False)
+
+    @property
+    def multi_face_landmarks(self) -> list[NormalizedLandmarkList] | None:
+        """None when no face was found, else one NormalizedLandmarkList per face (built on first access)."""
+        if len(self.landmarks) == 0:
+            return None
+        if self._objects is None:
+            self._objects = [NormalizedLandmarkList(face) for face in self.landmarks]
+        return self._objects
+
+    @property
+    def num_faces(self) -> int:
+        return len(self.landmarks)
+
+
+def _check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _check_unit(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real) or not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{name} must be a number in [0.0, 1.0], got {value!r}")
+    return float(value)
+
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}")
+    return str(value)
+
+
+class FaceMesh:
+    """Face landmarks (468, or 478 with irises) for every face in RGB images or video frames.
+
+    Options (MediaPipe's, same defaults and meaning):
+      static_image_mode: True = every image is unrelated, detect on each; False = video, track faces from
+        the previous frame's landmarks and detect only while fewer than max_num_faces are tracked.
+      max_num_faces: maximum number of faces returned, integer >= 1.
+      refine_landmarks: True = attention model, refined eyes and lips plus 10 iris points (478 landmarks).
+      min_detection_confidence: detector score threshold in [0.0, 1.0].
+      min_tracking_confidence: face presence threshold in [0.0, 1.0]; a face is returned (and tracked) only
+        if its presence score is above it.
+    Additions:
+      detector: "short" (MediaPipe's default, faces within ~2 m) or "full" (full-range model, small and
+        distant faces up to ~5 m).
+      device: "auto" (CUDA if onnxruntime has it, else CPU), "cuda" or "cpu".
+      num_threads: onnxruntime intra-op threads of the landmark model (None = min(2, CPU count)). The
+        detector always uses one: the two sessions run one after the other and each has its own spin-waiting
+        thread pool, so two multi-thread pools fight over the cores (measured on 2 cores, static 1080p two
+        faces: 3.7 ms with 1/1 threads, 3.1 ms with 1/2, worse with 2/2; bench/bench_face_mesh.py).
+        Pass 1 when other busy processes need the cores.
+    """
+
+    def __init__(
+        self,
+        static_image_mode: bool = False,
+        max_num_faces: int = 1,
+        refine_landmarks: bool = False,
+        min_detection_confidence: float = 0.5,
+        min_tracking_confidence: float = 0.5,
+        detector: str = "short",
+        device: str = "auto",
+        num_threads: int | None = None,
+    ) -> None:
+        self.static_image_mode = _check_bool("static_image_mode", static_image_mode)
+        self.refine_landmarks = _check_bool("refine_landmarks", refine_landmarks)
+        if isinstance(max_num_faces, bool) or not isinstance(max_num_faces, Integral) or max_num_faces < 1:
+            raise ValueError(f"max_num_faces must be an integer >= 1, got {max_num_faces!r}")
+        self.max_num_faces = int(max_num_faces)
+        self.min_detection_confidence = _check_unit("min_detection_confidence", min_detection_confidence)
+        self.min_tracking_confidence = _check_unit("min_tracking_confidence", min_tracking_confidence)
+        self.detector_name = _check_choice("detector", detector, DETECTOR_CHOICES)
+        self.device = _check_choice("device", device, DEVICE_CHOICES)
+        if num_threads is None:
+            num_threads = min(2, os.cpu_count() or 1)
+        if isinstance(num_threads, bool) or not isinstance(num_threads, Integral) or num_threads < 1:
+            raise ValueError(f"num_threads must be None or an integer >= 1, got {num_threads!r}")
+        self._detector: FaceDetector | None = FaceDetector(
+            self.detector_name, self.min_detection_confidence, self.device, threads=1
+        )
+        self._landmarks: LandmarkModel | None = LandmarkModel(self.refine_landmarks, self.device, num_threads)
+        self._tracker = FaceTracker(self.max_num_faces, self.static_image_mode)
+
+    @property
+    def num_landmarks(self) -> int:
+        return 478 if self.refine_landmarks else 468
+
+    def process(self, image: np.ndarray) -> FaceMeshResult:
+        """Find faces in an H x W x 3 uint8 RGB image (see facemesh_ros.image for other accepted layouts)."""
+        if self._detector is None or self._landmarks is None:
+            raise ValueError("FaceMesh is closed; create a new instance")
+        rgb = as_rgb_uint8(image)
+        height, width = rgb.shape[:2]
+        detections = Detections.empty()
+        if self._tracker.needs_detection():
+            detections = self._detector.detect(rgb).top(self.max_num_faces)
+        rois, ids = self._tracker.merge(rois_from_detections(detections, width, height))
+        # MediaPipe rejects empty or NaN ROIs too (ValidateRoi); below a pixel nothing can be a face
+        usable = np.all(np.isfinite(rois), axis=1) & (rois[:, 2] * width >= 1) & (rois[:, 3] * height >= 1)
+        rois, ids = rois[usable], ids[usable]
+        landmarks, presence = self._landmarks.run(rgb, rois)
+        accepted = presence > self.min_tracking_confidence
+        landmarks, presence, rois = landmarks[accepted], presence[accepted], rois[accepted]
+        track_ids = self._tracker.update(landmarks, ids[accepted], width, height)
+        return FaceMeshResult(
+            landmarks, presence, rois, track_ids,
+            detections.boxes, detections.keypoints, detections.scores, (width, height),
+        )
+
+    @property
+    def providers(self) -> list[str]:
+        """onnxruntime execution providers of the landmark model, the one that runs on every frame."""
+        if self._landmarks is None:
+            return []
+        return list(self._landmarks.model.providers)
+
+    def set_thresholds(self, min_detection_confidence: float | None = None,
+                       min_tracking_confidence: float | None = None) -> None:
+        """Change the confidence thresholds without rebuilding the pipeline (tracking goes on)."""
+        if min_detection_confidence is not None:
+            self.min_detection_confidence = _check_unit("min_detection_confidence", min_detection_confidence)
+            if self._detector is not None:
+                self._detector.min_score = self.min_detection_confidence
+        if min_tracking_confidence is not None:
+            self.min_tracking_confidence = _check_unit("min_tracking_confidence", min_tracking_confidence)
+
+    def reset(self) -> None:
+        """Forget tracked faces (the next frame starts with detection)."""
+        self._tracker.reset()
+
+    def close(self) -> None:
+        """Release the onnxruntime sessions; process() raises afterwards."""
+        self._detector = None
+        self._landmarks = None
+
+    def __enter__(self) -> FaceMesh:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
