@@ -10,4 +10,8 @@ source "$_facemesh_ros_root/.venv/bin/activate"
 export AMENT_PREFIX_PATH="$VIRTUAL_ENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 # shellcheck disable=SC1091
 source "$_facemesh_ros_root/install/setup.bash"
+# `ros2 run` looks in lib/<package>; without the ros2 CLI, put the executables on PATH.
+export PATH="$_facemesh_ros_root/install/facemesh_ros/lib/facemesh_ros:$PATH"
+# Large images over shared memory instead of lossy UDP fragments (see the file); keeps a user's own choice.
+export FASTRTPS_DEFAULT_PROFILES_FILE="${FASTRTPS_DEFAULT_PROFILES_FILE:-$_facemesh_ros_root/config/fastdds_large_messages.xml}"
 unset _facemesh_ros_root

@@ -1,0 +1,78 @@
+"""Library results -> facemesh_ros/FaceMeshArray and the REP-155 face/gaze transforms for /tf.
+
+Landmark arrays go into float32[] fields straight from numpy (no per-landmark Python objects).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from geometry_msgs.msg import Pose, Transform, TransformStamped
+from std_msgs.msg import Header
+from tf2_msgs.msg import TFMessage
+
+from facemesh_ros.face_mesh import FaceMeshResult
+from facemesh_ros.geometry import FaceGeometry
+from facemesh_ros.msg import FaceMesh, FaceMeshArray
+
+
+def landmark_boxes(landmarks: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(F, 4) integer pixel boxes x0, y0, x1, y1 (exclusive) around each face's landmarks, inside the image."""
+    if len(landmarks) == 0:
+        return np.zeros((0, 4), np.int64)
+    size = np.array([width, height], np.float32)
+    low = np.floor(landmarks[:, :, :2].min(axis=1) * size)
+    high = np.ceil(landmarks[:, :, :2].max(axis=1) * size)
+    boxes = np.concatenate([low, high], axis=1)
+    return np.clip(boxes, 0, np.tile(size, 2)).astype(np.int64)
+
+
+def face_mesh_array(header: Header, result: FaceMeshResult,
+                    geometries: Sequence[FaceGeometry | None]) -> FaceMeshArray:
+    """One FaceMeshArray for a frame: every face of `result`, with its geometry where it was recovered."""
+    width, height = result.image_size
+    msg = FaceMeshArray(header=header, image_width=width, image_height=height)
+    boxes = landmark_boxes(result.landmarks, width, height)
+    for index, geometry in enumerate(geometries):
+        face = FaceMesh(id=int(result.track_ids[index]), score=float(result.presence[index]))
+        x0, y0, x1, y1 = boxes[index].tolist()
+        face.bbox.x_offset, face.bbox.y_offset, face.bbox.width, face.bbox.height = x0, y0, x1 - x0, y1 - y0
+        face.landmarks = result.landmarks[index].ravel()
+        if geometry is not None:
+            face.metric_landmarks = geometry.metric_landmarks_optical.astype(np.float32).ravel()
+            face.has_pose = True
+            face.pose = _pose(geometry.position, geometry.orientation)
+        msg.faces.append(face)
+    return msg
+
+
+def face_transforms(header: Header, track_ids: np.ndarray, geometries: Sequence[FaceGeometry | None],
+                    frame_prefix: str) -> TFMessage:
+    """`<prefix>face_<id>` and `<prefix>gaze_<id>` (REP-155) as children of the image's frame."""
+    transforms = []
+    for track_id, geometry in zip(track_ids.tolist(), geometries, strict=True):
+        if geometry is None:
+            continue
+        for kind, orientation in (("face", geometry.orientation), ("gaze", geometry.gaze_orientation)):
+            transform = TransformStamped(header=header, child_frame_id=f"{frame_prefix}{kind}_{track_id}")
+            transform.transform = _transform(geometry.position, orientation)
+            transforms.append(transform)
+    return TFMessage(transforms=transforms)
+
+
+def _pose(position: np.ndarray, quaternion_xyzw: np.ndarray) -> Pose:
+    pose = Pose()
+    pose.position.x, pose.position.y, pose.position.z = (float(v) for v in position)
+    o = pose.orientation
+    o.x, o.y, o.z, o.w = (float(v) for v in quaternion_xyzw)
+    return pose
+
+
+def _transform(position: np.ndarray, quaternion_xyzw: np.ndarray) -> Transform:
+    transform = Transform()
+    t = transform.translation
+    t.x, t.y, t.z = (float(v) for v in position)
+    r = transform.rotation
+    r.x, r.y, r.z, r.w = (float(v) for v in quaternion_xyzw)
+    return transform

@@ -1,0 +1,355 @@
+"""face_mesh node: camera images in; FaceMeshArray, /tf face frames, RViz markers, an annotated image and
+/diagnostics out. A thin adapter: all face logic is in facemesh_ros' library core.
+
+Threading: the subscription callback only keeps the newest frame (counting the ones it replaces as dropped);
+a worker thread processes it. So the node never builds a queue and always works on the freshest image,
+whatever the camera rate.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_msgs.msg import Header
+from tf2_msgs.msg import TFMessage
+from visualization_msgs.msg import MarkerArray
+
+from facemesh_ros.annotate import annotate
+from facemesh_ros.face_mesh import FaceMesh, FaceMeshResult
+from facemesh_ros.geometry import (
+    Camera,
+    FaceGeometry,
+    FaceGeometrySmoother,
+    GeometryError,
+    estimate_face_geometry,
+)
+from facemesh_ros.msg import FaceMeshArray
+from facemesh_ros.ros.image_codec import ImageDecodeError, bgr_to_image, compressed_to_rgb, image_to_rgb
+from facemesh_ros.ros.markers import MarkerOptions, deleted_markers, face_markers, serialize_marker_array
+from facemesh_ros.ros.messages import face_mesh_array, face_transforms
+from facemesh_ros.ros.parameters import PARAMETERS, SPECS, check_parameters
+
+ERROR_THROTTLE_S = 5.0
+STATS_WINDOW = 300  # processing times kept for the diagnostics percentiles
+
+
+class FaceMeshNode(Node):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("face_mesh", **kwargs)
+        for spec in PARAMETERS:
+            self.declare_parameter(spec.name, spec.default, spec.descriptor())
+        self.add_on_set_parameters_callback(check_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
+
+        self._pipeline_lock = threading.Lock()
+        self._face_mesh = self._build_face_mesh()
+        self._smoothers: dict[int, FaceGeometrySmoother] = {}
+        self._marker_ids: set[int] = set()
+        self._last_stamp_ns: int | None = None
+        self._camera_info: CameraInfo | None = None
+        self._camera_cache: tuple[tuple, Camera | None] | None = None
+        self._warned: set[str] = set()
+        self._last_error: dict[str, float] = {}
+
+        self._frame_ready = threading.Condition()
+        self._latest: Image | CompressedImage | None = None
+        self._running = True
+        self._stats_lock = threading.Lock()
+        self._received = self._dropped = self._processed = self._rejected = 0
+        self._processing_ms: deque[float] = deque(maxlen=STATS_WINDOW)
+        self._faces_tracked = 0
+        self._stats_since = time.monotonic()
+
+        self._faces_pub = self.create_publisher(FaceMeshArray, "~/faces", 10)
+        self._tf_pub = self.create_publisher(TFMessage, "/tf", 100)
+        self._markers_pub = self.create_publisher(MarkerArray, "~/markers", 10)
+        self._annotated_pub = self.create_publisher(Image, "~/annotated", 1)
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._subscribe_inputs()
+        self.create_timer(self._param("diagnostics_period"), self._publish_diagnostics)
+
+        self._worker = threading.Thread(target=self._work, name="face_mesh_worker", daemon=True)
+        self._worker.start()
+        self.get_logger().info(
+            f"face_mesh ready: {self._input_topic()} -> {self._faces_pub.topic_name}, "
+            f"inference on {', '.join(self._face_mesh.providers)}")
+
+    # ---- setup -------------------------------------------------------------------------------------------
+    def _param(self, name: str) -> Any:
+        return self.get_parameter(name).value
+
+    def _build_face_mesh(self) -> FaceMesh:
+        return FaceMesh(
+            static_image_mode=self._param("static_image_mode"),
+            max_num_faces=self._param("max_num_faces"),
+            refine_landmarks=self._param("refine_landmarks"),
+            min_detection_confidence=self._param("min_detection_confidence"),
+            min_tracking_confidence=self._param("min_tracking_confidence"),
+            detector=self._param("detector"),
+            device=self._param("device"),
+        )
+
+    def _input_topic(self) -> str:
+        return "image/compressed" if self._param("image_transport") == "compressed" else "image"
+
+    def _subscribe_inputs(self) -> None:
+        reliability = (ReliabilityPolicy.RELIABLE if self._param("qos_reliability") == "reliable"
+                       else ReliabilityPolicy.BEST_EFFORT)
+        qos = QoSProfile(depth=self._param("qos_depth"), reliability=reliability)
+        image_type = CompressedImage if self._param("image_transport") == "compressed" else Image
+        self.create_subscription(image_type, self._input_topic(), self._on_image, qos)
+        self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos)
+
+    def _apply_parameters(self, parameters: list[Parameter]) -> None:
+        names = {p.name for p in parameters}
+        if any(SPECS[n].kind == "rebuild" for n in names if n in SPECS):
+            try:
+                rebuilt = self._build_face_mesh()  # before the swap: a failure leaves the running pipeline
+            except Exception as error:  # report and keep running on the old pipeline
+                self.get_logger().error(f"pipeline not rebuilt ({error}); still running the previous one")
+                return
+            with self._pipeline_lock:
+                self._face_mesh.close()
+                self._face_mesh = rebuilt
+                self._smoothers.clear()
+            self.get_logger().info(f"pipeline rebuilt for {', '.join(sorted(names))}")
+        elif names & {"min_detection_confidence", "min_tracking_confidence"}:
+            with self._pipeline_lock:
+                self._face_mesh.set_thresholds(
+                    min_detection_confidence=self._param("min_detection_confidence"),
+                    min_tracking_confidence=self._param("min_tracking_confidence"))
+        if names & {"image_is_rectified", "default_vertical_fov_deg"}:
+            self._camera_cache = None
+        if names & {"smoothing", "smoothing_min_cutoff", "smoothing_beta"}:
+            with self._pipeline_lock:
+                self._smoothers.clear()
+
+    # ---- input -------------------------------------------------------------------------------------------
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self._camera_info = msg
+
+    def _on_image(self, msg: Image | CompressedImage) -> None:
+        with self._frame_ready:
+            if self._latest is not None:
+                self._dropped += 1
+            self._latest = msg
+            self._received += 1
+            self._frame_ready.notify()
+
+    def _work(self) -> None:
+        while True:
+            with self._frame_ready:
+                self._frame_ready.wait_for(lambda: self._latest is not None or not self._running)
+                if not self._running:
+                    return
+                msg, self._latest = self._latest, None
+            try:
+                self._process(msg)
+            except Exception as error:
+                self._count_rejected()
+                self.get_logger().error(f"frame dropped: {type(error).__name__}: {error}",
+                                        throttle_duration_sec=ERROR_THROTTLE_S)
+
+    def stop(self) -> None:
+        with self._frame_ready:
+            self._running = False
+            self._frame_ready.notify()
+        self._worker.join(timeout=5.0)
+
+    # ---- one frame ---------------------------------------------------------------------------------------
+    def _process(self, msg: Image | CompressedImage) -> None:
+        start = time.perf_counter()
+        header = msg.header
+        if not header.frame_id:
+            self._reject("frame_id", "image header has an empty frame_id: faces, TF and markers need the "
+                                     "camera's frame; set the camera driver's frame_id")
+            return
+        try:
+            rgb = compressed_to_rgb(msg) if isinstance(msg, CompressedImage) else image_to_rgb(msg)
+        except ImageDecodeError as error:
+            self._reject(f"decode:{error.kind}", f"cannot decode image on {self._input_topic()}: {error}")
+            return
+        self._check_stamp(header)
+        with self._pipeline_lock:
+            result = self._face_mesh.process(rgb)
+            geometries = self._geometries(result, header)
+        self._publish(header, rgb, result, geometries)
+        with self._stats_lock:
+            self._processed += 1
+            self._faces_tracked = result.num_faces
+            self._processing_ms.append((time.perf_counter() - start) * 1000.0)
+
+    def _reject(self, kind: str, reason: str) -> None:
+        """Count a rejected frame and log why, at most once per ERROR_THROTTLE_S for each kind of problem."""
+        self._count_rejected()
+        now = time.monotonic()
+        if now - self._last_error.get(kind, -ERROR_THROTTLE_S) >= ERROR_THROTTLE_S:
+            self._last_error[kind] = now
+            self.get_logger().error(reason)
+
+    def _count_rejected(self) -> None:
+        with self._stats_lock:
+            self._rejected += 1
+
+    def _check_stamp(self, header: Header) -> None:
+        stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+        if self._last_stamp_ns is not None and stamp_ns < self._last_stamp_ns:
+            self.get_logger().warning("image stamps went backwards (a looping bag?): tracking and smoothing "
+                                      "restart", throttle_duration_sec=ERROR_THROTTLE_S)
+            with self._pipeline_lock:
+                self._face_mesh.reset()
+                self._smoothers.clear()
+        self._last_stamp_ns = stamp_ns
+
+    def _camera(self, width: int, height: int) -> Camera:
+        """The camera model for this frame: camera_info when valid for this image, else the default FOV."""
+        info = self._camera_info
+        rectified = self._param("image_is_rectified")
+        fov = self._param("default_vertical_fov_deg")
+        key = (_camera_info_key(info), rectified, fov, width, height)
+        if self._camera_cache is None or self._camera_cache[0] != key:
+            self._camera_cache = (key, self._camera_from_info(info, rectified, width, height))
+        camera = self._camera_cache[1]
+        return camera if camera is not None else Camera.from_fov(fov, width, height)
+
+    def _camera_from_info(self, info: CameraInfo | None, rectified: bool, width: int,
+                          height: int) -> Camera | None:
+        fov = self._param("default_vertical_fov_deg")
+        if info is None:
+            self._warn_once("no_info", f"no camera_info received yet: geometry uses a default camera with a "
+                                       f"{fov:g} deg vertical field of view until it arrives")
+            return None
+        if (info.width, info.height) != (width, height):
+            self._warn_once(f"size{info.width}x{info.height}", f"camera_info is for {info.width}x{info.height} "
+                            f"but images are {width}x{height}: using the default {fov:g} deg camera")
+            return None
+        try:
+            return Camera.from_camera_info(info, rectified=rectified)
+        except GeometryError as error:
+            self._warn_once(f"invalid:{error}", f"camera_info unusable ({error}): using the default {fov:g} "
+                                                "deg camera")
+            return None
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            self.get_logger().warning(message)
+
+    def _geometries(self, result: FaceMeshResult, header: Header) -> list[FaceGeometry | None]:
+        width, height = result.image_size
+        camera = self._camera(width, height)
+        geometries = [estimate_face_geometry(face, camera) for face in result.landmarks]
+        if not self._param("smoothing"):
+            return geometries
+        stamp = header.stamp.sec + header.stamp.nanosec * 1e-9
+        ids = result.track_ids.tolist()
+        for gone in set(self._smoothers) - set(ids):
+            del self._smoothers[gone]
+        smoothed = []
+        for track_id, geometry in zip(ids, geometries, strict=True):
+            if geometry is not None:
+                smoother = self._smoothers.setdefault(track_id, FaceGeometrySmoother(
+                    min_cutoff=self._param("smoothing_min_cutoff"), beta=self._param("smoothing_beta")))
+                geometry = smoother(geometry, stamp)
+            smoothed.append(geometry)
+        return smoothed
+
+    # ---- output ------------------------------------------------------------------------------------------
+    def _publish(self, header: Header, rgb: np.ndarray, result: FaceMeshResult,
+                 geometries: list[FaceGeometry | None]) -> None:
+        self._faces_pub.publish(face_mesh_array(header, result, geometries))
+        if self._param("publish_tf") and any(g is not None for g in geometries):
+            self._tf_pub.publish(face_transforms(header, result.track_ids, geometries, self._param("frame_prefix")))
+        if self._param("publish_markers") and self._markers_pub.get_subscription_count() > 0:
+            self._publish_markers(header, result.track_ids, geometries)
+        if self._annotated_pub.get_subscription_count() > 0:
+            bgr = annotate(rgb, result, geometries, self._camera(*result.image_size),
+                           draw_tesselation=self._param("annotated.draw_tesselation"),
+                           draw_axes=self._param("annotated.draw_axes"))
+            self._annotated_pub.publish(bgr_to_image(bgr, header))
+
+    def _publish_markers(self, header: Header, track_ids: np.ndarray,
+                         geometries: list[FaceGeometry | None]) -> None:
+        options = MarkerOptions(**{ns: self._param(f"markers.{ns}") for ns in ("mesh", "contours", "points",
+                                                                               "axes")})
+        markers = []
+        shown = set()
+        for track_id, geometry in zip(track_ids.tolist(), geometries, strict=True):
+            if geometry is not None:
+                markers += face_markers(header, track_id, geometry, options)
+                shown.add(track_id)
+        markers += [(marker, None) for marker in deleted_markers(header, sorted(self._marker_ids - shown))]
+        self._marker_ids = shown
+        if markers:
+            self._markers_pub.publish(serialize_marker_array(markers))
+
+    def _publish_diagnostics(self) -> None:
+        now = time.monotonic()
+        with self._stats_lock:
+            elapsed = max(now - self._stats_since, 1e-6)
+            received, dropped, processed, rejected = self._received, self._dropped, self._processed, self._rejected
+            times = np.array(self._processing_ms) if self._processing_ms else np.zeros(1)
+            faces = self._faces_tracked
+            self._received = self._dropped = self._processed = self._rejected = 0
+            self._stats_since = now
+        status = DiagnosticStatus(name=f"{self.get_fully_qualified_name()}: face mesh pipeline",
+                                  hardware_id=",".join(self._face_mesh.providers))
+        if received == 0:
+            status.level, status.message = DiagnosticStatus.WARN, f"no images on {self._input_topic()}"
+        elif rejected:
+            status.level, status.message = DiagnosticStatus.WARN, f"{rejected} frame(s) rejected"
+        else:
+            status.level, status.message = DiagnosticStatus.OK, f"tracking {faces} face(s)"
+        values: dict[str, str] = {
+            "input rate (Hz)": f"{received / elapsed:.2f}",
+            "processed rate (Hz)": f"{processed / elapsed:.2f}",
+            "dropped frames": str(dropped),
+            "rejected frames": str(rejected),
+            "processing time p50 (ms)": f"{np.percentile(times, 50):.2f}",
+            "processing time p95 (ms)": f"{np.percentile(times, 95):.2f}",
+            "faces tracked": str(faces),
+            "inference device": ",".join(self._face_mesh.providers),
+        }
+        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self._diagnostics_pub.publish(msg)
+
+
+def _camera_info_key(info: CameraInfo | None) -> tuple | None:
+    """What defines the camera in a camera_info: drivers send a new message with every frame, mostly equal."""
+    if info is None:
+        return None
+    roi = info.roi
+    return (info.width, info.height, info.distortion_model, tuple(info.k), tuple(info.d), tuple(info.p),
+            info.binning_x, info.binning_y, roi.x_offset, roi.y_offset, roi.width, roi.height)
+
+
+def main(args: list[str] | None = None) -> None:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = FaceMeshNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.stop()
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Start the face_mesh node: `ros2 launch facemesh_ros face_mesh.launch.py image:=/camera/image_raw`.
+
+Arguments: image and camera_info topics, params_file, namespace, image_transport, rviz.
+"""
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch.actions import DeclareLaunchArgument
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+from launch import LaunchDescription
+
+
+def generate_launch_description() -> LaunchDescription:
+    share = get_package_share_directory("facemesh_ros")
+    arguments = [
+        DeclareLaunchArgument("image", default_value="/camera/image_raw",
+                              description="Image topic (with image_transport:=compressed, '<image>/compressed')"),
+        DeclareLaunchArgument("camera_info", default_value="/camera/camera_info",
+                              description="CameraInfo topic of the same camera"),
+        DeclareLaunchArgument("params_file", default_value=os.path.join(share, "config", "face_mesh.yaml"),
+                              description="YAML parameters file"),
+        DeclareLaunchArgument("namespace", default_value="", description="Namespace of the node"),
+        DeclareLaunchArgument("image_transport", default_value="raw", description="raw or compressed"),
+        DeclareLaunchArgument("rviz", default_value="false", description="Also start RViz with the config"),
+    ]
+    image = LaunchConfiguration("image")
+    face_mesh = Node(
+        package="facemesh_ros",
+        executable="face_mesh_node",
+        name="face_mesh",
+        namespace=LaunchConfiguration("namespace"),
+        parameters=[LaunchConfiguration("params_file"),
+                    {"image_transport": LaunchConfiguration("image_transport")}],
+        remappings=[("image", image), ("image/compressed", [image, "/compressed"]),
+                    ("camera_info", LaunchConfiguration("camera_info"))],
+        output="screen",
+    )
+    rviz = Node(
+        package="rviz2",
+        executable="rviz2",
+        arguments=["-d", os.path.join(share, "rviz", "face_mesh.rviz")],
+        condition=IfCondition(LaunchConfiguration("rviz")),
+    )
+    return LaunchDescription([*arguments, face_mesh, rviz])

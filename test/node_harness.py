@@ -1,0 +1,132 @@
+"""Run the built face_mesh_node executable as its own process and talk to it over DDS from a test node."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import rclpy
+from builtin_interfaces.msg import Time
+from rcl_interfaces.msg import Parameter as ParameterMsg
+from rcl_interfaces.msg import ParameterType, ParameterValue, SetParametersResult
+from rcl_interfaces.srv import SetParameters
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
+
+FRAME_ID = "camera_optical_frame"
+
+
+def node_executable() -> str:
+    path = shutil.which("face_mesh_node")
+    if path is None:
+        raise RuntimeError("face_mesh_node is not on PATH: run the tests through `make test` (source env.bash)")
+    return path
+
+
+class NodeProcess:
+    """face_mesh_node in its own process, stderr (the node's log) kept in a file."""
+
+    def __init__(self, log_path: Path, *ros_args: str) -> None:
+        self.log_path = log_path
+        self._log = open(log_path, "w")
+        self.process = subprocess.Popen([node_executable(), "--ros-args", *ros_args], stdout=self._log,
+                                        stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+        raise RuntimeError("no VmRSS")
+
+    def stop(self) -> int:
+        if self.alive():
+            self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout=15)
+        finally:
+            self._log.close()
+
+
+def stamp(index: int) -> Time:
+    return Time(sec=1_000 + index // 10, nanosec=(index % 10) * 100_000_000)
+
+
+def rgb_image(rgb: np.ndarray, header: Header) -> Image:
+    height, width = rgb.shape[:2]
+    return Image(header=header, height=height, width=width, encoding="rgb8", step=width * 3,
+                 data=np.ascontiguousarray(rgb).tobytes())
+
+
+def camera_info(intrinsics: np.ndarray, width: int, height: int, header: Header) -> CameraInfo:
+    info = CameraInfo(header=header, width=width, height=height, distortion_model="plumb_bob")
+    info.k = intrinsics.ravel().tolist()
+    info.d = [0.0] * 5
+    info.r = np.eye(3).ravel().tolist()
+    info.p = np.hstack([intrinsics, np.zeros((3, 1))]).ravel().tolist()
+    return info
+
+
+class DdsClient:
+    """A test node publishing camera frames (best effort, like drivers) and collecting the node's outputs."""
+
+    def __init__(self, name: str, namespace: str = "") -> None:
+        self.node: Node = rclpy.create_node(name)
+        prefix = f"/{namespace}" if namespace else ""
+        self.image_pub = self.node.create_publisher(Image, f"{prefix}/image", qos_profile_sensor_data)
+        self.info_pub = self.node.create_publisher(CameraInfo, f"{prefix}/camera_info", qos_profile_sensor_data)
+        self.prefix = prefix
+
+    def collect(self, msg_type: type, topic: str, qos: int | object = 10) -> list:
+        received: list = []
+        self.node.create_subscription(msg_type, topic, received.append, qos)
+        return received
+
+    def spin_until(self, done: Callable[[], bool], timeout: float = 20.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                return False
+            rclpy.spin_once(self.node, timeout_sec=0.02)
+        return True
+
+    def spin_for(self, seconds: float) -> None:
+        self.spin_until(lambda: False, timeout=seconds)
+
+    def set_parameters(self, node_name: str, **values: object) -> list[SetParametersResult]:
+        client = self.node.create_client(SetParameters, f"{node_name}/set_parameters")
+        assert client.wait_for_service(timeout_sec=20.0), "parameter service did not appear"
+        request = SetParameters.Request(parameters=[_parameter(k, v) for k, v in values.items()])
+        future = client.call_async(request)
+        assert self.spin_until(future.done, timeout=20.0)
+        self.node.destroy_client(client)
+        return future.result().results
+
+    def destroy(self) -> None:
+        self.node.destroy_node()
+
+
+def _parameter(name: str, value: object) -> ParameterMsg:
+    if isinstance(value, bool):
+        pv = ParameterValue(type=ParameterType.PARAMETER_BOOL, bool_value=value)
+    elif isinstance(value, int):
+        pv = ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=value)
+    elif isinstance(value, float):
+        pv = ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=value)
+    else:
+        pv = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=str(value))
+    return ParameterMsg(name=name, value=pv)

@@ -1,0 +1,116 @@
+"""sensor_msgs/Image and CompressedImage decoding: every supported encoding, and every malformed message."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+
+from facemesh_ros.ros.image_codec import (
+    SUPPORTED_ENCODINGS,
+    ImageDecodeError,
+    bgr_to_image,
+    compressed_to_rgb,
+    image_to_rgb,
+)
+
+
+@pytest.fixture(scope="module")
+def rgb(test_data_dir) -> np.ndarray:
+    bgr = cv2.imread(str(test_data_dir / "astronaut.png"))
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)[:120, :160].copy()
+
+
+def make_image(pixels: np.ndarray, encoding: str, padding: int = 0) -> Image:
+    height, width = pixels.shape[:2]
+    row = pixels.reshape(height, -1)
+    padded = np.concatenate([row, np.full((height, padding), 7, np.uint8)], axis=1)
+    return Image(height=height, width=width, encoding=encoding, step=padded.shape[1], data=padded.tobytes())
+
+
+@pytest.mark.parametrize(("encoding", "to_layout"), [
+    ("rgb8", None), ("bgr8", cv2.COLOR_RGB2BGR), ("8UC3", cv2.COLOR_RGB2BGR),
+    ("rgba8", cv2.COLOR_RGB2RGBA), ("bgra8", cv2.COLOR_RGB2BGRA),
+])
+def test_color_encodings_decode_exactly(rgb: np.ndarray, encoding: str, to_layout: int | None) -> None:
+    pixels = rgb if to_layout is None else cv2.cvtColor(rgb, to_layout)
+    for padding in (0, 5):  # step longer than a row, as some drivers align rows
+        np.testing.assert_array_equal(image_to_rgb(make_image(pixels, encoding, padding)), rgb)
+
+
+@pytest.mark.parametrize("encoding", ["mono8", "8UC1"])
+def test_gray_encodings_fill_three_channels(rgb: np.ndarray, encoding: str) -> None:
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    decoded = image_to_rgb(make_image(gray, encoding))
+    assert decoded.shape == (*gray.shape, 3)
+    np.testing.assert_array_equal(decoded[:, :, 1], gray)
+
+
+@pytest.mark.parametrize(("encoding", "order"), [("yuv422", "uyvy"), ("uyvy", "uyvy"),
+                                                 ("yuv422_yuy2", "yuyv"), ("yuyv", "yuyv")])
+def test_yuv422_encodings_decode_close_to_the_source(rgb: np.ndarray, encoding: str, order: str) -> None:
+    # BT.601 video range, as cameras send it and OpenCV's YUV422 decoders expect
+    r, g, b = (rgb[:, :, i].astype(np.float32) for i in range(3))
+    y = np.clip(16 + 0.257 * r + 0.504 * g + 0.098 * b, 0, 255).round().astype(np.uint8)
+    u = np.clip(128 - 0.148 * r - 0.291 * g + 0.439 * b, 0, 255).round().astype(np.uint8)[:, 0::2]
+    v = np.clip(128 + 0.439 * r - 0.368 * g - 0.071 * b, 0, 255).round().astype(np.uint8)[:, 0::2]
+    packed = np.empty((rgb.shape[0], rgb.shape[1] * 2), np.uint8)
+    if order == "uyvy":
+        packed[:, 0::4], packed[:, 1::4], packed[:, 2::4], packed[:, 3::4] = u, y[:, 0::2], v, y[:, 1::2]
+    else:
+        packed[:, 0::4], packed[:, 1::4], packed[:, 2::4], packed[:, 3::4] = y[:, 0::2], u, y[:, 1::2], v
+    decoded = image_to_rgb(make_image(packed.reshape(rgb.shape[0], rgb.shape[1], 2), encoding))
+    # chroma is shared by pixel pairs, so colours blur a little; a wrong byte order is off by far more
+    assert np.abs(decoded.astype(int) - rgb).mean() < 6
+
+
+def test_every_listed_encoding_is_tested() -> None:
+    assert set(SUPPORTED_ENCODINGS) == {"rgb8", "bgr8", "rgba8", "bgra8", "mono8", "8UC1", "8UC3", "uyvy",
+                                        "yuv422", "yuyv", "yuv422_yuy2"}
+
+
+@pytest.mark.parametrize(("mutate", "message"), [
+    (lambda m: setattr(m, "encoding", "16UC1"), "unsupported encoding '16UC1'"),
+    (lambda m: setattr(m, "encoding", ""), "unsupported encoding ''"),
+    (lambda m: setattr(m, "step", 10), "step 10 is shorter than a row"),
+    (lambda m: setattr(m, "data", bytes(m.data)[:-100]), r"expected step\*height"),
+    (lambda m: setattr(m, "height", m.height + 1), r"expected step\*height"),
+    (lambda m: (setattr(m, "width", 0), setattr(m, "height", 0)), "empty image"),
+])
+def test_malformed_images_raise_a_clear_error(rgb: np.ndarray, mutate, message: str) -> None:
+    msg = make_image(rgb, "rgb8")
+    mutate(msg)
+    with pytest.raises(ImageDecodeError, match=message):
+        image_to_rgb(msg)
+
+
+def test_odd_width_yuv_is_rejected() -> None:
+    msg = Image(height=2, width=3, encoding="yuyv", step=6, data=bytes(12))
+    with pytest.raises(ImageDecodeError, match="even width"):
+        image_to_rgb(msg)
+
+
+@pytest.mark.parametrize("extension", [".jpg", ".png"])
+def test_compressed_images_decode(rgb: np.ndarray, extension: str) -> None:
+    ok, encoded = cv2.imencode(extension, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    assert ok
+    decoded = compressed_to_rgb(CompressedImage(format=extension[1:], data=encoded.tobytes()))
+    assert decoded.shape == rgb.shape
+    assert np.abs(decoded.astype(int) - rgb).mean() < (3 if extension == ".jpg" else 1e-9)
+
+
+def test_corrupt_and_empty_compressed_images_raise(rgb: np.ndarray) -> None:
+    _, encoded = cv2.imencode(".jpg", rgb)
+    with pytest.raises(ImageDecodeError, match="could not decode"):
+        compressed_to_rgb(CompressedImage(format="jpeg", data=b"\xff\xd8garbage" + encoded.tobytes()[500:]))
+    with pytest.raises(ImageDecodeError, match="no data"):
+        compressed_to_rgb(CompressedImage(format="jpeg", data=b""))
+
+
+def test_bgr_to_image_round_trips(rgb: np.ndarray) -> None:
+    header = Header(frame_id="cam")
+    msg = bgr_to_image(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), header)
+    assert msg.header.frame_id == "cam" and msg.encoding == "bgr8"
+    np.testing.assert_array_equal(image_to_rgb(msg), rgb)
