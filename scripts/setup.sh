@@ -18,6 +18,22 @@ if [ -z "$variant" ]; then
 fi
 case "$variant" in cpu|gpu) ;; *) echo "FACEMESH_ROS_ONNXRUNTIME must be cpu or gpu, not '$variant'" >&2; exit 2;; esac
 
+# OpenGL for the effect renderer (moderngl): EGL + Mesa's llvmpipe, or the NVIDIA driver's EGL on GPU machines.
+system_packages=(libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri)
+missing=()
+for package in "${system_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing ${missing[*]} (apt)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" >/dev/null
+  else
+    echo "setup: warning: ${missing[*]} missing; the effect renderer needs them (sudo apt-get install ...)" >&2
+  fi
+fi
+
 requirements=(requirements.txt requirements-build.txt requirements-dev.txt "requirements-onnxruntime-$variant.txt")
 stamp=$venv/.facemesh_ros-requirements
 wanted=$(cat "${requirements[@]}" | sha256sum | cut -d' ' -f1)

@@ -24,20 +24,20 @@ from std_msgs.msg import Header
 FRAME_ID = "camera_optical_frame"
 
 
-def node_executable() -> str:
-    path = shutil.which("face_mesh_node")
+def node_executable(name: str) -> str:
+    path = shutil.which(name)
     if path is None:
-        raise RuntimeError("face_mesh_node is not on PATH: run the tests through `make test` (source env.bash)")
+        raise RuntimeError(f"{name} is not on PATH: run the tests through `make test` (source env.bash)")
     return path
 
 
 class NodeProcess:
-    """face_mesh_node in its own process, stderr (the node's log) kept in a file."""
+    """A node executable (installed by colcon) in its own process, its log kept in a file."""
 
-    def __init__(self, log_path: Path, *ros_args: str) -> None:
+    def __init__(self, log_path: Path, *ros_args: str, executable: str = "face_mesh_node") -> None:
         self.log_path = log_path
-        self._log = open(log_path, "w")
-        self.process = subprocess.Popen([node_executable(), "--ros-args", *ros_args], stdout=self._log,
+        self._log = open(log_path, "w")  # closed in stop()
+        self.process = subprocess.Popen([node_executable(executable), "--ros-args", *ros_args], stdout=self._log,
                                         stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
 
     def log(self) -> str:
@@ -82,13 +82,17 @@ def camera_info(intrinsics: np.ndarray, width: int, height: int, header: Header)
 
 
 class DdsClient:
-    """A test node publishing camera frames (best effort, like drivers) and collecting the node's outputs."""
+    """A test node publishing camera frames and collecting the node's outputs.
 
-    def __init__(self, name: str, namespace: str = "") -> None:
+    Best effort by default, like camera drivers; reliable=True for tests that must not lose a frame.
+    """
+
+    def __init__(self, name: str, namespace: str = "", reliable: bool = False) -> None:
         self.node: Node = rclpy.create_node(name)
         prefix = f"/{namespace}" if namespace else ""
-        self.image_pub = self.node.create_publisher(Image, f"{prefix}/image", qos_profile_sensor_data)
-        self.info_pub = self.node.create_publisher(CameraInfo, f"{prefix}/camera_info", qos_profile_sensor_data)
+        qos = 10 if reliable else qos_profile_sensor_data
+        self.image_pub = self.node.create_publisher(Image, f"{prefix}/image", qos)
+        self.info_pub = self.node.create_publisher(CameraInfo, f"{prefix}/camera_info", qos)
         self.prefix = prefix
 
     def collect(self, msg_type: type, topic: str, qos: int | object = 10) -> list:

@@ -1,0 +1,131 @@
+"""The face_effect node as users run it: its own process, real DDS. A test client publishes images, camera_info
+and FaceMeshArrays of synthetic faces (known pose) and checks ~/image against the library's render."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rclpy
+from node_harness import FRAME_ID, DdsClient, NodeProcess, camera_info, node_executable, rgb_image, stamp
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+from test_effects import CAMERA, noise_frame, synthetic_face
+
+from facemesh_ros.effects import EffectRenderer, face_paint_effect, glasses_effect
+from facemesh_ros.msg import FaceMesh, FaceMeshArray
+
+REPO = Path(__file__).resolve().parent.parent
+OUTPUT = "/face_effect/image"
+
+
+@pytest.fixture(scope="module")
+def ros():
+    rclpy.init()
+    yield
+    rclpy.shutdown()
+
+
+@pytest.fixture(scope="module")
+def node(ros, tmp_path_factory):
+    process = NodeProcess(tmp_path_factory.mktemp("effect_node") / "face_effect.log", "-p",
+                          "qos_reliability:=reliable", executable="face_effect_node")
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def client(ros, node):
+    client = DdsClient("face_effect_test_client", reliable=True)  # reliable: no loss on the loopback
+    client.faces_pub = client.node.create_publisher(FaceMeshArray, "/face_mesh/faces", 10)
+    client.process = node
+    assert client.spin_until(lambda: client.node.count_subscribers("/camera_info") > 0, timeout=30.0), node.log()
+    yield client
+    client.destroy()
+
+
+def faces_message(header: Header, landmarks: list[np.ndarray]) -> FaceMeshArray:
+    msg = FaceMeshArray(header=header, image_width=CAMERA.width, image_height=CAMERA.height)
+    for index, points in enumerate(landmarks):
+        msg.faces.append(FaceMesh(id=index, score=1.0, landmarks=points.astype(np.float32).ravel()))
+    return msg
+
+
+def send_and_receive(client: DdsClient, index: int, frame: np.ndarray, landmarks: list[np.ndarray],
+                     received: list[Image]) -> np.ndarray:
+    header = Header(stamp=stamp(index), frame_id=FRAME_ID)
+    client.info_pub.publish(camera_info(CAMERA.matrix, CAMERA.width, CAMERA.height, header))
+    client.spin_for(0.05)
+    client.faces_pub.publish(faces_message(header, landmarks))
+    client.image_pub.publish(rgb_image(frame, header))
+    assert client.spin_until(lambda: any(m.header.stamp == header.stamp for m in received), timeout=15.0), \
+        client.process.log()
+    msg = next(m for m in received if m.header.stamp == header.stamp)
+    assert msg.encoding == "bgr8" and (msg.width, msg.height) == (CAMERA.width, CAMERA.height)
+    bgr = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width, 3)
+    return bgr[:, :, ::-1]
+
+
+def library_render(effect, frame: np.ndarray, landmarks: list[np.ndarray]) -> np.ndarray:
+    with EffectRenderer(effect, samples=4) as renderer:  # the node's default
+        # float32 landmarks, as they travel in the message
+        return renderer.render_landmarks(frame, CAMERA, [p.astype(np.float32) for p in landmarks]).image
+
+
+def test_inputs_are_subscribed_only_while_the_effect_image_is(client):
+    assert client.node.count_subscribers("/image") == 0
+    assert client.node.count_subscribers("/face_mesh/faces") == 0
+    subscription = client.node.create_subscription(Image, OUTPUT, lambda _: None, qos_profile_sensor_data)
+    assert client.spin_until(lambda: client.node.count_subscribers("/image") == 1
+                             and client.node.count_subscribers("/face_mesh/faces") == 1, timeout=10.0)
+    client.node.destroy_subscription(subscription)
+    assert client.spin_until(lambda: client.node.count_subscribers("/image") == 0
+                             and client.node.count_subscribers("/face_mesh/faces") == 0, timeout=10.0)
+
+
+def test_effect_image_matches_the_library_render_and_follows_the_effect_parameter(client):
+    received = client.collect(Image, OUTPUT, 10)
+    assert client.spin_until(lambda: client.node.count_subscribers("/image") == 1
+                             and client.node.count_subscribers("/face_mesh/faces") == 1, timeout=10.0)
+    client.spin_for(0.5)  # let the node's new subscriptions match our publishers
+    frame = noise_frame(7)
+    faces = [synthetic_face(yaw=20.0, position=(-8.0, 0.0, -50.0)).landmarks,
+             synthetic_face(pitch=-10.0, position=(9.0, 2.0, -45.0)).landmarks]
+    glasses = send_and_receive(client, 1, frame, faces, received)
+    np.testing.assert_array_equal(glasses, library_render(glasses_effect(), frame, faces))
+    assert np.any(glasses != frame, axis=2).sum() > 1000
+
+    assert client.set_parameters("/face_effect", effect="face_paint")[0].successful
+    paint = send_and_receive(client, 2, frame, faces, received)
+    np.testing.assert_array_equal(paint, library_render(face_paint_effect(), frame, faces))
+
+    no_faces = send_and_receive(client, 3, frame, [], received)
+    np.testing.assert_array_equal(no_faces, frame)
+
+    # A FaceMeshArray whose stamp matches no image yields nothing; the next matching pair still does.
+    client.faces_pub.publish(faces_message(Header(stamp=stamp(50), frame_id=FRAME_ID), faces))
+    client.spin_for(0.3)
+    assert not any(m.header.stamp == stamp(50) for m in received)
+    send_and_receive(client, 4, frame, faces, received)
+
+
+def test_bad_parameters_are_rejected(client):
+    results = client.set_parameters("/face_effect", effect="hat", paint_texture="/nonexistent.png")
+    assert not results[0].successful and "one of glasses, face_paint, object" in results[0].reason
+    assert not results[1].successful and "no such file" in results[1].reason
+
+
+@pytest.mark.parametrize(("env", "args", "message"), [
+    ({"GLCONTEXT_LINUX_LIBEGL": "/nonexistent/libEGL.so.1"}, [], "apt-get install libegl1"),
+    ({}, ["-p", "effect:=object"], "needs the parameters object_mesh"),
+    ({}, ["-p", "samples:=3"], "samples must be 0, 2, 4 or 8"),
+])
+def test_node_exits_with_a_clear_error_when_it_cannot_render(ros, env, args, message):
+    out = subprocess.run([node_executable("face_effect_node"), "--ros-args", *args], env={**os.environ, **env},
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert message in out.stdout + out.stderr
