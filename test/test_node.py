@@ -283,3 +283,13 @@ def test_compressed_transport_and_corrupt_jpeg(ros, frames, tmp_path) -> None:
     finally:
         client.destroy()
         assert process.stop() == 0
+
+
+@pytest.mark.parametrize(("argument", "reason"), [("detector:=medium", "detector must be one of short, full"),
+                                                  ("max_num_faces:=0", "max_num_faces")])
+def test_a_bad_parameter_at_startup_exits_with_the_reason(ros, tmp_path, argument, reason) -> None:
+    process = NodeProcess(tmp_path / "bad.log", "-p", argument)
+    assert process.process.wait(timeout=60) == 1
+    log = process.log()
+    assert reason in log and "Traceback" not in log, log
+    process.stop()

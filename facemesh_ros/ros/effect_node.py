@@ -22,9 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rclpy
-from rcl_interfaces.msg import SetParametersResult
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -39,10 +36,12 @@ from facemesh_ros.effects import (
     glasses_effect,
     object_effect,
 )
-from facemesh_ros.geometry import Camera, GeometryError
+from facemesh_ros.geometry import Camera
 from facemesh_ros.msg import FaceMeshArray
+from facemesh_ros.ros.camera_model import CameraModel
 from facemesh_ros.ros.image_codec import ImageDecodeError, bgr_to_image, compressed_to_rgb, image_to_rgb
-from facemesh_ros.ros.parameters import ParameterSpec
+from facemesh_ros.ros.parameters import ParameterSpec, declare_parameters
+from facemesh_ros.ros.spin import run_node
 
 ERROR_THROTTLE_S = 5.0
 SUBSCRIBER_POLL_S = 0.25
@@ -74,25 +73,12 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("sync_queue", 10, "Messages of each input kept while waiting for the other with the same "
                   "stamp.", "startup", low=1, high=100),
 )
-SPECS = {spec.name: spec for spec in PARAMETERS}
 
 
-def check_parameters(parameters: list[Parameter]) -> SetParametersResult:
-    """Reject wrong types, values outside the choices and asset paths that are not files."""
-    for parameter in parameters:
-        spec = SPECS.get(parameter.name)
-        if spec is None:
-            continue
-        value = parameter.value
-        if type(value) is not type(spec.default):
-            return SetParametersResult(successful=False, reason=(
-                f"{parameter.name} must be a {type(spec.default).__name__}, got {value!r}"))
-        if spec.choices and value not in spec.choices:
-            return SetParametersResult(successful=False, reason=(
-                f"{parameter.name} must be one of {', '.join(spec.choices)}; got '{value}'"))
-        if parameter.name in PATH_PARAMETERS and value and not Path(value).is_file():
-            return SetParametersResult(successful=False, reason=f"{parameter.name}: no such file '{value}'")
-    return SetParametersResult(successful=True)
+def _check_asset_path(parameter: Parameter) -> str | None:
+    if parameter.name in PATH_PARAMETERS and parameter.value and not Path(parameter.value).is_file():
+        return f"{parameter.name}: no such file '{parameter.value}'"
+    return None
 
 
 def stamp_key(msg: Any) -> tuple[int, int]:
@@ -133,13 +119,10 @@ class StampMatcher:
 class FaceEffectNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("face_effect", **kwargs)
-        for spec in PARAMETERS:
-            self.declare_parameter(spec.name, spec.default, spec.descriptor())
-        self.add_on_set_parameters_callback(check_parameters)
+        declare_parameters(self, PARAMETERS, _check_asset_path)
         self.add_post_set_parameters_callback(self._apply_parameters)
         self._matcher = StampMatcher(self._param("sync_queue"))
-        self._camera_info: CameraInfo | None = None
-        self._warned: set[str] = set()
+        self._camera_model = CameraModel(self.get_logger())
         self._inputs: list[Any] = []
         self._effect_changed = True
         self._pending: tuple[Any, Any] | None = None
@@ -195,7 +178,7 @@ class FaceEffectNode(Node):
         return bool(self._inputs)
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
-        self._camera_info = msg
+        self._camera_model.update(msg)
 
     def _on_input(self, kind: int, msg: Any) -> None:
         pair = self._matcher.add(kind, msg)
@@ -271,24 +254,8 @@ class FaceEffectNode(Node):
         self._image_pub.publish(bgr_to_image(np.ascontiguousarray(result.image[:, :, ::-1]), image.header))
 
     def _camera(self, width: int, height: int) -> Camera:
-        """camera_info when it is valid for this image size, else the default-FOV camera (as face_mesh does)."""
-        info, fov = self._camera_info, self._param("default_vertical_fov_deg")
-        if info is not None and (info.width, info.height) == (width, height):
-            try:
-                return Camera.from_camera_info(info, rectified=self._param("image_is_rectified"))
-            except GeometryError as error:
-                self._warn_once(f"invalid:{error}", f"camera_info unusable ({error}): using a {fov:g} deg camera")
-        elif info is not None:
-            self._warn_once(f"size{info.width}x{info.height}", f"camera_info is for {info.width}x{info.height} "
-                            f"but images are {width}x{height}: using a {fov:g} deg camera")
-        else:
-            self._warn_once("no_info", f"no camera_info yet: using a {fov:g} deg vertical FOV camera")
-        return Camera.from_fov(fov, width, height)
-
-    def _warn_once(self, key: str, message: str) -> None:
-        if key not in self._warned:
-            self._warned.add(key)
-            self.get_logger().warning(message)
+        return self._camera_model.camera(width, height, self._param("image_is_rectified"),
+                                         self._param("default_vertical_fov_deg"))
 
     def stop(self) -> None:
         with self._frame_ready:
@@ -298,24 +265,7 @@ class FaceEffectNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = None
-    code = 0
-    try:
-        node = FaceEffectNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (EffectRendererUnavailable, AssetError, ValueError) as error:
-        rclpy.logging.get_logger("face_effect").fatal(str(error))
-        code = 1
-    finally:
-        if node is not None:
-            node.stop()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    if code:
-        raise SystemExit(code)
+    run_node(FaceEffectNode, "face_effect", args, fatal_errors=(EffectRendererUnavailable, AssetError, ValueError))
 
 
 if __name__ == "__main__":

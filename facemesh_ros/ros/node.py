@@ -14,9 +14,7 @@ from collections import deque
 from typing import Any
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -31,14 +29,16 @@ from facemesh_ros.geometry import (
     Camera,
     FaceGeometry,
     FaceGeometrySmoother,
-    GeometryError,
     estimate_face_geometry,
 )
+from facemesh_ros.inference import ModelLoadError
 from facemesh_ros.msg import FaceMeshArray
+from facemesh_ros.ros.camera_model import CameraModel
 from facemesh_ros.ros.image_codec import ImageDecodeError, bgr_to_image, compressed_to_rgb, image_to_rgb
 from facemesh_ros.ros.markers import MarkerOptions, deleted_markers, face_markers, serialize_marker_array
 from facemesh_ros.ros.messages import face_mesh_array, face_transforms
-from facemesh_ros.ros.parameters import PARAMETERS, SPECS, check_parameters
+from facemesh_ros.ros.parameters import PARAMETERS, SPECS, declare_parameters
+from facemesh_ros.ros.spin import run_node
 
 ERROR_THROTTLE_S = 5.0
 STATS_WINDOW = 300  # processing times kept for the diagnostics percentiles
@@ -47,9 +47,7 @@ STATS_WINDOW = 300  # processing times kept for the diagnostics percentiles
 class FaceMeshNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("face_mesh", **kwargs)
-        for spec in PARAMETERS:
-            self.declare_parameter(spec.name, spec.default, spec.descriptor())
-        self.add_on_set_parameters_callback(check_parameters)
+        declare_parameters(self, PARAMETERS)
         self.add_post_set_parameters_callback(self._apply_parameters)
 
         self._pipeline_lock = threading.Lock()
@@ -57,9 +55,7 @@ class FaceMeshNode(Node):
         self._smoothers: dict[int, FaceGeometrySmoother] = {}
         self._marker_ids: set[int] = set()
         self._last_stamp_ns: int | None = None
-        self._camera_info: CameraInfo | None = None
-        self._camera_cache: tuple[tuple, Camera | None] | None = None
-        self._warned: set[str] = set()
+        self._camera_model = CameraModel(self.get_logger())
         self._last_error: dict[str, float] = {}
 
         self._frame_ready = threading.Condition()
@@ -129,15 +125,13 @@ class FaceMeshNode(Node):
                 self._face_mesh.set_thresholds(
                     min_detection_confidence=self._param("min_detection_confidence"),
                     min_tracking_confidence=self._param("min_tracking_confidence"))
-        if names & {"image_is_rectified", "default_vertical_fov_deg"}:
-            self._camera_cache = None
         if names & {"smoothing", "smoothing_min_cutoff", "smoothing_beta"}:
             with self._pipeline_lock:
                 self._smoothers.clear()
 
     # ---- input -------------------------------------------------------------------------------------------
     def _on_camera_info(self, msg: CameraInfo) -> None:
-        self._camera_info = msg
+        self._camera_model.update(msg)
 
     def _on_image(self, msg: Image | CompressedImage) -> None:
         with self._frame_ready:
@@ -213,38 +207,8 @@ class FaceMeshNode(Node):
         self._last_stamp_ns = stamp_ns
 
     def _camera(self, width: int, height: int) -> Camera:
-        """The camera model for this frame: camera_info when valid for this image, else the default FOV."""
-        info = self._camera_info
-        rectified = self._param("image_is_rectified")
-        fov = self._param("default_vertical_fov_deg")
-        key = (_camera_info_key(info), rectified, fov, width, height)
-        if self._camera_cache is None or self._camera_cache[0] != key:
-            self._camera_cache = (key, self._camera_from_info(info, rectified, width, height))
-        camera = self._camera_cache[1]
-        return camera if camera is not None else Camera.from_fov(fov, width, height)
-
-    def _camera_from_info(self, info: CameraInfo | None, rectified: bool, width: int,
-                          height: int) -> Camera | None:
-        fov = self._param("default_vertical_fov_deg")
-        if info is None:
-            self._warn_once("no_info", f"no camera_info received yet: geometry uses a default camera with a "
-                                       f"{fov:g} deg vertical field of view until it arrives")
-            return None
-        if (info.width, info.height) != (width, height):
-            self._warn_once(f"size{info.width}x{info.height}", f"camera_info is for {info.width}x{info.height} "
-                            f"but images are {width}x{height}: using the default {fov:g} deg camera")
-            return None
-        try:
-            return Camera.from_camera_info(info, rectified=rectified)
-        except GeometryError as error:
-            self._warn_once(f"invalid:{error}", f"camera_info unusable ({error}): using the default {fov:g} "
-                                                "deg camera")
-            return None
-
-    def _warn_once(self, key: str, message: str) -> None:
-        if key not in self._warned:
-            self._warned.add(key)
-            self.get_logger().warning(message)
+        return self._camera_model.camera(width, height, self._param("image_is_rectified"),
+                                         self._param("default_vertical_fov_deg"))
 
     def _geometries(self, result: FaceMeshResult, header: Header) -> list[FaceGeometry | None]:
         width, height = result.image_size
@@ -327,28 +291,8 @@ class FaceMeshNode(Node):
         self._diagnostics_pub.publish(msg)
 
 
-def _camera_info_key(info: CameraInfo | None) -> tuple | None:
-    """What defines the camera in a camera_info: drivers send a new message with every frame, mostly equal."""
-    if info is None:
-        return None
-    roi = info.roi
-    return (info.width, info.height, info.distortion_model, tuple(info.k), tuple(info.d), tuple(info.p),
-            info.binning_x, info.binning_y, roi.x_offset, roi.y_offset, roi.width, roi.height)
-
-
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = FaceMeshNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.stop()
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(FaceMeshNode, "face_mesh", args, fatal_errors=(ModelLoadError, ValueError))
 
 
 if __name__ == "__main__":

@@ -8,10 +8,12 @@ Kinds of change:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 
@@ -90,16 +92,38 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
 SPECS = {spec.name: spec for spec in PARAMETERS}
 
 
-def check_parameters(parameters: list[Parameter]) -> SetParametersResult:
-    """Reject values outside the choices (ranges and read-only are enforced by rclpy from the descriptors)."""
-    for parameter in parameters:
-        spec = SPECS.get(parameter.name)
-        if spec is None:
-            continue
-        if type(parameter.value) is not type(spec.default):
-            return SetParametersResult(successful=False, reason=(
-                f"{parameter.name} must be a {type(spec.default).__name__}, got {parameter.value!r}"))
-        if spec.choices and parameter.value not in spec.choices:
-            return SetParametersResult(successful=False, reason=(
-                f"{parameter.name} must be one of {', '.join(spec.choices)}; got '{parameter.value}'"))
-    return SetParametersResult(successful=True)
+def parameter_checker(specs: Iterable[ParameterSpec], extra_check: Callable[[Parameter], str | None] | None = None
+                      ) -> Callable[[list[Parameter]], SetParametersResult]:
+    """An on-set-parameters callback rejecting wrong types and values outside the choices, with a reason.
+
+    Ranges and read-only are enforced by rclpy from the descriptors; `extra_check` returns a reason or None.
+    """
+    by_name = {spec.name: spec for spec in specs}
+
+    def check(parameters: list[Parameter]) -> SetParametersResult:
+        for parameter in parameters:
+            spec = by_name.get(parameter.name)
+            if spec is None:
+                continue
+            if type(parameter.value) is not type(spec.default):
+                return SetParametersResult(successful=False, reason=(
+                    f"{parameter.name} must be a {type(spec.default).__name__}, got {parameter.value!r}"))
+            if spec.choices and parameter.value not in spec.choices:
+                return SetParametersResult(successful=False, reason=(
+                    f"{parameter.name} must be one of {', '.join(spec.choices)}; got '{parameter.value}'"))
+            reason = extra_check(parameter) if extra_check else None
+            if reason:
+                return SetParametersResult(successful=False, reason=reason)
+        return SetParametersResult(successful=True)
+
+    return check
+
+
+def declare_parameters(node: Node, specs: Iterable[ParameterSpec],
+                       extra_check: Callable[[Parameter], str | None] | None = None) -> None:
+    """Declare `specs` on `node`, validated from the start: a bad value given at launch fails the declaration
+    (rclpy's InvalidParameterValueException, with the reason) instead of reaching the pipeline."""
+    specs = tuple(specs)
+    node.add_on_set_parameters_callback(parameter_checker(specs, extra_check))
+    for spec in specs:
+        node.declare_parameter(spec.name, spec.default, spec.descriptor())
