@@ -1,17 +1,17 @@
 """Start the face_mesh node: `ros2 launch facemesh_ros face_mesh.launch.py image:=/camera/image_raw`.
 
-Arguments: image and camera_info topics, params_file, namespace, image_transport, rviz.
+Arguments: image and camera_info topics, params_file, namespace, image_transport, rviz, and effect (none,
+glasses, face_paint) to also start the face_effect node on the same camera.
 """
 
 import os
 
 from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration
+from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
-
-from launch import LaunchDescription
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -26,6 +26,8 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("namespace", default_value="", description="Namespace of the node"),
         DeclareLaunchArgument("image_transport", default_value="raw", description="raw or compressed"),
         DeclareLaunchArgument("rviz", default_value="false", description="Also start RViz with the config"),
+        DeclareLaunchArgument("effect", default_value="none",
+                              description="none, or glasses / face_paint: also start face_effect (~/image)"),
     ]
     image = LaunchConfiguration("image")
     face_mesh = Node(
@@ -39,10 +41,22 @@ def generate_launch_description() -> LaunchDescription:
                     ("camera_info", LaunchConfiguration("camera_info"))],
         output="screen",
     )
+    effect = LaunchConfiguration("effect")
+    face_effect = Node(
+        package="facemesh_ros",
+        executable="face_effect_node",
+        name="face_effect",
+        namespace=LaunchConfiguration("namespace"),
+        parameters=[{"effect": effect, "image_transport": LaunchConfiguration("image_transport")}],
+        remappings=[("image", image), ("image/compressed", [image, "/compressed"]),
+                    ("camera_info", LaunchConfiguration("camera_info"))],
+        condition=IfCondition(PythonExpression(["'", effect, "' != 'none'"])),
+        output="screen",
+    )
     rviz = Node(
         package="rviz2",
         executable="rviz2",
         arguments=["-d", os.path.join(share, "rviz", "face_mesh.rviz")],
         condition=IfCondition(LaunchConfiguration("rviz")),
     )
-    return LaunchDescription([*arguments, face_mesh, rviz])
+    return LaunchDescription([*arguments, face_mesh, face_effect, rviz])

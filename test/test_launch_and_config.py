@@ -34,19 +34,20 @@ def _keyword(call: ast.Call, name: str) -> ast.expr | None:
 def test_launch_file_declares_the_documented_arguments() -> None:
     tree = _launch_tree()
     declared = {call.args[0].value for call in _calls(tree, "DeclareLaunchArgument")}
-    assert declared == {"image", "camera_info", "params_file", "namespace", "image_transport", "rviz"}
+    assert declared == {"image", "camera_info", "params_file", "namespace", "image_transport", "rviz", "effect"}
     assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description" for n in tree.body)
 
 
 def test_launch_file_starts_the_installed_executable_with_the_yaml() -> None:
     tree = _launch_tree()
     nodes = {_keyword(call, "executable").value: call for call in _calls(tree, "Node")}
-    assert set(nodes) == {"face_mesh_node", "rviz2"}
+    assert set(nodes) == {"face_mesh_node", "face_effect_node", "rviz2"}
     face_mesh = nodes["face_mesh_node"]
     assert _keyword(face_mesh, "package").value == "facemesh_ros"
     assert _keyword(face_mesh, "name").value == "face_mesh"
     cmake = (REPO / "CMakeLists.txt").read_text()
-    assert "nodes/face_mesh_node" in cmake and "launch" in cmake and "rviz" in cmake
+    assert "nodes/face_mesh_node" in cmake and "nodes/face_effect_node" in cmake
+    assert "launch" in cmake and "rviz" in cmake
     assert "face_mesh.yaml" in LAUNCH.read_text() and "face_mesh.rviz" in LAUNCH.read_text()
 
 
