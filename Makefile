@@ -24,7 +24,7 @@ test: setup testdata lint
 	@$(IN_ENV) pytest
 
 demo: setup testdata
-	@$(IN_ENV) python scripts/demo.py
+	@$(IN_ENV) python scripts/demo.py $(if $(VIDEO),--video "$(VIDEO)") $(if $(CAMERA),--camera $(CAMERA))
 
 models: setup
 	@$(IN_ENV) python -m scripts.models.build_models

@@ -21,6 +21,8 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
+from facemesh_ros.ros.player import camera_info_msg, image_msg
+
 FRAME_ID = "camera_optical_frame"
 
 
@@ -67,18 +69,11 @@ def stamp(index: int) -> Time:
 
 
 def rgb_image(rgb: np.ndarray, header: Header) -> Image:
-    height, width = rgb.shape[:2]
-    return Image(header=header, height=height, width=width, encoding="rgb8", step=width * 3,
-                 data=np.ascontiguousarray(rgb).tobytes())
+    return image_msg(header, rgb, "rgb8")
 
 
 def camera_info(intrinsics: np.ndarray, width: int, height: int, header: Header) -> CameraInfo:
-    info = CameraInfo(header=header, width=width, height=height, distortion_model="plumb_bob")
-    info.k = intrinsics.ravel().tolist()
-    info.d = [0.0] * 5
-    info.r = np.eye(3).ravel().tolist()
-    info.p = np.hstack([intrinsics, np.zeros((3, 1))]).ravel().tolist()
-    return info
+    return camera_info_msg(header, intrinsics, width, height)
 
 
 class DdsClient:

@@ -7,30 +7,31 @@ fatal log and exit code 1 instead of a traceback.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
 import rclpy
-from rclpy.exceptions import InvalidParameterValueException
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 
-class StoppableNode(Protocol):
-    def stop(self) -> None: ...
-
-
 def run_node(create: Callable[[], Node], name: str, args: list[str] | None = None,
-             fatal_errors: tuple[type[BaseException], ...] = ()) -> None:
-    """Spin the node `create()` returns; `name` labels the fatal log when creating it fails."""
+             fatal_errors: tuple[type[BaseException], ...] = (),
+             spin: Callable[[Node], None] = rclpy.spin) -> None:
+    """Spin the node `create()` returns until shutdown (or until `spin` returns); then call its stop().
+
+    `name` labels the fatal log when creating the node fails. The exit code is the node's `exit_code`
+    attribute when it has one (a player that failed mid-way), 1 after a fatal startup error, else 0.
+    """
     rclpy.init(args=args)
     node = None
     code = 0
     try:
         node = create()
-        rclpy.spin(node)
+        spin(node)
+        code = getattr(node, "exit_code", 0)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except (InvalidParameterValueException, *fatal_errors) as error:
+    except (ParameterException, *fatal_errors) as error:
         rclpy.logging.get_logger(name).fatal(str(error))
         code = 1
     finally:

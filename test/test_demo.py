@@ -1,0 +1,307 @@
+"""`make demo` end to end: player_node -> face_mesh_node -> recorder as separate processes over DDS, on a short
+version of the built-in sequence; then its outputs are checked against the sequence's ground truth, reading
+the MCAP independently of the demo's own analysis (mcap + mcap-ros2-support, as Foxglove would).
+
+Also: the player's other sources (video file, image folder) and its errors, the recorder's message
+definitions, and the sequence's truth against its own pixels.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import rclpy
+from mcap.reader import make_reader
+from mcap_ros2.decoder import DecoderFactory
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import qos_profile_sensor_data
+from rclpy.serialization import deserialize_message
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from tf2_msgs.msg import TFMessage
+from visualization_msgs.msg import MarkerArray
+
+from facemesh_ros.demo_sequence import DemoSequence, DistanceCheck, segment_lengths
+from facemesh_ros.msg import FaceMeshArray
+from facemesh_ros.ros.recorder import full_definition, nested_types
+
+REPO = Path(__file__).resolve().parent.parent
+FRAMES = 150  # the short version: every segment, 2/3 of the default length
+SIZE = (640, 480)
+TOLERANCE = 0.05
+
+
+def stamp_ns(stamp) -> int:
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, test_data_dir):
+    out = tmp_path_factory.mktemp("demo_out")
+    started = time.monotonic()
+    run = subprocess.run([sys.executable, str(REPO / "scripts" / "demo.py"), "--frames", str(FRAMES), "--rate", "30",
+                          "--out", str(out)], capture_output=True, text=True, timeout=300)
+    logs = "\n".join(f"--- {p.name}\n{p.read_text()[-2000:]}" for p in sorted((out / "logs").glob("*.log")))
+    assert run.returncode == 0, f"demo failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}\n{logs}"
+    print(f"demo: {time.monotonic() - started:.1f} s")
+    return out, run.stdout
+
+
+@pytest.fixture(scope="module")
+def sequence(test_data_dir) -> DemoSequence:
+    return DemoSequence(FRAMES, SIZE)
+
+
+@pytest.fixture(scope="module")
+def recording(demo) -> dict[str, list]:
+    """topic -> [(schema name, log time, CDR bytes)] from the demo's MCAP, and its header and schemas."""
+    out, _ = demo
+    topics: dict[str, list] = {}
+    with open(out / "face_mesh.mcap", "rb") as stream:
+        reader = make_reader(stream)
+        header = reader.get_header()
+        summary = reader.get_summary()
+        for schema, channel, message in reader.iter_messages():
+            topics.setdefault(channel.topic, []).append((schema.name, message.log_time, message.data))
+    topics["_header"] = [header]
+    topics["_schemas"] = list(summary.schemas.values())
+    topics["_channels"] = list(summary.channels.values())
+    return topics
+
+
+def decoded(recording, topic: str, msg_type: type) -> list:
+    return [deserialize_message(data, msg_type) for _, _, data in recording[topic]]
+
+
+@pytest.fixture(scope="module")
+def frames(recording) -> tuple[list[int], dict[int, FaceMeshArray], dict[int, dict[str, np.ndarray]]]:
+    """Input stamps in order, the FaceMeshArray of each stamp, and each stamp's face_<id> TF translations."""
+    infos = decoded(recording, "/camera_info", CameraInfo)
+    stamps = sorted({stamp_ns(info.header.stamp) for info in infos})
+    faces = {stamp_ns(msg.header.stamp): msg for msg in decoded(recording, "/face_mesh/faces", FaceMeshArray)}
+    tf: dict[int, dict[str, np.ndarray]] = {}
+    for msg in decoded(recording, "/tf", TFMessage):
+        for t in msg.transforms:
+            v = t.transform.translation
+            tf.setdefault(stamp_ns(t.header.stamp), {})[t.child_frame_id] = np.array([v.x, v.y, v.z])
+    return stamps, faces, tf
+
+
+def test_the_video_has_one_annotated_frame_per_input_frame(demo) -> None:
+    out, _ = demo
+    capture = cv2.VideoCapture(str(out / "face_mesh.mp4"))
+    count = 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        assert frame.shape[:2] == (SIZE[1], SIZE[0])
+        count += 1
+    assert count == FRAMES
+
+
+def test_the_mcap_is_a_ros2_recording_that_generic_readers_decode(recording) -> None:
+    assert recording["_header"][0].profile == "ros2"
+    schemas = {s.name: s for s in recording["_schemas"]}
+    expected = {"/image/compressed": "sensor_msgs/msg/CompressedImage", "/camera_info": "sensor_msgs/msg/CameraInfo",
+                "/face_mesh/faces": "facemesh_ros/msg/FaceMeshArray", "/tf": "tf2_msgs/msg/TFMessage",
+                "/face_mesh/markers": "visualization_msgs/msg/MarkerArray",
+                "/face_mesh/annotated/compressed": "sensor_msgs/msg/CompressedImage",
+                "/diagnostics": "diagnostic_msgs/msg/DiagnosticArray"}
+    assert {topic: recording[topic][0][0] for topic in expected} == expected
+    assert all(s.encoding == "ros2msg" for s in schemas.values())
+    assert all(c.message_encoding == "cdr" for c in recording["_channels"])
+    # mcap-ros2-support builds its decoders from the stored definitions alone (no ROS installation): this
+    # proves the definitions are complete and in the ros2msg format Foxglove and rosbag2 use
+    factory = DecoderFactory()
+    for topic in expected:
+        schema_name, _, data = recording[topic][len(recording[topic]) // 2]
+        message = factory.decoder_for("cdr", schemas[schema_name])(data)
+        stamped = {"/tf": lambda m: m.transforms[0], "/face_mesh/markers": lambda m: m.markers[0]}
+        stamp = stamped.get(topic, lambda m: m)(message).header.stamp
+        assert stamp.sec > 0, topic
+    faces = factory.decoder_for("cdr", schemas["facemesh_ros/msg/FaceMeshArray"])(recording["/face_mesh/faces"][0][2])
+    assert len(faces.faces) == 1 and len(faces.faces[0].landmarks) == 478 * 3 and faces.faces[0].has_pose
+
+
+def test_every_output_carries_an_input_stamp(recording, frames) -> None:
+    stamps, faces, tf = frames
+    assert len(stamps) == FRAMES
+    image_stamps = {stamp_ns(m.header.stamp) for m in decoded(recording, "/image/compressed", CompressedImage)}
+    annotated = {stamp_ns(m.header.stamp)
+                 for m in decoded(recording, "/face_mesh/annotated/compressed", CompressedImage)}
+    assert image_stamps == set(stamps) == set(faces) == annotated
+    assert set(tf) <= set(stamps)
+    assert {s for s, msg in faces.items() if msg.faces} == set(tf)  # a face in the frame: its TF too
+    markers = decoded(recording, "/face_mesh/markers", MarkerArray)
+    assert len(markers) >= len(tf)
+    assert {stamp_ns(m.header.stamp) for msg in markers for m in msg.markers} <= set(stamps)
+    assert all(m.header.frame_id == "camera_optical_frame" for m in faces.values())
+
+
+def test_face_counts_match_the_ground_truth(demo, frames, sequence) -> None:
+    stamps, faces, _ = frames
+    counts = [len(faces[s].faces) for s in stamps]
+    expected = [sequence.truth(i).expected_faces for i in range(len(sequence))]
+    judged = [(i, e, c) for i, (e, c) in enumerate(zip(expected, counts, strict=True)) if e is not None]
+    assert {e for _, e, _ in judged} == {0, 1, 2}  # one face, two faces and the empty stretch are all there
+    assert len(judged) >= 0.9 * FRAMES
+    assert [(i, e, c) for i, e, c in judged if e != c] == []
+    out, _ = demo
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["face_counts"] == counts and summary["count_mismatches"] == []
+
+
+def test_recovered_distance_is_within_5_percent_of_the_truth(frames, sequence) -> None:
+    stamps, faces, tf = frames
+    check = DistanceCheck(sequence)
+    previous: set[int] = set()
+    for index, stamp in enumerate(stamps):
+        tracked = [f for f in faces[stamp].faces if f"face_{f.id}" in tf.get(stamp, {})]
+        check.add(index, np.array([tf[stamp][f"face_{f.id}"] for f in tracked]).reshape(-1, 3),
+                  [f.id not in previous for f in tracked], [f.id for f in tracked])
+        previous = {f.id for f in faces[stamp].faces}
+    samples = check.samples()
+    tracked = [s for s in samples if not s.new_track]
+    assert len(tracked) >= 150 and {s.face for s in tracked} == {"astronaut", "jesse", "walt"}
+    worst = max(tracked, key=lambda s: abs(s.distance_error))
+    assert abs(worst.distance_error) <= TOLERANCE, worst
+    # a face's first frame comes from the detector's box, not from tracking: looser, but still close
+    assert all(abs(s.distance_error) <= 2 * TOLERANCE for s in samples if s.new_track)
+    # what the truth demands, in plain numbers: the dolly doubles the distance, the zoom does not change it
+    by_index = {s.index: float(np.linalg.norm(s.recovered)) for s in tracked if s.face == "astronaut"}
+    (_, zoom_first, zoom_end), (_, dolly_first, dolly_end) = sequence.segments[1], sequence.segments[2]
+    assert by_index[zoom_end - 1] / by_index[zoom_first] == pytest.approx(1.0, abs=TOLERANCE)
+    assert by_index[dolly_end - 1] / by_index[dolly_first] == pytest.approx(
+        sequence.truth(dolly_end - 1).depth_factor / sequence.truth(dolly_first).depth_factor, rel=TOLERANCE)
+
+
+def test_summary_table_and_contact_sheet(demo) -> None:
+    out, stdout = demo
+    assert re.search(r"frames in \(published / recorded\)\s+150 / 150", stdout), stdout
+    assert re.search(r"face count vs truth\s+(\d+)/\1 frames right", stdout), stdout
+    for row in ("faces per frame", "ids seen", "latency image -> faces p50 / p95", "throughput",
+                "inference device", "distance error vs truth (tracked)", "two faces"):
+        assert row in stdout, row
+    sheet = cv2.imread(str(out / "contact_sheet.png"))
+    assert sheet is not None and sheet.shape[1] > 1800 and sheet.shape[0] > 1000  # 4 x 3 tiles of 480 px
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(summary["contact_sheet_frames"]) == 12 and summary["video_frames"] == FRAMES
+
+
+# ---- the player on its own ------------------------------------------------------------------------------
+def run_player(tmp_path: Path, *params: str, expect: int) -> tuple[list[Image], list[CameraInfo], str]:
+    """Start player_node with `params`, collect `expect` images and camera_infos (best effort, like a node)."""
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node("player_test_client", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    images: list[Image] = []
+    infos: list[CameraInfo] = []
+    node.create_subscription(Image, "/image", images.append, qos_profile_sensor_data)
+    node.create_subscription(CameraInfo, "/camera_info", infos.append, qos_profile_sensor_data)
+    log = tmp_path / "player.log"
+    with open(log, "w") as stream:
+        process = subprocess.Popen(["player_node", "--ros-args", "-p", "wait_for_subscribers:=1", *params],
+                                   stdout=stream, stderr=subprocess.STDOUT, env=dict(os.environ))
+    try:
+        deadline = time.monotonic() + 30
+        while (len(images) < expect or len(infos) < expect) and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        assert process.wait(timeout=20) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+    return images, infos, log.read_text()
+
+
+def test_player_plays_a_video_file_with_fov_camera_info(demo, tmp_path) -> None:
+    out, _ = demo
+    images, infos, log = run_player(tmp_path, "-p", f"source:={out / 'face_mesh.mp4'}", "-p", "max_frames:=4",
+                                    "-p", "rate:=20.0", "-p", "frame_id:=test_cam", expect=4)
+    assert len(images) == 4 and "published 4 frame(s)" in log
+    assert {stamp_ns(i.header.stamp) for i in images} == {stamp_ns(i.header.stamp) for i in infos}
+    image, info = images[0], infos[0]
+    assert image.header.frame_id == info.header.frame_id == "test_cam"
+    assert (image.width, image.height, image.encoding) == (*SIZE, "bgr8")
+    focal = (SIZE[1] / 2) / np.tan(np.radians(63.0) / 2)  # vertical_fov_deg default
+    # principal point at the image centre, in ROS pixel coordinates (pixel centres on integers)
+    assert np.allclose(info.k, [focal, 0, SIZE[0] / 2 - 0.5, 0, focal, SIZE[1] / 2 - 0.5, 0, 0, 1])
+    assert np.allclose(np.reshape(info.p, (3, 4))[:, :3], np.reshape(info.k, (3, 3)))
+
+
+def test_player_plays_an_image_folder_in_name_order(tmp_path, test_data_dir) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for name in ("b.png", "a.jpg", "c.png"):
+        cv2.imwrite(str(folder / name), cv2.imread(str(test_data_dir / "lenna.png")))
+    (folder / "notes.txt").write_text("not an image")
+    images, _, _ = run_player(tmp_path, "-p", f"source:={folder}", "-p", "rate:=50.0", expect=3)
+    assert len(images) == 3 and (images[0].width, images[0].height) == (512, 512)
+    stamps = [stamp_ns(i.header.stamp) for i in images]
+    assert stamps == sorted(stamps) and len(set(stamps)) == 3
+
+
+@pytest.mark.parametrize(("command", "parameter", "message"), [
+    ("player_node", "source:=/no/such/file.mp4", "is not 'default', 'camera:<index>', a video file or an image folder"),
+    ("player_node", "source:=camera:front", "a camera is 'camera:<index>'"),
+    ("player_node", "sequence.frames:=10", "out of range. Min: 36"),
+    ("recorder", "compression:=gzip", "compression must be one of zstd, lz4, none"),
+])
+def test_bad_parameters_stop_the_player_and_recorder_with_a_reason(command, parameter, message) -> None:
+    argv = ["player_node"] if command == "player_node" else [sys.executable, "-m", "facemesh_ros.ros.recorder"]
+    run = subprocess.run([*argv, "--ros-args", "-p", parameter], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1 and message in run.stdout + run.stderr
+
+
+def test_demo_rejects_a_missing_video_with_a_reason() -> None:
+    run = subprocess.run([sys.executable, str(REPO / "scripts" / "demo.py"), "--video", "/no/such.mp4"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "no such file" in run.stderr  # argparse's usage error
+
+
+# ---- pieces -------------------------------------------------------------------------------------------
+def test_message_definitions_include_every_nested_type_once() -> None:
+    text = full_definition("facemesh_ros/msg/FaceMeshArray")
+    assert text.startswith("# All faces found in one image.")
+    nested = [line.removeprefix("MSG: ") for line in text.splitlines() if line.startswith("MSG: ")]
+    assert sorted(nested) == sorted(set(nested))
+    assert {"facemesh_ros/msg/FaceMesh", "std_msgs/msg/Header", "builtin_interfaces/msg/Time",
+            "sensor_msgs/msg/RegionOfInterest", "geometry_msgs/msg/Pose", "geometry_msgs/msg/Point",
+            "geometry_msgs/msg/Quaternion"} == set(nested)
+    assert nested_types("uint8 A=1\nstring<=8 s\ngeometry_msgs/Point[] p  # c\nFace[<=3] f\nint32[4] i", "pkg") == [
+        "geometry_msgs/msg/Point", "pkg/msg/Face"]
+
+
+def test_sequence_truth_maps_photo_pixels_where_the_frames_show_them(sequence) -> None:
+    rng = np.random.default_rng(0)
+    for index in (0, 30, 50, 70, 130):  # pan, zoom in, dolly out, roll (rolled), two faces
+        image, intrinsics = sequence.frame(index)
+        truth = sequence.truth(index)
+        photo = sequence.photos[truth.photo]
+        pixels = rng.uniform((40, 40), (SIZE[0] - 40, SIZE[1] - 40), (400, 2))
+        photo_points = truth.to_photo(pixels)
+        inside = np.all((photo_points > 1) & (photo_points < np.array(photo.shape[1::-1]) - 2), axis=1)
+        sampled = image[pixels[inside, 1].round().astype(int), pixels[inside, 0].round().astype(int)].astype(float)
+        expected = photo[photo_points[inside, 1].round().astype(int),
+                         photo_points[inside, 0].round().astype(int)].astype(float)
+        assert np.median(np.abs(sampled - expected)) < 12, index
+        assert np.array_equal(intrinsics, truth.intrinsics) and intrinsics[0, 2] == SIZE[0] / 2
+
+
+def test_sequence_rejects_too_few_frames() -> None:
+    with pytest.raises(ValueError, match="at least 36 frames"):
+        segment_lengths(20)
+    assert sum(segment_lengths(FRAMES)) == FRAMES
