@@ -178,6 +178,7 @@ class Recording:
     counts: Counter = field(default_factory=Counter)  # topic -> messages
     diagnostics: dict[str, str] = field(default_factory=dict)  # the node's last diagnostics values
     image_size: tuple[int, int] | None = None
+    camera_info: dict[int, object] = field(default_factory=dict)  # stamp -> CameraInfo
 
 
 def stamp_ns(stamp) -> int:
@@ -211,6 +212,7 @@ def read_recording(path: Path) -> Recording:
                 all_stamps.add(stamp_ns(msg.header.stamp))
             if topic == "/camera_info":
                 recording.image_size = (msg.width, msg.height)
+                recording.camera_info[stamp_ns(msg.header.stamp)] = msg
             elif topic == FACES_TOPIC:
                 stamp = stamp_ns(msg.header.stamp)
                 recording.faces.setdefault(stamp, msg)
@@ -381,8 +383,10 @@ def pick_frames(total: int, sequence) -> list[int]:
     return sorted(set(picks))
 
 
-def write_images(path: Path, recording: Recording, summary: dict, sequence, out: Path) -> tuple[int, list[int]]:
-    """face_mesh.mp4 from the recorded ~/annotated images and contact_sheet.png; returns (video frames, picks)."""
+def write_images(path: Path, recording: Recording, summary: dict, sequence,
+                 out: Path) -> tuple[int, list[int], int]:
+    """face_mesh.mp4 from the recorded ~/annotated images and contact_sheet.png (picked frames, then a row of
+    AR effects); returns (video frames, picked frames, effect tiles)."""
     from mcap.reader import make_reader
     from rclpy.serialization import deserialize_message
     from sensor_msgs.msg import CompressedImage
@@ -416,9 +420,52 @@ def write_images(path: Path, recording: Recording, summary: dict, sequence, out:
                 tiles[index] = _tile(bgr, lines)
     if writer is not None:
         writer.release()
-    sheet = contact_sheet([tiles[i] for i in sorted(tiles)], _sheet_title(summary, sequence))
+    effects = effect_tiles(path, recording, sorted(tiles))
+    sheet = contact_sheet([tiles[i] for i in sorted(tiles)] + effects, _sheet_title(summary, sequence))
     cv2.imwrite(str(out / "contact_sheet.png"), sheet)
-    return written, sorted(tiles)
+    return written, sorted(tiles), len(effects)
+
+
+def effect_tiles(path: Path, recording: Recording, picks: list[int]) -> list[np.ndarray]:
+    """AR effects of facemesh_ros.effects on recorded input frames with the node's landmarks and the recorded
+    camera_info: glasses, then face paint, each on a one-face and a two-face frame (one row of the sheet)."""
+    from mcap.reader import make_reader
+    from rclpy.serialization import deserialize_message
+    from sensor_msgs.msg import CompressedImage
+
+    from facemesh_ros.effects import EffectRenderer, EffectRendererUnavailable, face_paint_effect, glasses_effect
+    from facemesh_ros.geometry import Camera
+
+    counts = {index: len(recording.faces[recording.stamps[index]].faces) if recording.stamps[index] in
+              recording.faces else 0 for index in picks}
+    chosen = [i for i in picks if counts[i] == 1][1:2] + [i for i in picks if counts[i] >= 2][-1:]
+    wanted = {recording.stamps[i]: i for i in chosen if recording.stamps[i] in recording.camera_info}
+    frames: dict[int, np.ndarray] = {}
+    with open(path, "rb") as stream:
+        for _, _, message in make_reader(stream).iter_messages(topics=[IMAGE_RECORDED]):
+            msg = deserialize_message(message.data, CompressedImage)
+            stamp = stamp_ns(msg.header.stamp)
+            if stamp in wanted and stamp not in frames:
+                frames[stamp] = cv2.cvtColor(cv2.imdecode(np.frombuffer(msg.data, np.uint8), cv2.IMREAD_COLOR),
+                                             cv2.COLOR_BGR2RGB)
+    try:
+        renderer = EffectRenderer(glasses_effect(), samples=4)
+    except EffectRendererUnavailable as error:
+        print(f"demo: no effect tiles on the contact sheet: {error}", file=sys.stderr)
+        return []
+    tiles = []
+    with renderer:
+        for name, effect in (("glasses", None), ("face paint", face_paint_effect())):
+            if effect is not None:
+                renderer.set_effect(effect)
+            for stamp, rgb in sorted(frames.items()):
+                camera = Camera.from_camera_info(recording.camera_info[stamp], rectified=False)
+                landmarks = [np.asarray(f.landmarks, np.float32).reshape(-1, 3) for f in recording.faces[stamp].faces]
+                result = renderer.render_landmarks(rgb, camera, landmarks)
+                lines = [f"#{wanted[stamp]:03d} effect: {name}",
+                         f"facemesh_ros.effects on the node's landmarks, {len(landmarks)} face(s)"]
+                tiles.append(_tile(cv2.cvtColor(result.image, cv2.COLOR_RGB2BGR), lines))
+    return tiles
 
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -578,7 +625,7 @@ def main(argv: list[str] | None = None) -> int:
     first, last = recording.stamps[0], max(recording.face_log_ns.values())
     summary = analyse(recording, sequence, (last - first) / 1e9)
     summary["published"] = published_frames(out / "logs" / "player.log")
-    summary["video_frames"], summary["contact_sheet_frames"] = write_images(
+    summary["video_frames"], summary["contact_sheet_frames"], summary["contact_sheet_effect_tiles"] = write_images(
         out / "face_mesh.mcap", recording, summary, sequence, out)
     summary["wall_time_s"] = round(time.monotonic() - started, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))

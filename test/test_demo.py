@@ -195,6 +195,7 @@ def test_summary_table_and_contact_sheet(demo) -> None:
     assert sheet is not None and sheet.shape[1] > 1800 and sheet.shape[0] > 1000  # 4 x 3 tiles of 480 px
     summary = json.loads((out / "summary.json").read_text())
     assert len(summary["contact_sheet_frames"]) == 12 and summary["video_frames"] == FRAMES
+    assert summary["contact_sheet_effect_tiles"] == 4  # glasses and face paint, on a one- and a two-face frame
 
 
 # ---- the player on its own ------------------------------------------------------------------------------
