@@ -7,12 +7,16 @@ smoother, and (for scale) a literal dense transcription of the spec's formulas o
 from __future__ import annotations
 
 import argparse
-import math
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from scipy.spatial.transform import Rotation
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test"))
+from geometry_reference import mediapipe_reference
 
 from facemesh_ros.geometry import (
     Camera,
@@ -36,44 +40,9 @@ def synthetic_landmarks(camera: Camera, count: int) -> np.ndarray:
 
 
 def dense_reference(landmarks: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Spec §5 literally (63 deg frustum, 3xN matrices over all 468 points), numpy."""
-    h_n = 2 * math.tan(math.radians(63) / 2)
-    w_n = width * h_n / height
-    a, w = MODEL.vertices.T, MODEL.procrustes_weights
-
-    def procrustes(b):
-        q = np.sqrt(w)
-        a_w, b_w = a * q, b * q
-        c = (a * w).sum(axis=1, keepdims=True) / w.sum()
-        a_c = a_w - c * q
-        u, _, vt = np.linalg.svd(b_w @ a_c.T)
-        if np.linalg.det(u) * np.linalg.det(vt) < 0:
-            u[:, 2] *= -1
-        r = u @ vt
-        s = np.sum((r @ a_c) * b_w) / np.sum(a_c * a_w)
-        m = np.eye(4)
-        m[:3, :3], m[:3, 3] = s * r, ((b - s * r @ a) * w).sum(axis=1) / w.sum()
-        return m
-
-    screen = landmarks[:468].T.copy()
-    screen[0] = screen[0] * w_n - w_n / 2
-    screen[1] = (1 - screen[1]) * h_n - h_n / 2
-    screen[2] = screen[2] * w_n
-    offset = screen[2].mean()
-
-    def unproject(scale):
-        p = screen.copy()
-        p[2] = (p[2] - offset + 1) / scale
-        p[0] *= p[2]
-        p[1] *= p[2]
-        p[2] = -p[2]
-        return p
-
-    s1 = np.linalg.norm(procrustes(screen * [[1], [1], [-1]])[:3, 0])
-    s2 = np.linalg.norm(procrustes(unproject(s1))[:3, 0])
-    metric = unproject(s1 * s2)
-    pose = procrustes(metric)
-    return np.linalg.inv(pose) @ np.vstack([metric, np.ones(468)])
+    """The spec's formulas literally (test/geometry_reference.py), through to the runtime mesh."""
+    pose, metric = mediapipe_reference(landmarks, width, height)
+    return np.linalg.inv(pose) @ np.vstack([metric.T, np.ones(468)])
 
 
 def per_call_us(function: Callable[[], object], repeats: int) -> float:

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import pytest
 import transforms3d
+from geometry_reference import mediapipe_reference
 from scipy.spatial.transform import Rotation
 
 from facemesh_ros.geometry import (
@@ -179,52 +180,6 @@ def test_z_offset_does_not_matter():
 
 
 # --- parity with MediaPipe's formulas (63 deg camera) -------------------------------------------------------
-
-def mediapipe_reference(landmarks: np.ndarray, width: int, height: int, fov_deg: float = 63.0):
-    """Spec §5 written out literally: symmetric frustum, dense 3xN weighted Procrustes over all 468 points."""
-    near = 1.0
-    h_n = 2 * near * math.tan(math.radians(fov_deg) / 2)
-    w_n = width * h_n / height
-    left, bottom = -w_n / 2, -h_n / 2
-    canonical, weights = MODEL.vertices.T, MODEL.procrustes_weights
-
-    def procrustes(target):  # canonical (3xN) -> target (3xN)
-        q = np.sqrt(weights)
-        a_w, b_w, total = canonical * q, target * q, weights.sum()
-        c = (canonical * weights).sum(axis=1, keepdims=True) / total
-        a_c = a_w - c * q
-        u, _, vt = np.linalg.svd(b_w @ a_c.T)
-        if np.linalg.det(u) * np.linalg.det(vt) < 0:
-            u[:, 2] *= -1
-        r = u @ vt
-        s = np.sum((r @ a_c) * b_w) / np.sum(a_c * a_w)
-        t = ((target - s * r @ canonical) * weights).sum(axis=1) / total
-        m = np.eye(4)
-        m[:3, :3], m[:3, 3] = s * r, t
-        return m
-
-    screen = landmarks[:468].T.copy()
-    screen[1] = 1 - screen[1]
-    screen[0] = screen[0] * w_n + left
-    screen[1] = screen[1] * h_n + bottom
-    screen[2] = screen[2] * w_n
-    depth_offset = screen[2].mean()
-
-    def unproject(scale):
-        p = screen.copy()
-        p[2] = (p[2] - depth_offset + near) / scale
-        p[0] = p[0] * p[2] / near
-        p[1] = p[1] * p[2] / near
-        p[2] = -p[2]
-        return p
-
-    flipped = screen * np.array([[1], [1], [-1]])
-    s1 = np.linalg.norm(procrustes(flipped)[:3, 0])
-    s2 = np.linalg.norm(procrustes(unproject(s1))[:3, 0])
-    metric = unproject(s1 * s2)
-    pose = procrustes(metric)
-    return pose, metric.T
-
 
 def test_default_camera_reproduces_mediapipe_frustum_by_hand():
     # 640x480, 63 deg: h_n = 2 tan(31.5 deg) = 1.2256016, w_n = 4/3 h_n = 1.6341354 (computed by hand).

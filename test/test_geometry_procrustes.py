@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from geometry_reference import dense_procrustes
 from scipy.spatial.transform import Rotation
 
 from facemesh_ros.geometry import (
@@ -17,22 +18,6 @@ from facemesh_ros.geometry import (
 from facemesh_ros.geometry.model import find_models_dir
 
 MODEL = default_canonical_face_model()
-
-
-def dense_reference(source: np.ndarray, target: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Spec §5 formulas over all points (3xN matrices), for comparison with the basis-only solver."""
-    a, b, q = source.T, target.T, np.sqrt(weights)
-    a_w, b_w, total = a * q, b * q, weights.sum()
-    c = (a * weights).sum(axis=1, keepdims=True) / total
-    a_c = a_w - c * q
-    u, _, vt = np.linalg.svd(b_w @ a_c.T)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        u[:, 2] *= -1
-    r = u @ vt
-    s = np.sum((r @ a_c) * b_w) / np.sum(a_c * a_w)
-    m = np.eye(4)
-    m[:3, :3], m[:3, 3] = s * r, ((b - s * r @ a) * weights).sum(axis=1) / total
-    return m
 
 
 def test_canonical_model_contents():
@@ -69,7 +54,7 @@ def test_matches_dense_formulas_on_noisy_targets():
         rotation = Rotation.random(random_state=rng).as_matrix()
         target = MODEL.vertices @ rotation.T * rng.uniform(0.5, 2) + rng.normal(0, 20, 3)
         target += rng.normal(0, 0.5, target.shape)
-        expected = dense_reference(MODEL.vertices, target, MODEL.procrustes_weights)
+        expected = dense_procrustes(MODEL.vertices, target, MODEL.procrustes_weights)
         np.testing.assert_allclose(MODEL.procrustes.fit(target).matrix, expected, atol=1e-10)
 
 
