@@ -6,6 +6,7 @@ import os
 import random
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,16 @@ TEST_DATA_DIR = REPO_ROOT / "test" / "data"
 # CI's) never hear each other. Set before any test imports rclpy.
 os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(1, 101)))
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+
+
+@pytest.fixture(scope="module")
+def ros() -> Iterator[None]:
+    """rclpy initialised for the tests of one module (each module that talks over DDS gets a fresh context)."""
+    import rclpy  # here, not at the top: most test modules never touch ROS
+
+    rclpy.init()
+    yield
+    rclpy.shutdown()
 
 
 @pytest.fixture(scope="session")

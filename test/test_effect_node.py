@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rclpy
 from node_harness import FRAME_ID, DdsClient, NodeProcess, camera_info, node_executable, rgb_image, stamp
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
@@ -21,13 +20,6 @@ from facemesh_ros.msg import FaceMesh, FaceMeshArray
 
 REPO = Path(__file__).resolve().parent.parent
 OUTPUT = "/face_effect/image"
-
-
-@pytest.fixture(scope="module")
-def ros():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
 
 
 @pytest.fixture(scope="module")

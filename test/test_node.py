@@ -28,13 +28,6 @@ BURST_SEC = 50_000
 
 
 @pytest.fixture(scope="module")
-def ros():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
-
-
-@pytest.fixture(scope="module")
 def frames(test_data_dir):
     photo = cv2.cvtColor(cv2.imread(str(test_data_dir / "astronaut.png")), cv2.COLOR_BGR2RGB)
     camera = VirtualCamera(photo, size=SIZE, num_frames=NUM_FRAMES, target=(250, 200), pan=0.05,
