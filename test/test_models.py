@@ -98,17 +98,19 @@ def test_onnx_equals_tflite(loaded_models, references, model):
 
 
 def test_real_crops_are_faces(loaded_models, references):
-    """The two real crops are faces (flag logit > 0), the random images are not: the fixture is meaningful."""
+    """The two centred real crops are faces (flag logit > 0), the two random images are not: the fixture is
+    meaningful. (Crops 3-4, faces half out of the crop, exercise the attention model's feature-map crops at
+    their borders; whether they still count as faces differs between the two models.)"""
     for model in ("face_landmark", "face_landmark_with_attention"):
         flags = loaded_models[model].run(reference_input(references, model))["face_flag"][:, 0]
-        assert (flags[:2] > 0).all() and (flags[2:] < 0).all(), (model, flags)
+        assert len(flags) == 6 and (flags[:2] > 0).all() and (flags[4:] < 0).all(), (model, flags)
 
 
 @pytest.mark.parametrize("model", CONTRACT)
 def test_batch_equals_single_calls(loaded_models, references, model):
     onnx_model = loaded_models[model]
     x = reference_input(references, model)
-    assert len(x) == 4
+    assert len(x) >= 4
     batched = onnx_model.run(x)
     for k in range(len(x)):
         single = onnx_model.run(x[k:k + 1])

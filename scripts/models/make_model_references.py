@@ -25,7 +25,9 @@ DATA = REPO / "test" / "data"
 OUTPUT = REPO / "test" / "fixtures" / "model_references.npz"
 
 # Square crops (x, y, size) in image pixels, picked around the faces / right eyes of the test images.
-FACE_CROPS = [("lenna.png", (146, 168, 259)), ("breakingbad.jpg", (543, 122, 422))]
+FACE_CROPS = [("lenna.png", (146, 168, 259)), ("breakingbad.jpg", (543, 122, 422)),
+              # faces half out of the crop: the attention model's eye/lip crops then reach past its feature maps
+              ("lenna.png", (266, 258, 259)), ("breakingbad.jpg", (383, 10, 422))]
 EYE_CROPS = [("lenna.png", (230, 229, 77)), ("astronaut.png", (182, 80, 44))]
 DETECTION_IMAGES = ["lenna.png", "t1.jpg"]  # whole images, letterboxed to a square
 NUM_RANDOM = 2
