@@ -30,28 +30,29 @@ def generate_launch_description() -> LaunchDescription:
                               description="none, or glasses / face_paint: also start face_effect (~/image)"),
     ]
     image = LaunchConfiguration("image")
+    # both nodes read the same camera, in the same namespace (face_effect reads face_mesh/faces there)
+    same_camera = {
+        "namespace": LaunchConfiguration("namespace"),
+        "remappings": [("image", image), ("image/compressed", [image, "/compressed"]),
+                       ("camera_info", LaunchConfiguration("camera_info"))],
+        "output": "screen",
+    }
     face_mesh = Node(
         package="facemesh_ros",
         executable="face_mesh_node",
         name="face_mesh",
-        namespace=LaunchConfiguration("namespace"),
         parameters=[LaunchConfiguration("params_file"),
                     {"image_transport": LaunchConfiguration("image_transport")}],
-        remappings=[("image", image), ("image/compressed", [image, "/compressed"]),
-                    ("camera_info", LaunchConfiguration("camera_info"))],
-        output="screen",
+        **same_camera,
     )
     effect = LaunchConfiguration("effect")
     face_effect = Node(
         package="facemesh_ros",
         executable="face_effect_node",
         name="face_effect",
-        namespace=LaunchConfiguration("namespace"),
         parameters=[{"effect": effect, "image_transport": LaunchConfiguration("image_transport")}],
-        remappings=[("image", image), ("image/compressed", [image, "/compressed"]),
-                    ("camera_info", LaunchConfiguration("camera_info"))],
         condition=IfCondition(PythonExpression(["'", effect, "' != 'none'"])),
-        output="screen",
+        **same_camera,
     )
     rviz = Node(
         package="rviz2",
