@@ -94,6 +94,7 @@ class FaceMeshNode(Node):
             min_tracking_confidence=self._param("min_tracking_confidence"),
             detector=self._param("detector"),
             device=self._param("device"),
+            num_threads=self._param("num_threads") or None,
         )
 
     def _input_topic(self) -> str:

@@ -68,6 +68,9 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "full-range detector, faces up to ~5 m.", "rebuild", ("short", "full")),
     ParameterSpec("device", "auto", "Inference device: 'auto' (CUDA when onnxruntime has it, else CPU), "
                   "'cuda' or 'cpu'.", "rebuild", ("auto", "cuda", "cpu")),
+    ParameterSpec("num_threads", 0, "onnxruntime intra-op threads of the landmark model; 0 = the library's "
+                  "default (2 on a 2-core machine: fastest when the cores are free; 1 leaves a core to other nodes)",
+                  "rebuild", low=0, high=64),
     # Outputs
     ParameterSpec("frame_prefix", "", "Prefix of the per-face TF frames: <prefix>face_<id>, <prefix>gaze_<id>.",
                   "live"),
