@@ -19,6 +19,7 @@ from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import Marker, MarkerArray
 
+from facemesh_ros.inference import models_dir
 from facemesh_ros.msg import FaceMeshArray
 from facemesh_ros.virtual_camera import VirtualCamera
 
@@ -160,17 +161,30 @@ def test_invalid_parameters_are_rejected_with_a_reason(client, sequence) -> None
     assert not kind.successful
 
 
-def test_thresholds_change_live_and_structural_options_rebuild(client, frames, node) -> None:
+def test_thresholds_change_live_and_structural_options_rebuild(client, frames, node, sequence) -> None:
     (ok,) = client.set_parameters("/face_mesh", min_tracking_confidence=0.6)
     assert ok.successful
     (rebuilt,) = client.set_parameters("/face_mesh", refine_landmarks=False)
     assert rebuilt.successful
     msg = send(client, frames[0], 100)
     assert len(msg.faces) == 1 and len(msg.faces[0].landmarks) == 468 * 3
+    # tracking restarted with the new pipeline: the face is a new track, with an id never used before
+    assert msg.faces[0].id > max(f.id for m in sequence for f in m.faces)
     (back,) = client.set_parameters("/face_mesh", refine_landmarks=True)
     assert back.successful
     assert len(send(client, frames[1], 101).faces[0].landmarks) == 478 * 3
     assert "pipeline rebuilt" in node.log()
+
+
+def test_markers_of_a_namespace_switched_off_are_deleted(client, frames) -> None:
+    (off,) = client.set_parameters("/face_mesh", **{"markers.contours": False})
+    assert off.successful
+    client.markers.clear()
+    send(client, frames[2], 102)
+    assert client.spin_until(lambda: any(m.ns == "contours" and m.action == Marker.DELETE
+                                         for msg in client.markers for m in msg.markers), timeout=5.0)
+    (on,) = client.set_parameters("/face_mesh", **{"markers.contours": True})
+    assert on.successful
 
 
 def _bad_images(frame) -> list[tuple[str, Image]]:
@@ -273,6 +287,52 @@ def test_compressed_transport_and_corrupt_jpeg(ros, frames, tmp_path) -> None:
         assert faces and len(faces[0].faces) == 1
         assert all(f.header.stamp == stamp(2) for f in faces)
         assert "could not decode" in process.log()
+    finally:
+        client.destroy()
+        assert process.stop() == 0
+
+
+def test_a_structural_change_that_cannot_be_built_is_rejected(ros, frames, tmp_path) -> None:
+    """Models dir without the attention model: refine_landmarks:=true must be refused with the reason, and the
+    parameter and the running pipeline stay as they were."""
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in ("face_detection_short_range.onnx", "face_landmark.onnx", "canonical_face_model.npz"):
+        (models / name).symlink_to(models_dir() / name)
+    process = NodeProcess(tmp_path / "no_attention.log", "-r", "__ns:=/partial",
+                          env={"FACEMESH_ROS_MODELS_DIR": str(models)})
+    client = DdsClient("partial_models_client", namespace="partial")
+    try:
+        (result,) = client.set_parameters("/partial/face_mesh", refine_landmarks=True)
+        assert not result.successful
+        assert "pipeline cannot be built" in result.reason and "face_landmark_with_attention.onnx" in result.reason
+        faces = client.collect(FaceMeshArray, "/partial/face_mesh/faces")
+        header = Header(stamp=stamp(7), frame_id=FRAME_ID)
+        image = rgb_image(frames[0].image, header)
+        for _ in range(20):
+            client.image_pub.publish(image)
+            if client.spin_until(lambda: len(faces) > 0, timeout=1.0):
+                break
+        assert faces and len(faces[0].faces[0].landmarks) == 468 * 3  # still the 468-point pipeline
+    finally:
+        client.destroy()
+        assert process.stop() == 0
+
+
+def test_static_mode_names_faces_by_their_index_in_the_image(ros, frames, tmp_path) -> None:
+    """Static mode tracks nothing: a new id per image would create a new TF frame per image forever."""
+    process = NodeProcess(tmp_path / "static.log", "-p", "static_image_mode:=true", "-r", "__ns:=/static")
+    client = DdsClient("static_client", namespace="static")
+    try:
+        faces = client.collect(FaceMeshArray, "/static/face_mesh/faces")
+        for index in range(3):
+            header = Header(stamp=stamp(index), frame_id=FRAME_ID)
+            for _ in range(20):
+                client.image_pub.publish(rgb_image(frames[index].image, header))
+                if client.spin_until(lambda h=header: any(f.header.stamp == h.stamp for f in faces), timeout=1.0):
+                    break
+        assert len({f.header.stamp.sec * 10**9 + f.header.stamp.nanosec for f in faces}) == 3
+        assert all([face.id for face in f.faces] == [0] for f in faces)
     finally:
         client.destroy()
         assert process.stop() == 0

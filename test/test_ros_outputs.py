@@ -12,7 +12,13 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from facemesh_ros.face_mesh import FaceMesh
 from facemesh_ros.geometry import Camera, estimate_face_geometry
-from facemesh_ros.ros.markers import MarkerOptions, deleted_markers, face_markers, serialize_marker_array
+from facemesh_ros.ros.markers import (
+    NAMESPACES,
+    MarkerOptions,
+    deleted_markers,
+    face_markers,
+    serialize_marker_array,
+)
 from facemesh_ros.ros.messages import face_mesh_array, face_transforms, landmark_boxes
 
 HEADER = Header(frame_id="camera_optical_frame")
@@ -78,7 +84,7 @@ def test_fast_marker_serialization_equals_rclpy(face) -> None:
     _, geometry = face
     options = MarkerOptions(mesh=True, contours=True, points=True, axes=True)
     markers = face_markers(HEADER, 7, geometry, options) + face_markers(HEADER, 9, geometry, options)
-    markers += [(m, None) for m in deleted_markers(HEADER, [3])]
+    markers += [(m, None) for m in deleted_markers(HEADER, [(ns, 3) for ns in NAMESPACES])]
     slow = MarkerArray()
     for marker, points in markers:
         copy = deserialize_message(serialize_message(marker), Marker)
@@ -92,7 +98,7 @@ def test_fast_marker_serialization_equals_rclpy(face) -> None:
 def test_markers_have_the_mesh_contours_and_deletes(face) -> None:
     _, geometry = face
     markers = face_markers(HEADER, 7, geometry, MarkerOptions()) + [
-        (m, None) for m in deleted_markers(HEADER, [3])]
+        (m, None) for m in deleted_markers(HEADER, [(ns, 3) for ns in NAMESPACES])]
     decoded = deserialize_message(serialize_marker_array(markers), MarkerArray).markers
     by_ns = {(m.ns, m.id): m for m in decoded}
     mesh = by_ns[("mesh", 7)]

@@ -45,16 +45,19 @@ class CameraModel:
             self._warn_once("missing", f"no camera_info received yet: geometry uses a default camera with a "
                                        f"{fov:g} deg vertical field of view until it arrives")
             return None
-        if (info.width, info.height) != (width, height):
-            self._warn_once(f"size{info.width}x{info.height}", f"camera_info is for {info.width}x{info.height} "
-                            f"but images are {width}x{height}: using the default {fov:g} deg camera")
-            return None
         try:
-            return Camera.from_camera_info(info, rectified=rectified)
+            camera = Camera.from_camera_info(info, rectified=rectified)
         except GeometryError as error:
             self._warn_once(f"invalid:{error}", f"camera_info unusable ({error}): using the default {fov:g} "
                                                 "deg camera")
             return None
+        # compared after binning and ROI are applied: those describe a smaller image than width x height
+        if (camera.width, camera.height) != (width, height):
+            self._warn_once(f"size{camera.width}x{camera.height}", f"camera_info describes {camera.width}x"
+                            f"{camera.height} images but they are {width}x{height}: using the default {fov:g} "
+                            "deg camera")
+            return None
+        return camera
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:

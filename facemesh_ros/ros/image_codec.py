@@ -75,6 +75,11 @@ def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+def decode_image(msg: Image | CompressedImage) -> np.ndarray:
+    """RGB pixels of either kind of image message (ImageDecodeError when that is impossible)."""
+    return compressed_to_rgb(msg) if isinstance(msg, CompressedImage) else image_to_rgb(msg)
+
+
 def bgr_to_image(bgr: np.ndarray, header: Header) -> Image:
     """Wrap an (H, W, 3) uint8 BGR array as a bgr8 sensor_msgs/Image with the given header."""
     height, width = bgr.shape[:2]

@@ -68,10 +68,9 @@ def face_markers(header: Header, track_id: int, geometry: FaceGeometry,
     return out
 
 
-def deleted_markers(header: Header, track_ids: Iterable[int]) -> list[Marker]:
-    """DELETE markers in every namespace for faces that are no longer seen."""
-    return [Marker(header=header, ns=ns, id=int(track_id), action=Marker.DELETE)
-            for track_id in track_ids for ns in NAMESPACES]
+def deleted_markers(header: Header, keys: Iterable[tuple[str, int]]) -> list[Marker]:
+    """DELETE markers for (namespace, track id) pairs no longer drawn (a face gone, a namespace turned off)."""
+    return [Marker(header=header, ns=ns, id=int(track_id), action=Marker.DELETE) for ns, track_id in keys]
 
 
 def serialize_marker_array(markers: Sequence[tuple[Marker, np.ndarray | None]]) -> bytes:

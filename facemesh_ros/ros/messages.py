@@ -1,10 +1,11 @@
 """Library results -> facemesh_ros/FaceMeshArray and the REP-155 face/gaze transforms for /tf.
 
-Landmark arrays go into float32[] fields straight from numpy (no per-landmark Python objects).
+Landmark arrays go into float32[] fields as array.array built from numpy's bytes (no per-value Python work).
 """
 
 from __future__ import annotations
 
+import array
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,6 +16,12 @@ from tf2_msgs.msg import TFMessage
 from facemesh_ros.face_mesh import FaceMeshResult
 from facemesh_ros.geometry import FaceGeometry
 from facemesh_ros.msg import FaceMesh, FaceMeshArray
+
+
+def float32_sequence(values: np.ndarray) -> array.array:
+    """A float32[] field value. rclpy stores an array.array('f') as is; a numpy array it copies element by
+    element (~77 us for 478 x 3 values, against ~1 us from the bytes)."""
+    return array.array("f", np.ascontiguousarray(values, dtype=np.float32).tobytes())
 
 
 def landmark_boxes(landmarks: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -38,9 +45,9 @@ def face_mesh_array(header: Header, result: FaceMeshResult,
         face = FaceMesh(id=int(result.track_ids[index]), score=float(result.presence[index]))
         x0, y0, x1, y1 = boxes[index].tolist()
         face.bbox.x_offset, face.bbox.y_offset, face.bbox.width, face.bbox.height = x0, y0, x1 - x0, y1 - y0
-        face.landmarks = result.landmarks[index].ravel()
+        face.landmarks = float32_sequence(result.landmarks[index])
         if geometry is not None:
-            face.metric_landmarks = geometry.metric_landmarks_optical.astype(np.float32).ravel()
+            face.metric_landmarks = float32_sequence(geometry.metric_landmarks_optical)
             face.has_pose = True
             face.pose = _pose(geometry.position, geometry.orientation)
         msg.faces.append(face)

@@ -8,16 +8,18 @@ whatever the camera rate.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
@@ -34,10 +36,11 @@ from facemesh_ros.geometry import (
 from facemesh_ros.inference import ModelLoadError
 from facemesh_ros.msg import FaceMeshArray
 from facemesh_ros.ros.camera_model import CameraModel
-from facemesh_ros.ros.image_codec import ImageDecodeError, bgr_to_image, compressed_to_rgb, image_to_rgb
+from facemesh_ros.ros.image_codec import ImageDecodeError, bgr_to_image, decode_image
+from facemesh_ros.ros.latest import LatestSlot
 from facemesh_ros.ros.markers import MarkerOptions, deleted_markers, face_markers, serialize_marker_array
 from facemesh_ros.ros.messages import face_mesh_array, face_transforms
-from facemesh_ros.ros.parameters import PARAMETERS, SPECS, declare_parameters
+from facemesh_ros.ros.parameters import PARAMETERS, SPECS, declare_parameters, image_topic, input_qos
 from facemesh_ros.ros.spin import run_node
 
 ERROR_THROTTLE_S = 5.0
@@ -47,20 +50,22 @@ STATS_WINDOW = 300  # processing times kept for the diagnostics percentiles
 class FaceMeshNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("face_mesh", **kwargs)
-        declare_parameters(self, PARAMETERS)
+        self._check_parameters = declare_parameters(self, PARAMETERS)
+        self.add_on_set_parameters_callback(self._prepare_rebuild)  # runs before the checker: see there
         self.add_post_set_parameters_callback(self._apply_parameters)
 
         self._pipeline_lock = threading.Lock()
-        self._face_mesh = self._build_face_mesh()
+        self._face_mesh = self._build_face_mesh(self._param)
+        self._rebuilt: FaceMesh | None = None  # built by _prepare_rebuild, swapped in by _apply_parameters
+        self._first_id = 0  # added to the pipeline's track ids: ids stay unique across rebuilds
+        self._next_id = 0  # one past the largest published id
         self._smoothers: dict[int, FaceGeometrySmoother] = {}
-        self._marker_ids: set[int] = set()
+        self._marker_keys: set[tuple[str, int]] = set()
         self._last_stamp_ns: int | None = None
         self._camera_model = CameraModel(self.get_logger())
         self._last_error: dict[str, float] = {}
 
-        self._frame_ready = threading.Condition()
-        self._latest: Image | CompressedImage | None = None
-        self._running = True
+        self._frames: LatestSlot[Image | CompressedImage] = LatestSlot()
         self._stats_lock = threading.Lock()
         self._received = self._dropped = self._processed = self._rejected = 0
         self._processing_ms: deque[float] = deque(maxlen=STATS_WINDOW)
@@ -78,47 +83,54 @@ class FaceMeshNode(Node):
         self._worker = threading.Thread(target=self._work, name="face_mesh_worker", daemon=True)
         self._worker.start()
         self.get_logger().info(
-            f"face_mesh ready: {self._input_topic()} -> {self._faces_pub.topic_name}, "
+            f"face_mesh ready: {image_topic(self)} -> {self._faces_pub.topic_name}, "
             f"inference on {', '.join(self._face_mesh.providers)}")
 
     # ---- setup -------------------------------------------------------------------------------------------
     def _param(self, name: str) -> Any:
         return self.get_parameter(name).value
 
-    def _build_face_mesh(self) -> FaceMesh:
+    def _build_face_mesh(self, value: Callable[[str], Any]) -> FaceMesh:
+        """A pipeline from the parameter values `value(name)` returns."""
         return FaceMesh(
-            static_image_mode=self._param("static_image_mode"),
-            max_num_faces=self._param("max_num_faces"),
-            refine_landmarks=self._param("refine_landmarks"),
-            min_detection_confidence=self._param("min_detection_confidence"),
-            min_tracking_confidence=self._param("min_tracking_confidence"),
-            detector=self._param("detector"),
-            device=self._param("device"),
-            num_threads=self._param("num_threads") or None,
+            static_image_mode=value("static_image_mode"),
+            max_num_faces=value("max_num_faces"),
+            refine_landmarks=value("refine_landmarks"),
+            min_detection_confidence=value("min_detection_confidence"),
+            min_tracking_confidence=value("min_tracking_confidence"),
+            detector=value("detector"),
+            device=value("device"),
+            num_threads=value("num_threads") or None,
         )
 
-    def _input_topic(self) -> str:
-        return "image/compressed" if self._param("image_transport") == "compressed" else "image"
-
     def _subscribe_inputs(self) -> None:
-        reliability = (ReliabilityPolicy.RELIABLE if self._param("qos_reliability") == "reliable"
-                       else ReliabilityPolicy.BEST_EFFORT)
-        qos = QoSProfile(depth=self._param("qos_depth"), reliability=reliability)
+        qos = input_qos(self, self._param("qos_depth"))
         image_type = CompressedImage if self._param("image_transport") == "compressed" else Image
-        self.create_subscription(image_type, self._input_topic(), self._on_image, qos)
+        self.create_subscription(image_type, image_topic(self), self._on_image, qos)
         self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos)
+
+    def _prepare_rebuild(self, parameters: list[Parameter]) -> SetParametersResult:
+        """Build the pipeline a structural change asks for *before* the change is accepted, so a pipeline that
+        cannot be built (e.g. a model that fails to load) rejects the change with the reason instead of
+        leaving parameters that no longer describe the running pipeline. rclpy runs the newest on-set callback
+        first, so the type/choice checker is applied here too, before anything is built."""
+        checked = self._check_parameters(parameters)
+        if not checked.successful or not any(SPECS[p.name].kind == "rebuild" for p in parameters if p.name in SPECS):
+            return checked
+        changes = {p.name: p.value for p in parameters}
+        try:
+            self._rebuilt = self._build_face_mesh(lambda name: changes.get(name, self._param(name)))
+        except Exception as error:  # any failure to build is a reason to reject the change
+            return SetParametersResult(successful=False, reason=f"pipeline cannot be built: {error}")
+        return checked
 
     def _apply_parameters(self, parameters: list[Parameter]) -> None:
         names = {p.name for p in parameters}
-        if any(SPECS[n].kind == "rebuild" for n in names if n in SPECS):
-            try:
-                rebuilt = self._build_face_mesh()  # before the swap: a failure leaves the running pipeline
-            except Exception as error:  # report and keep running on the old pipeline
-                self.get_logger().error(f"pipeline not rebuilt ({error}); still running the previous one")
-                return
+        if self._rebuilt is not None:
             with self._pipeline_lock:
                 self._face_mesh.close()
-                self._face_mesh = rebuilt
+                self._face_mesh, self._rebuilt = self._rebuilt, None
+                self._first_id = self._next_id
                 self._smoothers.clear()
             self.get_logger().info(f"pipeline rebuilt for {', '.join(sorted(names))}")
         elif names & {"min_detection_confidence", "min_tracking_confidence"}:
@@ -135,31 +147,20 @@ class FaceMeshNode(Node):
         self._camera_model.update(msg)
 
     def _on_image(self, msg: Image | CompressedImage) -> None:
-        with self._frame_ready:
-            if self._latest is not None:
-                self._dropped += 1
-            self._latest = msg
+        replaced = self._frames.put(msg)
+        with self._stats_lock:
             self._received += 1
-            self._frame_ready.notify()
+            self._dropped += replaced
 
     def _work(self) -> None:
-        while True:
-            with self._frame_ready:
-                self._frame_ready.wait_for(lambda: self._latest is not None or not self._running)
-                if not self._running:
-                    return
-                msg, self._latest = self._latest, None
+        while (msg := self._frames.take()) is not None:
             try:
                 self._process(msg)
-            except Exception as error:
-                self._count_rejected()
-                self.get_logger().error(f"frame dropped: {type(error).__name__}: {error}",
-                                        throttle_duration_sec=ERROR_THROTTLE_S)
+            except Exception as error:  # the node must survive any single bad frame
+                self._reject(type(error).__name__, f"frame dropped: {type(error).__name__}: {error}")
 
     def stop(self) -> None:
-        with self._frame_ready:
-            self._running = False
-            self._frame_ready.notify()
+        self._frames.close()
         self._worker.join(timeout=5.0)
 
     # ---- one frame ---------------------------------------------------------------------------------------
@@ -171,19 +172,30 @@ class FaceMeshNode(Node):
                                      "camera's frame; set the camera driver's frame_id")
             return
         try:
-            rgb = compressed_to_rgb(msg) if isinstance(msg, CompressedImage) else image_to_rgb(msg)
+            rgb = decode_image(msg)
         except ImageDecodeError as error:
-            self._reject(f"decode:{error.kind}", f"cannot decode image on {self._input_topic()}: {error}")
+            self._reject(f"decode:{error.kind}", f"cannot decode image on {image_topic(self)}: {error}")
             return
         self._check_stamp(header)
         with self._pipeline_lock:
-            result = self._face_mesh.process(rgb)
+            result = self._with_public_ids(self._face_mesh.process(rgb))
             geometries = self._geometries(result, header)
         self._publish(header, rgb, result, geometries)
         with self._stats_lock:
             self._processed += 1
             self._faces_tracked = result.num_faces
             self._processing_ms.append((time.perf_counter() - start) * 1000.0)
+
+    def _with_public_ids(self, result: FaceMeshResult) -> FaceMeshResult:
+        """Track ids as published. Tracking: the pipeline's ids offset past every id used before the last
+        rebuild, so a new face never reuses an old face's TF frame. Static mode tracks nothing: ids are the
+        faces' indices in the image, so TF frames face_0, face_1, ... are reused instead of growing forever."""
+        if self._face_mesh.static_image_mode:
+            ids = np.arange(result.num_faces, dtype=np.int64)
+        else:
+            ids = result.track_ids + self._first_id
+            self._next_id = max(self._next_id, int(ids.max()) + 1 if len(ids) else 0)
+        return dataclasses.replace(result, track_ids=ids)
 
     def _reject(self, kind: str, reason: str) -> None:
         """Count a rejected frame and log why, at most once per ERROR_THROTTLE_S for each kind of problem."""
@@ -249,13 +261,13 @@ class FaceMeshNode(Node):
         options = MarkerOptions(**{ns: self._param(f"markers.{ns}") for ns in ("mesh", "contours", "points",
                                                                                "axes")})
         markers = []
-        shown = set()
         for track_id, geometry in zip(track_ids.tolist(), geometries, strict=True):
             if geometry is not None:
                 markers += face_markers(header, track_id, geometry, options)
-                shown.add(track_id)
-        markers += [(marker, None) for marker in deleted_markers(header, sorted(self._marker_ids - shown))]
-        self._marker_ids = shown
+        shown = {(marker.ns, marker.id) for marker, _ in markers}
+        # DELETE what is no longer drawn: faces that are gone, and namespaces switched off
+        markers += [(marker, None) for marker in deleted_markers(header, sorted(self._marker_keys - shown))]
+        self._marker_keys = shown
         if markers:
             self._markers_pub.publish(serialize_marker_array(markers))
 
@@ -271,7 +283,7 @@ class FaceMeshNode(Node):
         status = DiagnosticStatus(name=f"{self.get_fully_qualified_name()}: face mesh pipeline",
                                   hardware_id=",".join(self._face_mesh.providers))
         if received == 0:
-            status.level, status.message = DiagnosticStatus.WARN, f"no images on {self._input_topic()}"
+            status.level, status.message = DiagnosticStatus.WARN, f"no images on {image_topic(self)}"
         elif rejected:
             status.level, status.message = DiagnosticStatus.WARN, f"{rejected} frame(s) rejected"
         else:

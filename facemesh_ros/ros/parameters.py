@@ -15,6 +15,7 @@ from typing import Any
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 
 @dataclass(frozen=True)
@@ -42,19 +43,23 @@ class ParameterSpec:
         return descriptor
 
 
-PARAMETERS: tuple[ParameterSpec, ...] = (
-    # Input
+# The camera input, shared by every node that reads the camera (face_mesh, face_effect).
+CAMERA_INPUT_PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("image_transport", "raw", "'raw': subscribe sensor_msgs/Image on 'image'; 'compressed': "
                   "sensor_msgs/CompressedImage on 'image/compressed' (jpeg/png)", "startup", ("raw", "compressed")),
     ParameterSpec("qos_reliability", "best_effort", "Reliability of the image and camera_info subscriptions. "
                   "Camera drivers publish best effort (REP-2003); a best-effort subscriber hears both kinds.",
                   "startup", ("best_effort", "reliable")),
-    ParameterSpec("qos_depth", 1, "Subscription queue depth. Only the newest frame is ever processed.",
-                  "startup", low=1, high=100),
     ParameterSpec("image_is_rectified", False, "True: images are rectified, the camera model is camera_info's "
                   "P. False: raw images, camera_info's K and D (landmarks are undistorted).", "live"),
     ParameterSpec("default_vertical_fov_deg", 63.0, "Vertical field of view of the camera assumed while no valid "
                   "camera_info arrives (63 = MediaPipe's default camera).", "live", low=1.0, high=179.0),
+)
+
+PARAMETERS: tuple[ParameterSpec, ...] = (
+    *CAMERA_INPUT_PARAMETERS,
+    ParameterSpec("qos_depth", 1, "Subscription queue depth. Only the newest frame is ever processed.",
+                  "startup", low=1, high=100),
     # FaceMesh options (MediaPipe's names and meaning)
     ParameterSpec("static_image_mode", False, "True: detect faces in every frame; False: track faces from the "
                   "previous frame's landmarks and detect only while fewer than max_num_faces are tracked.",
@@ -95,6 +100,18 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
 SPECS = {spec.name: spec for spec in PARAMETERS}
 
 
+def input_qos(node: Node, depth: int) -> QoSProfile:
+    """QoS of the camera subscriptions from the node's qos_reliability parameter."""
+    reliable = node.get_parameter("qos_reliability").value == "reliable"
+    reliability = ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT
+    return QoSProfile(depth=depth, reliability=reliability)
+
+
+def image_topic(node: Node) -> str:
+    """The image topic for the node's image_transport parameter."""
+    return "image/compressed" if node.get_parameter("image_transport").value == "compressed" else "image"
+
+
 def parameter_checker(specs: Iterable[ParameterSpec], extra_check: Callable[[Parameter], str | None] | None = None
                       ) -> Callable[[list[Parameter]], SetParametersResult]:
     """An on-set-parameters callback rejecting wrong types and values outside the choices, with a reason.
@@ -123,10 +140,14 @@ def parameter_checker(specs: Iterable[ParameterSpec], extra_check: Callable[[Par
 
 
 def declare_parameters(node: Node, specs: Iterable[ParameterSpec],
-                       extra_check: Callable[[Parameter], str | None] | None = None) -> None:
+                       extra_check: Callable[[Parameter], str | None] | None = None
+                       ) -> Callable[[list[Parameter]], SetParametersResult]:
     """Declare `specs` on `node`, validated from the start: a bad value given at launch fails the declaration
-    (rclpy's InvalidParameterValueException, with the reason) instead of reaching the pipeline."""
+    (rclpy's InvalidParameterValueException, with the reason) instead of reaching the pipeline. Returns the
+    checker, for callbacks that must validate before acting."""
     specs = tuple(specs)
-    node.add_on_set_parameters_callback(parameter_checker(specs, extra_check))
+    check = parameter_checker(specs, extra_check)
+    node.add_on_set_parameters_callback(check)
     for spec in specs:
         node.declare_parameter(spec.name, spec.default, spec.descriptor())
+    return check

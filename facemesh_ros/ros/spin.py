@@ -26,14 +26,16 @@ def run_node(create: Callable[[], Node], name: str, args: list[str] | None = Non
     node = None
     code = 0
     try:
-        node = create()
-        spin(node)
-        code = getattr(node, "exit_code", 0)
+        try:
+            node = create()
+        except (ParameterException, *fatal_errors) as error:  # only startup errors: not ones while spinning
+            rclpy.logging.get_logger(name).fatal(str(error))
+            code = 1
+        if node is not None:
+            spin(node)
+            code = getattr(node, "exit_code", 0)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except (ParameterException, *fatal_errors) as error:
-        rclpy.logging.get_logger(name).fatal(str(error))
-        code = 1
     finally:
         if node is not None:
             stop = getattr(node, "stop", None)
