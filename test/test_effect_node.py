@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 from node_harness import FRAME_ID, DdsClient, NodeProcess, camera_info, node_executable, rgb_image, stamp
+from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
@@ -17,6 +19,7 @@ from test_effects import CAMERA, noise_frame, synthetic_face
 
 from facemesh_ros.effects import EffectRenderer, face_paint_effect, glasses_effect
 from facemesh_ros.msg import FaceMesh, FaceMeshArray
+from facemesh_ros.ros import effect_node
 
 REPO = Path(__file__).resolve().parent.parent
 OUTPUT = "/face_effect/image"
@@ -98,6 +101,18 @@ def test_effect_image_matches_the_library_render_and_follows_the_effect_paramete
     no_faces = send_and_receive(client, 3, frame, [], received)
     np.testing.assert_array_equal(no_faces, frame)
 
+    # A face whose landmark count is no multiple of 3 is skipped; the frame and the other face still render.
+    truncated = faces[1].ravel()[:-1]
+    one_bad = send_and_receive(client, 5, frame, [faces[0], truncated], received)
+    np.testing.assert_array_equal(one_bad, library_render(face_paint_effect(), frame, faces[:1]))
+    assert client.spin_until(lambda: "face 1 skipped: bad landmark shape" in client.process.log(), timeout=5.0)
+
+    # An effect that cannot load leaves the current one drawing, and says so.
+    assert client.set_parameters("/face_effect", effect="object")[0].successful  # without object_mesh
+    kept = send_and_receive(client, 6, frame, faces, received)
+    np.testing.assert_array_equal(kept, paint)
+    assert "cannot load effect 'object'" in client.process.log() and "keeping 'face_paint'" in client.process.log()
+
     # A FaceMeshArray whose stamp matches no image yields nothing; the next matching pair still does.
     client.faces_pub.publish(faces_message(Header(stamp=stamp(50), frame_id=FRAME_ID), faces))
     client.spin_for(0.3)
@@ -109,6 +124,48 @@ def test_bad_parameters_are_rejected(client):
     results = client.set_parameters("/face_effect", effect="hat", paint_texture="/nonexistent.png")
     assert not results[0].successful and "one of glasses, face_paint, object" in results[0].reason
     assert not results[1].successful and "no such file" in results[1].reason
+
+
+def test_samples_must_be_a_supported_count():
+    for samples in (0, 2, 4, 8):
+        assert effect_node.check_parameter(Parameter("samples", value=samples)) is None
+    for samples in (1, 3, 5, 6, 7):
+        assert effect_node.check_parameter(Parameter("samples", value=samples)) == \
+            f"samples must be 0, 2, 4 or 8, got {samples}"
+
+
+@pytest.mark.parametrize(("effect", "changed", "reload"), [
+    ("glasses", {"effect"}, True),
+    ("glasses", {"paint_texture"}, False),
+    ("glasses", {"object_mesh", "object_texture", "occlusion"}, False),
+    ("face_paint", {"paint_texture"}, True),
+    ("face_paint", {"object_texture"}, False),
+    ("object", {"object_texture"}, True),
+    ("object", {"paint_texture", "occlusion"}, False),
+])
+def test_only_changes_the_current_effect_uses_reload_it(effect, changed, reload):
+    assert effect_node.effect_needs_reload(effect, changed) is reload
+
+
+def test_any_renderer_startup_error_reaches_the_constructor(ros, monkeypatch):
+    """Not only the expected errors: an OSError (unreadable canonical model) must not hang the constructor."""
+    def failing_renderer(*args, **kwargs):
+        raise OSError("canonical model unreadable")
+
+    monkeypatch.setattr(effect_node, "EffectRenderer", failing_renderer)
+    outcome = []
+
+    def construct() -> None:
+        try:
+            effect_node.FaceEffectNode(namespace="/startup_error_test")
+        except OSError as error:
+            outcome.append(str(error))
+
+    thread = threading.Thread(target=construct, daemon=True)
+    thread.start()
+    thread.join(timeout=30.0)  # a guard against a hang, not a performance assert
+    assert not thread.is_alive(), "FaceEffectNode() hung after a renderer startup error"
+    assert outcome == ["canonical model unreadable"]
 
 
 @pytest.mark.parametrize(("env", "args", "message"), [

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import moderngl
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
@@ -31,6 +32,7 @@ from facemesh_ros.effects import (
     projection_matrix,
 )
 from facemesh_ros.effects import assets as fx_assets
+from facemesh_ros.effects import renderer as fx_renderer
 from facemesh_ros.geometry import Camera, FaceGeometry, Similarity, default_canonical_face_model, estimate_face_geometry
 
 REPO = Path(__file__).resolve().parent.parent
@@ -447,3 +449,55 @@ def test_renderers_sharing_a_thread_do_not_disturb_each_other(renderer):
 def test_bad_sample_count_is_rejected():
     with pytest.raises(ValueError, match="samples must be"):
         EffectRenderer(glasses_effect(), samples=3)
+
+
+# ---- failures leave nothing behind -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def created_contexts(monkeypatch):
+    """Every GL context the renderers of a test create."""
+    contexts = []
+
+    def recording_create_gl_context():
+        contexts.append(real_create())
+        return contexts[-1]
+
+    real_create = fx_renderer.create_gl_context
+    monkeypatch.setattr(fx_renderer, "create_gl_context", recording_create_gl_context)
+    return contexts
+
+
+def is_released(context) -> bool:
+    return isinstance(context.mglo, moderngl.InvalidObject)
+
+
+def test_failed_construction_releases_the_gl_context(monkeypatch, created_contexts):
+    with pytest.raises(TypeError, match="ObjectEffect or FacePaintEffect"):
+        EffectRenderer("glasses")
+    with monkeypatch.context() as patch, pytest.raises(moderngl.Error, match="GLSL Compiler failed"):
+        patch.setattr(fx_renderer, "_FRAGMENT_SHADER", "#version 330\nnot glsl at all")
+        EffectRenderer(glasses_effect())
+    assert len(created_contexts) == 2 and all(is_released(context) for context in created_contexts)
+    with EffectRenderer(glasses_effect()) as renderer:  # the check itself: a working renderer is not released
+        assert not is_released(created_contexts[-1])
+    assert is_released(created_contexts[-1]) and renderer.samples == 0
+
+
+def test_failed_effect_upload_keeps_the_old_effect_drawing(monkeypatch):
+    face = synthetic_face(yaw=10.0)
+    with EffectRenderer(glasses_effect()) as renderer:
+        before = renderer.render(gray_frame(), CAMERA, [face.geometry]).image
+        released = []
+
+        def failing_vertex_array(*args, **kwargs):  # after the new texture and buffers exist
+            raise moderngl.Error("out of memory")
+
+        monkeypatch.setattr(moderngl.Buffer, "release", lambda self: released.append(self))
+        monkeypatch.setattr(moderngl.Context, "vertex_array", failing_vertex_array)
+        with pytest.raises(moderngl.Error, match="out of memory"):
+            renderer.set_effect(glasses_with({"rims": RED}))
+        assert len(released) == 2  # the new effect's vertex and index buffers, not the old effect's
+        monkeypatch.undo()
+        assert renderer.effect.name == "glasses"
+        np.testing.assert_array_equal(renderer.render(gray_frame(), CAMERA, [face.geometry]).image, before)

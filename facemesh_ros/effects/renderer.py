@@ -35,6 +35,7 @@ NEAR_CM = 1.0  # MediaPipe's near and far planes (cm); 24-bit depth resolves ~0.
 FAR_CM = 10000.0
 OCCLUDER_OFFSET_CM = 0.1  # the occluder sits this much behind the face so face paint passes the depth test
 MIN_SCALE = 1e-6
+SAMPLE_COUNTS = (0, 2, 4, 8)  # accepted multisample counts (0 = off; OpenGL 3.3 guarantees up to 4)
 INSTALL_HINT = ("install the EGL/Mesa libraries (Debian/Ubuntu: apt-get install libegl1 libgl1 libegl-mesa0 "
                 "libgl1-mesa-dri; on NVIDIA machines the driver's EGL library comes with the driver) and "
                 "moderngl (pip install moderngl==5.13.0 glcontext==3.1.0)")
@@ -169,12 +170,25 @@ class EffectRenderer:
                  model: CanonicalFaceModel | None = None) -> None:
         """occlusion: the face mesh hides what is behind the head; samples: multisample anti-aliasing of the
         effect's edges (0 = off; 4 is smooth, costs more on a CPU renderer)."""
-        if samples not in (0, 2, 4, 8):
+        if samples not in SAMPLE_COUNTS:
             raise ValueError(f"samples must be 0, 2, 4 or 8, got {samples!r}")
         self._model = model or default_canonical_face_model()
         self.occlusion = occlusion
         self._samples = samples
         self._ctx = create_gl_context()
+        try:
+            self._create_gl_objects()
+            self._effect: Effect | None = None
+            self._effect_resources: list[Any] = []
+            self._object: Any = None
+            self._texture: Any = None
+            self.set_effect(effect)
+        except BaseException:  # a shader that does not compile, a bad effect: free the context, not leak it
+            self.close()
+            raise
+
+    def _create_gl_objects(self) -> None:
+        """The programs and the face mesh buffers every effect uses (the context must be current)."""
         self._effect_program = self._ctx.program(vertex_shader=_VERTEX_SHADER, fragment_shader=_FRAGMENT_SHADER)
         self._depth_program = self._ctx.program(vertex_shader=_DEPTH_VERTEX_SHADER,
                                                 fragment_shader=_DEPTH_FRAGMENT_SHADER)
@@ -191,11 +205,6 @@ class EffectRenderer:
         triangle = np.array([-1.0, -1.0, 3.0, -1.0, -1.0, 3.0], dtype="f4")  # covers the whole viewport
         self._copy_quad = self._ctx.vertex_array(self._copy_program,
                                                  [(self._ctx.buffer(triangle.tobytes()), "2f", "in_position")])
-        self._effect: Effect | None = None
-        self._effect_resources: list[Any] = []
-        self._object: Any = None
-        self._texture: Any = None
-        self.set_effect(effect)
 
     @property
     def samples(self) -> int:
@@ -222,20 +231,30 @@ class EffectRenderer:
             self._upload_effect(effect, texture)
 
     def _upload_effect(self, effect: Effect, texture: np.ndarray) -> None:
+        """Create the new effect's GL objects first: if that fails, the old effect stays whole and drawable."""
+        resources: list[Any] = []
+        try:
+            height, width = texture.shape[:2]
+            gl_texture = self._ctx.texture((width, height), 4, texture.tobytes(), alignment=1)
+            resources.append(gl_texture)
+            gl_texture.build_mipmaps()
+            gl_texture.filter = (self._ctx.LINEAR_MIPMAP_LINEAR, self._ctx.LINEAR)
+            gl_object = None
+            if isinstance(effect, ObjectEffect):
+                mesh = effect.mesh
+                vertices = np.hstack([mesh.positions, mesh.uvs, mesh.normals]).astype("f4")
+                vbo = self._ctx.buffer(vertices.tobytes())
+                resources.append(vbo)
+                ibo = self._ctx.buffer(mesh.triangles.astype("i4").tobytes())
+                resources.append(ibo)
+                gl_object = self._ctx.vertex_array(
+                    self._effect_program, [(vbo, "3f 2f 3f", "in_position", "in_uv", "in_normal")], ibo)
+                resources.append(gl_object)
+        except BaseException:
+            _release_all(resources)
+            raise
         self._release_effect()
-        height, width = texture.shape[:2]
-        self._texture = self._ctx.texture((width, height), 4, texture.tobytes(), alignment=1)
-        self._texture.build_mipmaps()
-        self._texture.filter = (self._ctx.LINEAR_MIPMAP_LINEAR, self._ctx.LINEAR)
-        self._effect_resources = [self._texture]
-        if isinstance(effect, ObjectEffect):
-            mesh = effect.mesh
-            vertices = np.hstack([mesh.positions, mesh.uvs, mesh.normals]).astype("f4")
-            vbo = self._ctx.buffer(vertices.tobytes())
-            ibo = self._ctx.buffer(mesh.triangles.astype("i4").tobytes())
-            self._object = self._ctx.vertex_array(
-                self._effect_program, [(vbo, "3f 2f 3f", "in_position", "in_uv", "in_normal")], ibo)
-            self._effect_resources += [vbo, ibo, self._object]
+        self._texture, self._object, self._effect_resources = gl_texture, gl_object, resources
         self._effect = effect
 
     def render(self, frame: np.ndarray, camera: Camera, faces: Sequence[FaceGeometry | None]) -> RenderResult:
@@ -361,10 +380,15 @@ class EffectRenderer:
         return self._target
 
     def _release_effect(self) -> None:
-        for resource in reversed(self._effect_resources):
-            resource.release()
+        _release_all(self._effect_resources)
         self._effect_resources = []
         self._object = None
+
+
+def _release_all(resources: list[Any]) -> None:
+    """Release GL objects, users (vertex arrays) before what they use."""
+    for resource in reversed(resources):
+        resource.release()
 
 
 def _gl_matrix(matrix: np.ndarray) -> bytes:

@@ -12,19 +12,20 @@ Work happens only while someone subscribes to ~/image: the image and faces subsc
 the first subscriber appears and destroyed when the last one leaves (checked every SUBSCRIBER_POLL_S).
 Threading: OpenGL contexts belong to one thread, so a worker thread owns the renderer; the callbacks only
 pair messages by stamp and hand the newest pair over (older unprocessed pairs are dropped).
+Lens distortion is not rendered (image_is_rectified False uses K and ignores D): prefer rectified images.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from facemesh_ros.effects import (
@@ -36,22 +37,35 @@ from facemesh_ros.effects import (
     glasses_effect,
     object_effect,
 )
+from facemesh_ros.effects.renderer import SAMPLE_COUNTS
 from facemesh_ros.geometry import Camera
 from facemesh_ros.msg import FaceMeshArray
 from facemesh_ros.ros.camera_model import CameraModel
-from facemesh_ros.ros.image_codec import ImageDecodeError, bgr_to_image, compressed_to_rgb, image_to_rgb
-from facemesh_ros.ros.parameters import ParameterSpec, declare_parameters
+from facemesh_ros.ros.image_codec import ImageDecodeError, bgr_to_image, decode_image
+from facemesh_ros.ros.latest import LatestSlot
+from facemesh_ros.ros.parameters import (
+    CAMERA_INPUT_PARAMETERS,
+    ParameterSpec,
+    declare_parameters,
+    image_topic,
+    input_qos,
+)
 from facemesh_ros.ros.spin import run_node
 
 ERROR_THROTTLE_S = 5.0
 SUBSCRIBER_POLL_S = 0.25
-EFFECTS = ("glasses", "face_paint", "object")
+# effect -> the path parameters it loads (a change of any other path does not reload the effect)
+EFFECT_ASSETS: dict[str, tuple[str, ...]] = {
+    "glasses": (),
+    "face_paint": ("paint_texture",),
+    "object": ("object_mesh", "object_texture"),
+}
 PATH_PARAMETERS = ("paint_texture", "object_mesh", "object_texture")
 
 PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("effect", "glasses", "'glasses': the built-in glasses; 'face_paint': paint_texture (or the "
                   "built-in face paint) over the face mesh; 'object': object_mesh + object_texture.", "live",
-                  EFFECTS),
+                  tuple(EFFECT_ASSETS)),
     ParameterSpec("paint_texture", "", "PNG drawn in the canonical face UV space (v = 0 at the top); empty = "
                   "the built-in face paint.", "live"),
     ParameterSpec("object_mesh", "", "OBJ modelled around the canonical face (cm; x = subject's left, y up, "
@@ -60,25 +74,28 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "live"),
     ParameterSpec("occlusion", True, "Use the face mesh as depth occluder (hides what the head would hide).",
                   "live"),
-    ParameterSpec("samples", 4, "Anti-aliasing samples per pixel (0 = off, 2, 4, 8). 4x costs ~11 ms per 1280x720 "
-                  "frame on a CPU (llvmpipe), little on a GPU.", "startup", low=0, high=8),
-    ParameterSpec("image_transport", "raw", "'raw': sensor_msgs/Image on 'image'; 'compressed': "
-                  "CompressedImage on 'image/compressed'.", "startup", ("raw", "compressed")),
-    ParameterSpec("qos_reliability", "best_effort", "Reliability of the image and camera_info subscriptions.",
-                  "startup", ("best_effort", "reliable")),
-    ParameterSpec("image_is_rectified", False, "True: camera_info's P (rectified image); False: K. Lens "
-                  "distortion is not rendered: prefer rectified images.", "live"),
-    ParameterSpec("default_vertical_fov_deg", 63.0, "Vertical FOV assumed while no valid camera_info arrives "
-                  "(63 = MediaPipe's default camera; use the face_mesh node's value).", "live", low=1.0, high=179.0),
+    ParameterSpec("samples", 4, "Anti-aliasing samples per pixel: one of 0 (off), 2, 4, 8; other values are "
+                  "rejected. 4x costs ~11 ms per 1280x720 frame on a CPU (llvmpipe), little on a GPU.", "startup",
+                  low=0, high=8),
+    *CAMERA_INPUT_PARAMETERS,
     ParameterSpec("sync_queue", 10, "Messages of each input kept while waiting for the other with the same "
                   "stamp.", "startup", low=1, high=100),
 )
 
 
-def _check_asset_path(parameter: Parameter) -> str | None:
+def check_parameter(parameter: Parameter) -> str | None:
+    """Why `parameter` (already of the right type) is rejected, or None: what ranges and choices can't say."""
     if parameter.name in PATH_PARAMETERS and parameter.value and not Path(parameter.value).is_file():
         return f"{parameter.name}: no such file '{parameter.value}'"
+    if parameter.name == "samples" and parameter.value not in SAMPLE_COUNTS:
+        return f"samples must be 0, 2, 4 or 8, got {parameter.value}"
     return None
+
+
+def effect_needs_reload(effect: str, changed: Iterable[str]) -> bool:
+    """Whether changing the parameters `changed` alters what the effect named `effect` draws."""
+    changed = set(changed)
+    return "effect" in changed or bool(changed.intersection(EFFECT_ASSETS[effect]))
 
 
 def stamp_key(msg: Any) -> tuple[int, int]:
@@ -119,21 +136,16 @@ class StampMatcher:
 class FaceEffectNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("face_effect", **kwargs)
-        declare_parameters(self, PARAMETERS, _check_asset_path)
+        declare_parameters(self, PARAMETERS, check_parameter)
         self.add_post_set_parameters_callback(self._apply_parameters)
         self._matcher = StampMatcher(self._param("sync_queue"))
         self._camera_model = CameraModel(self.get_logger())
         self._inputs: list[Any] = []
-        self._effect_changed = True
-        self._pending: tuple[Any, Any] | None = None
-        self._frame_ready = threading.Condition()
-        self._running = True
-        self.frames_dropped = 0
+        self._effect_changed = False  # the worker loads the startup effect itself
+        self._pairs: LatestSlot[tuple[Any, Any]] = LatestSlot()
 
         self._image_pub = self.create_publisher(Image, "~/image", 1)
-        reliability = (ReliabilityPolicy.RELIABLE if self._param("qos_reliability") == "reliable"
-                       else ReliabilityPolicy.BEST_EFFORT)
-        self._qos = QoSProfile(depth=self._param("sync_queue"), reliability=reliability)
+        self._qos = input_qos(self, self._param("sync_queue"))
         self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, self._qos)
 
         self._ready = threading.Event()
@@ -144,17 +156,14 @@ class FaceEffectNode(Node):
         if self._startup_error is not None:
             raise self._startup_error
         self.create_timer(SUBSCRIBER_POLL_S, self._update_subscriptions)
-        self.get_logger().info(f"face_effect ready ({self._renderer_name}): {self._image_topic()} + "
+        self.get_logger().info(f"face_effect ready ({self._renderer_name}): {image_topic(self)} + "
                                f"{self.resolve_topic_name('face_mesh/faces')} -> {self._image_pub.topic_name}")
 
     def _param(self, name: str) -> Any:
         return self.get_parameter(name).value
 
-    def _image_topic(self) -> str:
-        return "image/compressed" if self._param("image_transport") == "compressed" else "image"
-
     def _apply_parameters(self, parameters: list[Parameter]) -> None:
-        if {p.name for p in parameters} & {"effect", *PATH_PARAMETERS}:
+        if effect_needs_reload(self._param("effect"), (p.name for p in parameters)):
             self._effect_changed = True
 
     # ---- input -------------------------------------------------------------------------------------------
@@ -164,7 +173,7 @@ class FaceEffectNode(Node):
         if wanted and not self._inputs:
             image_type = CompressedImage if self._param("image_transport") == "compressed" else Image
             self._inputs = [
-                self.create_subscription(image_type, self._image_topic(), lambda m: self._on_input(0, m), self._qos),
+                self.create_subscription(image_type, image_topic(self), lambda m: self._on_input(0, m), self._qos),
                 self.create_subscription(FaceMeshArray, "face_mesh/faces", lambda m: self._on_input(1, m), 10),
             ]
         elif not wanted and self._inputs:
@@ -173,47 +182,44 @@ class FaceEffectNode(Node):
             self._inputs = []
             self._matcher.clear()
 
-    @property
-    def subscribed(self) -> bool:
-        return bool(self._inputs)
-
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._camera_model.update(msg)
 
     def _on_input(self, kind: int, msg: Any) -> None:
         pair = self._matcher.add(kind, msg)
-        if pair is None:
-            return
-        with self._frame_ready:
-            if self._pending is not None:
-                self.frames_dropped += 1
-            self._pending = pair
-            self._frame_ready.notify()
+        if pair is not None and self._pairs.put(pair):
+            self.get_logger().debug("rendering is slower than the input: an unrendered frame was replaced",
+                                    throttle_duration_sec=ERROR_THROTTLE_S)
 
     # ---- worker (owns the OpenGL context) ----------------------------------------------------------------
     def _work(self) -> None:
-        try:
-            renderer = EffectRenderer(self._load_effect(), samples=self._param("samples"))
-            self._effect_changed = False
-            self._renderer_name = renderer.renderer_name
-        except (EffectRendererUnavailable, AssetError, ValueError) as error:
-            self._startup_error = error
-            self._ready.set()
+        renderer = self._start_renderer()
+        if renderer is None:
             return
-        self._ready.set()
         with renderer:
-            while True:
-                with self._frame_ready:
-                    self._frame_ready.wait_for(lambda: self._pending is not None or not self._running)
-                    if not self._running:
-                        return
-                    (image, faces), self._pending = self._pending, None
+            while (pair := self._pairs.take()) is not None:
+                image, faces = pair
                 try:
                     self._switch_effect(renderer)
                     self._render(renderer, image, faces)
                 except Exception as error:
                     self.get_logger().error(f"effect frame dropped: {type(error).__name__}: {error}",
                                             throttle_duration_sec=ERROR_THROTTLE_S)
+
+    def _start_renderer(self) -> EffectRenderer | None:
+        """The renderer, or None with `_startup_error` set; either way the waiting constructor is released."""
+        renderer = None
+        try:
+            renderer = EffectRenderer(self._load_effect(), samples=self._param("samples"))
+            self._renderer_name = renderer.renderer_name
+            return renderer
+        except Exception as error:  # whatever it is (no EGL, bad asset, shader compile), never hang the constructor
+            if renderer is not None:
+                renderer.close()
+            self._startup_error = error
+            return None
+        finally:
+            self._ready.set()
 
     def _load_effect(self) -> Effect:
         name = self._param("effect")
@@ -233,19 +239,18 @@ class FaceEffectNode(Node):
         try:
             renderer.set_effect(self._load_effect())
             self.get_logger().info(f"effect: {renderer.effect.name}")
-        except AssetError as error:
-            self.get_logger().error(f"cannot load effect '{self._param('effect')}' ({error}): keeping "
-                                    f"'{renderer.effect.name}'")
+        except Exception as error:  # AssetError, or whatever else the loader or the upload raised
+            self.get_logger().error(f"cannot load effect '{self._param('effect')}' ({type(error).__name__}: "
+                                    f"{error}): keeping '{renderer.effect.name}'")
 
     def _render(self, renderer: EffectRenderer, image: Image | CompressedImage, faces: FaceMeshArray) -> None:
         try:
-            rgb = compressed_to_rgb(image) if isinstance(image, CompressedImage) else image_to_rgb(image)
+            rgb = decode_image(image)
         except ImageDecodeError as error:
             self.get_logger().error(f"cannot decode image: {error}", throttle_duration_sec=ERROR_THROTTLE_S)
             return
         height, width = rgb.shape[:2]
-        landmarks = [np.asarray(face.landmarks, dtype=np.float64).reshape(-1, 3) if len(face.landmarks) % 3 == 0
-                     else np.asarray(face.landmarks) for face in faces.faces]
+        landmarks = [_landmark_points(face.landmarks) for face in faces.faces]
         renderer.occlusion = self._param("occlusion")
         result = renderer.render_landmarks(rgb, self._camera(width, height), landmarks)
         for index, reason in result.skipped:
@@ -258,10 +263,15 @@ class FaceEffectNode(Node):
                                          self._param("default_vertical_fov_deg"))
 
     def stop(self) -> None:
-        with self._frame_ready:
-            self._running = False
-            self._frame_ready.notify()
+        self._pairs.close()
         self._worker.join(timeout=5.0)
+
+
+def _landmark_points(flat: Any) -> np.ndarray:
+    """A message's flat landmarks as (N, 3). A length that is no multiple of 3 stays flat: reshape would raise
+    and drop the whole frame, while the geometry skips just this face (bad landmark shape)."""
+    values = np.asarray(flat, dtype=np.float64)
+    return values.reshape(-1, 3) if values.size % 3 == 0 else values
 
 
 def main(args: list[str] | None = None) -> None:
