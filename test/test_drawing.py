@@ -15,6 +15,7 @@ from facemesh_ros.drawing import (
     get_default_face_mesh_tesselation_style,
 )
 from facemesh_ros.face_mesh import FaceMesh
+from facemesh_ros.geometry import default_canonical_face_model
 
 
 def test_connection_sets_have_mediapipe_sizes() -> None:
@@ -30,7 +31,7 @@ def test_connection_sets_have_mediapipe_sizes() -> None:
     mesh_points = {i for edge in conn.FACEMESH_TESSELATION for i in edge}
     assert mesh_points == set(range(468))
     # every triangle edge is in the tesselation
-    tri = conn.CANONICAL_TRIANGLES
+    tri = default_canonical_face_model().triangles
     assert tri.shape == (898, 3)
     assert all(tuple(sorted((int(a), int(b)))) in conn.FACEMESH_TESSELATION for a, b in tri[:, :2])
 
