@@ -50,7 +50,8 @@ def generate_launch_description() -> LaunchDescription:
         package="facemesh_ros",
         executable="face_effect_node",
         name="face_effect",
-        parameters=[{"effect": effect, "image_transport": LaunchConfiguration("image_transport")}],
+        parameters=[LaunchConfiguration("params_file"),  # its /** section: the same camera model as face_mesh
+                    {"effect": effect, "image_transport": LaunchConfiguration("image_transport")}],
         condition=IfCondition(PythonExpression(["'", effect, "' != 'none'"])),
         **same_camera,
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from facemesh_ros.ros.parameters import PARAMETERS
+from facemesh_ros.ros.parameters import CAMERA_INPUT_PARAMETERS, PARAMETERS
 
 REPO = Path(__file__).resolve().parent.parent
 LAUNCH = REPO / "launch" / "face_mesh.launch.py"
@@ -53,7 +53,9 @@ def test_launch_file_starts_the_installed_executable_with_the_yaml() -> None:
 
 def test_yaml_sets_every_declared_parameter_with_its_default() -> None:
     config = yaml.safe_load((REPO / "config" / "face_mesh.yaml").read_text())
-    values = config["face_mesh"]["ros__parameters"]
+    shared = config["/**"]["ros__parameters"]
+    assert set(shared) == {spec.name for spec in CAMERA_INPUT_PARAMETERS}  # face_effect reads them too
+    values = {**shared, **config["face_mesh"]["ros__parameters"]}
     assert set(values) == {spec.name for spec in PARAMETERS}
     for spec in PARAMETERS:
         assert values[spec.name] == spec.default and type(values[spec.name]) is type(spec.default), spec.name

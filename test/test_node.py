@@ -7,6 +7,7 @@ One node process serves the module; a test client publishes a virtual-camera seq
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -23,6 +24,7 @@ from facemesh_ros.inference import models_dir
 from facemesh_ros.msg import FaceMeshArray
 from facemesh_ros.virtual_camera import VirtualCamera
 
+REPO = Path(__file__).resolve().parent.parent
 NUM_FRAMES = 12
 SIZE = (640, 480)
 BURST_SEC = 50_000
@@ -38,7 +40,13 @@ def frames(test_data_dir):
 
 @pytest.fixture(scope="module")
 def node(ros, tmp_path_factory):
-    process = NodeProcess(tmp_path_factory.mktemp("node") / "face_mesh.log", "-p", "refine_landmarks:=true")
+    # started as the launch file does: the package's YAML, then an override file (a node-specific YAML value
+    # outranks `-p`, so the override is a YAML file too, as launch_ros writes one for its dict parameters)
+    folder = tmp_path_factory.mktemp("node")
+    override = folder / "override.yaml"
+    override.write_text("face_mesh:\n  ros__parameters:\n    refine_landmarks: true\n")
+    process = NodeProcess(folder / "face_mesh.log", "--params-file", str(REPO / "config" / "face_mesh.yaml"),
+                          "--params-file", str(override))
     yield process
     process.stop()
 
