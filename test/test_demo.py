@@ -2,8 +2,9 @@
 version of the built-in sequence; then its outputs are checked against the sequence's ground truth, reading
 the MCAP independently of the demo's own analysis (mcap + mcap-ros2-support, as Foxglove would).
 
-Also: the player's other sources (video file, image folder) and its errors, the recorder's message
-definitions, and the sequence's truth against its own pixels.
+Also: the player's other sources (video file, image folder), its errors, pacing and stop; the recorder's
+message definitions and its writer thread (one thread writes, bad messages and a full queue are counted, images
+it cannot jpeg stay raw); and the sequence's truth against its own pixels.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -21,17 +23,22 @@ import numpy as np
 import pytest
 import rclpy
 from mcap.reader import make_reader
+from mcap.writer import Writer
 from mcap_ros2.decoder import DecoderFactory
 from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
-from rclpy.serialization import deserialize_message
+from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
 from facemesh_ros.demo_sequence import DemoSequence, DistanceCheck, segment_lengths
 from facemesh_ros.msg import FaceMeshArray
-from facemesh_ros.ros.recorder import full_definition, nested_types
+from facemesh_ros.ros import recorder
+from facemesh_ros.ros.player import FrameSource, Pacer, PlayerNode, publish_period
+from facemesh_ros.ros.recorder import IMAGE_TYPE, McapSink, full_definition, nested_types
 
 REPO = Path(__file__).resolve().parent.parent
 FRAMES = 150  # the short version: every segment, 2/3 of the default length
@@ -271,6 +278,185 @@ def test_demo_rejects_a_missing_video_with_a_reason() -> None:
     run = subprocess.run([sys.executable, str(REPO / "scripts" / "demo.py"), "--video", "/no/such.mp4"],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and "no such file" in run.stderr  # argparse's usage error
+
+
+def test_player_paces_without_bursting_after_a_stall() -> None:
+    now = [100.0]
+    pacer = Pacer(0.1, clock=lambda: now[0])
+    assert pacer.delay() == pytest.approx(0.1)
+    now[0] = 100.1
+    assert pacer.delay() == pytest.approx(0.1)
+    now[0] = 101.0  # 0.8 s stalled (a slow read, an ack wait): 8 deadlines missed
+    assert pacer.delay() == 0.0  # the late frame goes at once ...
+    assert pacer.delay() == pytest.approx(0.1)  # ... and the next one a full period later, not in a burst
+    assert Pacer(0.0, clock=lambda: now[0]).delay() == 0.0
+
+
+def test_player_rate_paces_files_but_never_a_camera() -> None:
+    video, camera = FrameSource(), FrameSource()
+    video.rate = 25.0
+    camera.live = True
+    assert publish_period(0.0, video) == pytest.approx(1 / 25) and publish_period(20.0, video) == pytest.approx(0.05)
+    assert publish_period(20.0, camera) == publish_period(0.0, camera) == 0.0
+    assert publish_period(0.0, FrameSource()) == 0.0  # no rate known: as fast as it delivers
+
+
+@pytest.mark.parametrize("stopped_while", ["playing", "waiting_for_an_ack"])
+def test_player_stop_ends_its_thread_before_closing_the_source(ros, tmp_path, test_data_dir, stopped_while) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(folder / name), cv2.imread(str(test_data_dir / "lenna.png")))
+    params = [Parameter("source", value=str(folder)), Parameter("loop", value=True), Parameter("rate", value=200.0)]
+    silent = rclpy.create_node("silent_consumer")  # publishes the ack topic, never answers
+    silent.create_publisher(Header, "/silent_ack", 10)
+    if stopped_while == "waiting_for_an_ack":
+        params += [Parameter("ack_topic", value="/silent_ack"), Parameter("ack_timeout", value=600.0)]
+    node = PlayerNode(parameter_overrides=params)
+    thread_alive_at_close = []
+    close = node.source.close
+    node.source.close = lambda: (thread_alive_at_close.append(node._thread.is_alive()), close())
+    started = {"playing": lambda: node.published >= 3, "waiting_for_an_ack": lambda: node._pending_stamp}
+    deadline = time.monotonic() + 20
+    while not started[stopped_while]() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert started[stopped_while]()
+    try:
+        node.stop()
+        assert thread_alive_at_close == [False]  # stop() ended the thread first, then released the source
+        assert not node._thread.is_alive() and node.failed is None
+        published = node.published
+        time.sleep(0.05)
+        assert node.published == published  # nothing more after stop(): the node may be destroyed now
+    finally:
+        node.destroy_node()
+        silent.destroy_node()
+
+
+# ---- the recorder's writer -----------------------------------------------------------------------------
+class ListLogger:
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+
+    def info(self, message: str, **_: object) -> None:
+        self.lines.append(("info", message))
+
+    def warning(self, message: str, **_: object) -> None:
+        self.lines.append(("warning", message))
+
+
+def spy_writer(monkeypatch, on_add=None) -> list[str]:
+    """Make McapSink use a Writer noting the thread of every registration and message (and calling on_add)."""
+    threads: list[str] = []
+
+    class SpyWriter(Writer):
+        def register_schema(self, **kwargs):
+            threads.append(threading.current_thread().name)
+            return super().register_schema(**kwargs)
+
+        def register_channel(self, **kwargs):
+            threads.append(threading.current_thread().name)
+            return super().register_channel(**kwargs)
+
+        def add_message(self, *args, **kwargs):
+            threads.append(threading.current_thread().name)
+            if on_add is not None:
+                on_add()
+            return super().add_message(*args, **kwargs)
+
+    monkeypatch.setattr(recorder, "Writer", SpyWriter)
+    return threads
+
+
+def photo_cdr(test_data_dir: Path) -> bytes:
+    bgr = cv2.resize(cv2.imread(str(test_data_dir / "lenna.png")), (64, 48))
+    return serialize_message(Image(height=48, width=64, encoding="bgr8", step=64 * 3, data=bgr.tobytes()))
+
+
+def depth_cdr() -> bytes:
+    depth = (np.arange(48, dtype=np.uint16) * 100).reshape(6, 8)
+    return serialize_message(Image(height=6, width=8, encoding="16UC1", step=16, data=depth.tobytes()))
+
+
+def read_mcap(path: Path) -> dict[str, list[tuple[str, bytes]]]:
+    topics: dict[str, list[tuple[str, bytes]]] = {}
+    with open(path, "rb") as stream:
+        for schema, channel, message in make_reader(stream).iter_messages():
+            topics.setdefault(channel.topic, []).append((schema.name, message.data))
+    return topics
+
+
+def test_recorder_writes_on_one_thread_and_keeps_images_it_cannot_jpeg_raw(tmp_path, monkeypatch,
+                                                                         test_data_dir) -> None:
+    threads = spy_writer(monkeypatch)
+    logger = ListLogger()
+    sink = McapSink(tmp_path / "r.mcap", logger=logger)
+    sink.add_channel("/camera_info", "sensor_msgs/msg/CameraInfo")  # from this (the "executor") thread
+    sink.add_channel("/image", IMAGE_TYPE)
+    sink.add_channel("/depth", IMAGE_TYPE)
+    info = serialize_message(CameraInfo(width=64, height=48))
+    for index in range(3):
+        sink.put("/camera_info", info, index)
+        sink.put("/image", photo_cdr(test_data_dir), index)
+        sink.put("/depth", depth_cdr(), index)
+    sink.close()
+    assert set(threads) == {"mcap_writer"} and len(threads) == 3 + 3 + 9  # schemas, channels, messages
+    topics = read_mcap(tmp_path / "r.mcap")
+    assert {topic: messages[0][0] for topic, messages in topics.items()} == {
+        "/camera_info": "sensor_msgs/msg/CameraInfo", "/image/compressed": "sensor_msgs/msg/CompressedImage",
+        "/depth": IMAGE_TYPE}
+    assert [data for _, data in topics["/depth"]] == [depth_cdr()] * 3  # bit-exact
+    jpeg = deserialize_message(topics["/image/compressed"][0][1], CompressedImage)
+    assert jpeg.format == "bgr8; jpeg compressed bgr8"
+    assert cv2.imdecode(np.frombuffer(jpeg.data, np.uint8), cv2.IMREAD_COLOR).shape == (48, 64, 3)
+    assert logger.lines == [("info", "recording /depth raw: its encoding '16UC1' is not 8-bit colour or mono")]
+    assert sink.counts == {"/camera_info": 3, "/image/compressed": 3, "/depth": 3} and not sink.failures
+
+
+def test_recorder_counts_messages_it_cannot_write_and_goes_on(tmp_path, monkeypatch, test_data_dir) -> None:
+    disk_errors = [OSError(28, "No space left on device")]
+
+    def fail_once() -> None:
+        if disk_errors:
+            raise disk_errors.pop()
+
+    spy_writer(monkeypatch, on_add=fail_once)
+    logger = ListLogger()
+    sink = McapSink(tmp_path / "r.mcap", logger=logger)
+    sink.add_channel("/camera_info", "sensor_msgs/msg/CameraInfo")
+    sink.add_channel("/image", IMAGE_TYPE)
+    info = serialize_message(CameraInfo(width=64, height=48))
+    short = serialize_message(Image(height=48, width=64, encoding="bgr8", step=64 * 3, data=b"\x00" * 10))
+    sink.put("/camera_info", info, 1)  # the disk is full
+    sink.put("/image", b"\x00\x01\x00\x00not cdr", 2)  # the first image message is not even CDR
+    sink.put("/image", photo_cdr(test_data_dir), 3)
+    sink.put("/image", short, 4)  # decoded as jpeg is decided, but too short
+    sink.put("/camera_info", info, 5)
+    sink.close()
+    assert sink.counts == {"/camera_info": 1, "/image/compressed": 1}
+    assert sink.failures == {"OSError": 1, "RMWError": 1, "ImageDecodeError": 1}
+    assert [level for level, _ in logger.lines] == ["warning"] * 3
+    assert "No space left on device" in logger.lines[0][1] and "/camera_info" in logger.lines[0][1]
+    assert sink.summary() == ("/camera_info: 1, /image/compressed: 1; "
+                              "3 not written (ImageDecodeError: 1, OSError: 1, RMWError: 1)")
+    assert {topic: len(messages) for topic, messages in read_mcap(tmp_path / "r.mcap").items()} == {
+        "/camera_info": 1, "/image/compressed": 1}
+
+
+def test_recorder_drops_and_counts_messages_beyond_its_queue(tmp_path, monkeypatch) -> None:
+    writing, release = threading.Event(), threading.Event()
+    spy_writer(monkeypatch, on_add=lambda: (writing.set(), release.wait(20)))
+    sink = McapSink(tmp_path / "r.mcap", max_queued=2)
+    sink.add_channel("/camera_info", "sensor_msgs/msg/CameraInfo")
+    info = serialize_message(CameraInfo(width=64, height=48))
+    sink.put("/camera_info", info, 0)
+    assert writing.wait(20)  # the writer thread is stuck writing message 0 (a slow disk)
+    for index in range(1, 6):
+        sink.put("/camera_info", info, index)  # 1 and 2 fit the queue
+    release.set()
+    sink.close()
+    assert sink.dropped == 3 and sink.counts == {"/camera_info": 3}
+    assert sink.summary() == "/camera_info: 3; 3 dropped (writer queue full)"
 
 
 # ---- pieces -------------------------------------------------------------------------------------------

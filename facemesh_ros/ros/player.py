@@ -11,15 +11,15 @@ Like a camera driver: both topics share one header per frame (stamp = capture ti
 best effort QoS by default (REP-2003 sensor data). For benchmarks and the demo, `ack_topic` makes it wait
 until a consumer answered the previous frame (any message whose header carries that stamp, e.g. the
 face_mesh node's ~/faces) before sending the next: every frame is processed on any machine. A camera does
-not wait, and neither does the player unless asked.
+not wait, and neither does the player unless asked. Files are paced at `rate`; a camera is published as fast
+as it delivers (holding its frames back would only publish ever older ones).
 """
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from std_msgs.msg import Header
 from facemesh_ros.demo_sequence import DEFAULT_FRAMES, DEFAULT_RATE_HZ, DEFAULT_SIZE, DemoSequence
 from facemesh_ros.geometry import Camera
 from facemesh_ros.ros.parameters import ParameterSpec, declare_parameters
+from facemesh_ros.ros.recorder import message_class
 from facemesh_ros.ros.spin import run_node
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp"}
@@ -41,6 +42,7 @@ FOLDER_RATE_HZ = 10.0
 VIDEO_FALLBACK_RATE_HZ = 30.0
 ACK_RETRIES = 3  # sends of one frame before moving on without an answer
 WAIT_LOG_PERIOD_S = 5.0
+STOP_TIMEOUT_S = 5.0  # stop() waits this long for the player thread before leaving the source open
 
 
 class SourceError(ValueError):
@@ -137,6 +139,30 @@ class FolderSource(FrameSource):
                 yield bgr, "bgr8", None
 
 
+def publish_period(rate: float, source: FrameSource) -> float:
+    """Seconds between frames: 1 / `rate`, or the source's own rate when 0; 0 (no pacing) for a live camera."""
+    if source.live:
+        return 0.0
+    rate = rate or source.rate
+    return 1.0 / rate if rate > 0 else 0.0
+
+
+class Pacer:
+    """Frame deadlines `period` apart. After a stall (a slow read, an ack wait) the next deadline is now, not
+    in the past: the frames it missed are not sent in a burst to catch up."""
+
+    def __init__(self, period: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.period = period
+        self._clock = clock
+        self._next = clock()
+
+    def delay(self) -> float:
+        """Seconds to wait before sending the next frame."""
+        now = self._clock()
+        self._next = max(self._next + self.period, now)
+        return self._next - now
+
+
 def open_source(source: str, num_frames: int, size: tuple[int, int], photo_dir: str) -> FrameSource:
     """The FrameSource named by the `source` parameter (see the module docstring)."""
     if source == "default":
@@ -159,8 +185,9 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "path to a video file or an image folder", "startup"),
     ParameterSpec("frame_id", "camera_optical_frame", "frame_id of every Image and CameraInfo (an optical frame)",
                   "startup"),
-    ParameterSpec("rate", 0.0, "Publish rate in Hz; 0 = the source's own (video fps, 15 for the built-in sequence, "
-                  "10 for folders, a camera as fast as it delivers)", "startup", low=0.0, high=1000.0),
+    ParameterSpec("rate", 0.0, "Publish rate in Hz of a video, folder or the built-in sequence; 0 = the source's own "
+                  "(video fps, 15 for the built-in sequence, 10 for folders). Not applied to a camera: it is "
+                  "published as fast as it delivers", "startup", low=0.0, high=1000.0),
     ParameterSpec("loop", False, "Start over at the end of a video, folder or the built-in sequence", "startup"),
     ParameterSpec("max_frames", 0, "Stop after this many frames (0 = no limit)", "startup", low=0, high=10_000_000),
     ParameterSpec("vertical_fov_deg", 63.0, "Vertical field of view for camera_info of sources without "
@@ -203,11 +230,13 @@ class PlayerNode(Node):
         self.unanswered = 0
         self.failed: Exception | None = None
         self.done = threading.Event()
-        rate = self._param("rate") or self.source.rate
-        self._period = 1.0 / rate if rate > 0 else 0.0
+        self._stopping = threading.Event()
+        self._period = publish_period(self._param("rate"), self.source)
+        if self.source.live and self._param("rate"):
+            self.get_logger().warning("rate is not applied to a camera: it is published as fast as it delivers")
         self.get_logger().info(
             f"playing {self._param('source')} ({self.source.length or 'unknown number of'} frames) on "
-            f"{self._image_pub.topic_name} at {f'{rate:g} Hz' if rate else 'source speed'}"
+            f"{self._image_pub.topic_name} at {f'{1 / self._period:g} Hz' if self._period else 'source speed'}"
             + (f", each frame acknowledged on {self._param('ack_topic')}" if self._param("ack_topic") else ""))
         self._thread = threading.Thread(target=self._run, name="player", daemon=True)
         self._thread.start()
@@ -215,16 +244,19 @@ class PlayerNode(Node):
     def _param(self, name: str) -> Any:
         return self.get_parameter(name).value
 
+    def _running(self) -> bool:
+        return self.context.ok() and not self._stopping.is_set()
+
     # ---- waiting for the graph ---------------------------------------------------------------------------
     def _wait(self, what: str, ready: Any) -> bool:
         last_log = time.monotonic()
         while not ready():
-            if not rclpy.ok():
+            if not self._running():
                 return False
             if time.monotonic() - last_log > WAIT_LOG_PERIOD_S:
                 self.get_logger().info(f"waiting for {what}")
                 last_log = time.monotonic()
-            time.sleep(0.02)
+            self._stopping.wait(0.02)
         return True
 
     def _subscribe_ack(self) -> bool:
@@ -237,9 +269,7 @@ class PlayerNode(Node):
 
         if not self._wait(f"a publisher of the ack topic {topic}", known):
             return False
-        package, kind, name = types[topic][0].split("/")
-        msg_type = getattr(importlib.import_module(f"{package}.{kind}"), name)
-        self.create_subscription(msg_type, topic, self._on_ack, 10)
+        self.create_subscription(message_class(types[topic][0]), topic, self._on_ack, 10)
         return True
 
     def _on_ack(self, msg: Any) -> None:
@@ -252,8 +282,9 @@ class PlayerNode(Node):
         try:
             self._play()
         except Exception as error:  # reported, and the process exits non-zero
-            self.get_logger().error(f"player stopped: {type(error).__name__}: {error}")
-            self.failed = error
+            if self._running():  # not a publish that failed because ROS is shutting down
+                self.get_logger().error(f"player stopped: {type(error).__name__}: {error}")
+                self.failed = error
         finally:
             self.done.set()
 
@@ -265,17 +296,17 @@ class PlayerNode(Node):
         use_ack = bool(self._param("ack_topic"))
         if use_ack and not self._subscribe_ack():
             return
-        if wanted or use_ack:
-            time.sleep(0.5)  # let discovery finish matching the other ends (DDS matches asynchronously)
+        # let discovery finish matching the other ends (DDS matches asynchronously)
+        if (wanted or use_ack) and self._stopping.wait(0.5):
+            return
         limit = self._param("max_frames") or None
-        next_time = time.monotonic()
-        while rclpy.ok():
+        pacer = Pacer(self._period)
+        while self._running():
             for pixels, encoding, intrinsics in self.source.frames():
-                if not rclpy.ok() or (limit is not None and self.published >= limit):
+                if limit is not None and self.published >= limit:
                     return
-                if self._period and not self.source.live:
-                    next_time += self._period
-                    time.sleep(max(0.0, next_time - time.monotonic()))
+                if self._stopping.wait(pacer.delay()) or not self._running():
+                    return
                 self._send(pixels, encoding, intrinsics, use_ack)
             if not self._param("loop") or self.source.live:
                 return
@@ -288,11 +319,11 @@ class PlayerNode(Node):
         info = camera_info_msg(header, intrinsics, width, height)
         image = image_msg(header, pixels, encoding)
         self._pending_stamp = (header.stamp.sec, header.stamp.nanosec)
-        self._acked.clear()
+        self._acked.clear()  # before the stopping check below: a stop() from here on ends the wait at once
         for _ in range(ACK_RETRIES if use_ack else 1):
             self._info_pub.publish(info)  # camera_info first: the consumer reads the newest one
             self._image_pub.publish(image)
-            if not use_ack or self._acked.wait(self._param("ack_timeout")):
+            if not use_ack or self._stopping.is_set() or self._acked.wait(self._param("ack_timeout")):
                 break
         else:
             self.unanswered += 1
@@ -305,7 +336,15 @@ class PlayerNode(Node):
         return 1 if self.failed else 0
 
     def stop(self) -> None:
-        self.source.close()
+        """End the player thread, then release the source (run_node destroys the node right after)."""
+        self._stopping.set()
+        self._acked.set()  # a frame waiting for its ack stops waiting
+        self._thread.join(STOP_TIMEOUT_S)
+        if self._thread.is_alive():  # stuck in a device read: releasing the capture under it could crash
+            rclpy.logging.get_logger("player.exit").warning(
+                f"the player thread did not stop within {STOP_TIMEOUT_S:g} s; the source is left to the process exit")
+        else:
+            self.source.close()
         # not the node's logger: after Ctrl-C its /rosout publisher is gone
         rclpy.logging.get_logger("player.exit").info(f"published {self.published} frame(s)"
                                + (f", {self.unanswered} without an answer" if self.unanswered else ""))
