@@ -20,8 +20,9 @@ from facemesh_ros.drawing import (
 from facemesh_ros.face_mesh import FaceMeshResult
 from facemesh_ros.geometry import Camera, FaceGeometry
 from facemesh_ros.geometry.camera import FISHEYE_MODEL
+from facemesh_ros.geometry.frames import frame_axes
 
-AXIS_LENGTH_M = 0.08
+AXIS_LENGTH_M = 0.08  # head axes drawn in the image and as RViz markers
 AXIS_COLORS_BGR = ((0, 0, 255), (0, 255, 0), (255, 0, 0))  # face frame x red, y green, z blue
 _TESSELATION = get_default_face_mesh_tesselation_style()
 _CONTOURS = get_default_face_mesh_contours_style()
@@ -49,8 +50,7 @@ def annotate(rgb: np.ndarray, result: FaceMeshResult, geometries: Sequence[FaceG
 
 
 def _draw_axes(bgr: np.ndarray, face_to_optical: np.ndarray, camera: Camera) -> None:
-    origin = face_to_optical[:3, 3]
-    points = np.vstack([origin, origin + AXIS_LENGTH_M * face_to_optical[:3, :3].T])
+    points = frame_axes(face_to_optical, AXIS_LENGTH_M)
     if (points[:, 2] <= 0).any():
         return  # behind the camera: nothing sensible to draw
     pixels = _project(points, camera)

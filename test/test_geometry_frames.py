@@ -21,7 +21,12 @@ from facemesh_ros.geometry import (
     optical_to_mediapipe_points,
     pose_from_matrix,
 )
-from facemesh_ros.geometry.frames import FACE_AXES_IN_CANONICAL, GAZE_AXES_IN_CANONICAL, compose_quaternions
+from facemesh_ros.geometry.frames import (
+    FACE_AXES_IN_CANONICAL,
+    GAZE_AXES_IN_CANONICAL,
+    compose_quaternions,
+    frame_axes,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -84,3 +89,11 @@ def test_library_has_no_ros_imports():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(REPO)}, cwd=REPO)
     assert out.stdout.strip() == "[]"
+
+
+def test_frame_axes_are_the_origin_then_the_axis_ends() -> None:
+    transform = np.eye(4)
+    transform[:3, :3] = [[0, -1, 0], [1, 0, 0], [0, 0, 1]]  # 90 deg about z
+    transform[:3, 3] = [1.0, 2.0, 3.0]
+    np.testing.assert_allclose(frame_axes(transform, 0.5),
+                               [[1, 2, 3], [1, 2.5, 3], [0.5, 2, 3], [1, 2, 3.5]])

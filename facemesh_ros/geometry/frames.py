@@ -47,11 +47,17 @@ def frame_in_optical(rotation: np.ndarray, origin_cm: np.ndarray,
     return transform
 
 
-def quaternion_from_rotation(rotation: np.ndarray) -> np.ndarray:
-    """3x3 rotation -> unit quaternion (x, y, z, w) with w >= 0 (one of the two signs, for steady output)."""
-    w, x, y, z = mat2quat(rotation)
+def _xyzw_with_positive_w(wxyz: np.ndarray) -> np.ndarray:
+    """transforms3d's (w, x, y, z) -> (x, y, z, w), sign chosen so w >= 0 (q and -q are the same rotation;
+    one sign keeps the output steady)."""
+    w, x, y, z = wxyz
     sign = 1.0 if w >= 0 else -1.0
     return np.array([sign * x, sign * y, sign * z, sign * w])
+
+
+def quaternion_from_rotation(rotation: np.ndarray) -> np.ndarray:
+    """3x3 rotation -> unit quaternion (x, y, z, w) with w >= 0."""
+    return _xyzw_with_positive_w(mat2quat(rotation))
 
 
 def rotation_from_quaternion(quaternion_xyzw: np.ndarray) -> np.ndarray:
@@ -62,9 +68,14 @@ def rotation_from_quaternion(quaternion_xyzw: np.ndarray) -> np.ndarray:
 
 def compose_quaternions(first_xyzw: np.ndarray, second_xyzw: np.ndarray) -> np.ndarray:
     """Quaternion of R(first) @ R(second), (x, y, z, w), w >= 0."""
-    w, x, y, z = qmult(first_xyzw[[3, 0, 1, 2]], second_xyzw[[3, 0, 1, 2]])
-    sign = 1.0 if w >= 0 else -1.0
-    return np.array([sign * x, sign * y, sign * z, sign * w])
+    return _xyzw_with_positive_w(qmult(first_xyzw[[3, 0, 1, 2]], second_xyzw[[3, 0, 1, 2]]))
+
+
+def frame_axes(transform: np.ndarray, length: float) -> np.ndarray:
+    """(4, 3) points of a frame drawn as axes: its origin, then the ends of its x, y and z axes of `length`,
+    in the parent frame of the 4x4 `transform`."""
+    origin = transform[:3, 3]
+    return np.vstack([origin, origin + length * transform[:3, :3].T])
 
 
 def pose_from_matrix(transform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -22,11 +22,12 @@ from rclpy.serialization import serialize_message
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
+from facemesh_ros.annotate import AXIS_LENGTH_M
 from facemesh_ros.connections import FACEMESH_CONTOURS
 from facemesh_ros.geometry import FaceGeometry
+from facemesh_ros.geometry.frames import frame_axes
 
 NAMESPACES = ("mesh", "contours", "points", "axes")
-AXIS_LENGTH_M = 0.08
 _CONTOUR_EDGES = np.array(sorted(FACEMESH_CONTOURS), dtype=np.int64).ravel()
 # A double no real coordinate takes: marks the placeholder point in the serialized bytes.
 _SENTINEL = 1.2345678901234567e-300
@@ -112,10 +113,8 @@ def _marker(header: Header, ns: str, track_id: int, kind: int, scale: float,
 
 def _axes_marker(header: Header, track_id: int, face_to_optical: np.ndarray) -> Marker:
     marker = _marker(header, "axes", track_id, Marker.LINE_LIST, 0.004, (1.0, 1.0, 1.0, 1.0))
-    origin = face_to_optical[:3, 3]
-    ends = origin + AXIS_LENGTH_M * face_to_optical[:3, :3].T
-    marker.points = [Point(x=float(x), y=float(y), z=float(z))
-                     for pair in zip([origin] * 3, ends, strict=True) for x, y, z in pair]
+    origin, *ends = frame_axes(face_to_optical, AXIS_LENGTH_M)
+    marker.points = [Point(x=float(x), y=float(y), z=float(z)) for end in ends for x, y, z in (origin, end)]
     axis_colors = [ColorRGBA(r=1.0, a=1.0), ColorRGBA(g=1.0, a=1.0), ColorRGBA(b=1.0, a=1.0)]
     marker.colors = [color for color in axis_colors for _ in range(2)]
     return marker
