@@ -9,7 +9,7 @@ import array
 from collections.abc import Sequence
 
 import numpy as np
-from geometry_msgs.msg import Pose, Transform, TransformStamped
+from geometry_msgs.msg import Point, Pose, Quaternion, Transform, TransformStamped, Vector3
 from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
 
@@ -68,18 +68,17 @@ def face_transforms(header: Header, track_ids: np.ndarray, geometries: Sequence[
     return TFMessage(transforms=transforms)
 
 
+def _xyz(values: np.ndarray) -> dict[str, float]:
+    return dict(zip("xyz", map(float, values), strict=True))
+
+
+def _quaternion(xyzw: np.ndarray) -> Quaternion:
+    return Quaternion(**dict(zip("xyzw", map(float, xyzw), strict=True)))
+
+
 def _pose(position: np.ndarray, quaternion_xyzw: np.ndarray) -> Pose:
-    pose = Pose()
-    pose.position.x, pose.position.y, pose.position.z = (float(v) for v in position)
-    o = pose.orientation
-    o.x, o.y, o.z, o.w = (float(v) for v in quaternion_xyzw)
-    return pose
+    return Pose(position=Point(**_xyz(position)), orientation=_quaternion(quaternion_xyzw))
 
 
 def _transform(position: np.ndarray, quaternion_xyzw: np.ndarray) -> Transform:
-    transform = Transform()
-    t = transform.translation
-    t.x, t.y, t.z = (float(v) for v in position)
-    r = transform.rotation
-    r.x, r.y, r.z, r.w = (float(v) for v in quaternion_xyzw)
-    return transform
+    return Transform(translation=Vector3(**_xyz(position)), rotation=_quaternion(quaternion_xyzw))
