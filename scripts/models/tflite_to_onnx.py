@@ -17,6 +17,7 @@ Design:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -1010,45 +1011,40 @@ def _fold_constant(b: Builder, op: Operator) -> bool:
     return False
 
 
+def _mul(b: Builder, op: Operator) -> None:
+    if not _affine_mul(b, op):
+        _binary(b, op, "Mul", tflite.MulOptions)
+
+
+# TFLite op kind -> the function that emits its ONNX nodes
+_EMITTERS: dict[str, Callable[[Builder, Operator], None]] = {
+    "CONV_2D": lambda b, op: _conv(b, op, depthwise=False),
+    "DEPTHWISE_CONV_2D": lambda b, op: _conv(b, op, depthwise=True),
+    "PRELU": _prelu,
+    "RELU": lambda b, op: _unary(b, op, "Relu"),
+    "ADD": lambda b, op: _binary(b, op, "Add", tflite.AddOptions),
+    "MUL": _mul,
+    "MAX_POOL_2D": _max_pool,
+    "PAD": _pad,
+    "RESHAPE": _reshape,
+    "CONCATENATION": _concatenation,
+    "RESIZE_BILINEAR": _resize_bilinear,
+    "DEPTH_TO_SPACE": _depth_to_space,
+    "STRIDED_SLICE": _strided_slice,
+    "CUSTOM:Landmarks2TransformMatrix": _landmarks_to_transform_matrix,
+    "CUSTOM:TransformTensorBilinear": _transform_tensor_bilinear,
+    "CUSTOM:TransformLandmarks": _transform_landmarks,
+}
+
+
 def _emit(b: Builder, op: Operator) -> None:
     kind = op.kind
     if kind.startswith("CUSTOM:") and op.version != 2:
         raise ConversionError(f"{kind} version {op.version}: only version 2 is implemented")
-    if kind == "CONV_2D":
-        _conv(b, op, depthwise=False)
-    elif kind == "DEPTHWISE_CONV_2D":
-        _conv(b, op, depthwise=True)
-    elif kind == "PRELU":
-        _prelu(b, op)
-    elif kind == "RELU":
-        _unary(b, op, "Relu")
-    elif kind == "ADD":
-        _binary(b, op, "Add", tflite.AddOptions)
-    elif kind == "MUL":
-        if not _affine_mul(b, op):
-            _binary(b, op, "Mul", tflite.MulOptions)
-    elif kind == "MAX_POOL_2D":
-        _max_pool(b, op)
-    elif kind == "PAD":
-        _pad(b, op)
-    elif kind == "RESHAPE":
-        _reshape(b, op)
-    elif kind == "CONCATENATION":
-        _concatenation(b, op)
-    elif kind == "RESIZE_BILINEAR":
-        _resize_bilinear(b, op)
-    elif kind == "DEPTH_TO_SPACE":
-        _depth_to_space(b, op)
-    elif kind == "STRIDED_SLICE":
-        _strided_slice(b, op)
-    elif kind == "CUSTOM:Landmarks2TransformMatrix":
-        _landmarks_to_transform_matrix(b, op)
-    elif kind == "CUSTOM:TransformTensorBilinear":
-        _transform_tensor_bilinear(b, op)
-    elif kind == "CUSTOM:TransformLandmarks":
-        _transform_landmarks(b, op)
-    else:
+    emitter = _EMITTERS.get(kind)
+    if emitter is None:
         raise ConversionError(f"op {kind} not supported")
+    emitter(b, op)
 
 
 def convert(tflite_path: Path, outputs_by_tflite_name: dict[str, str], input_name: str = "input",
