@@ -43,9 +43,7 @@ def test_library_core_imports_no_ros() -> None:
         "bad = sorted(n for n in sys.modules if n == 'rclpy' or n.split('.')[0].endswith('_msgs'))\n"
         "print(','.join(bad))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "", f"the core imports ROS modules: {out.stdout}"
+    assert run_fresh_python(code) == "", "the core imports ROS modules"
 
 
 def test_package_xml_declares_the_runtime_dependencies() -> None:
@@ -73,6 +71,13 @@ def test_fetch_notices_a_changed_file(tmp_path: Path, test_data_dir: Path) -> No
     assert not fetch_test_data.have_all(tmp_path, members)
 
 
+def run_fresh_python(code: str) -> str:
+    """Run `code` in a new interpreter (nothing imported yet) and return what it printed."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
 def _package_xml() -> ET.Element:
     return ET.parse(REPO_ROOT / "package.xml").getroot()
 
@@ -85,6 +90,4 @@ def test_public_api_is_mediapipe_shaped_and_loads_lazily() -> None:
         "assert len(FACEMESH_TESSELATION) == 1365 and callable(draw_landmarks)\n"
         "print(FaceMesh.__module__)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "facemesh_ros.face_mesh"
+    assert run_fresh_python(code) == "facemesh_ros.face_mesh"
