@@ -21,7 +21,8 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
-from facemesh_ros.ros.player import camera_info_msg, image_msg
+from facemesh_ros.ros.image_codec import image_from_pixels
+from facemesh_ros.ros.player import camera_info_msg
 
 FRAME_ID = "camera_optical_frame"
 
@@ -71,7 +72,7 @@ def stamp(index: int) -> Time:
 
 
 def rgb_image(rgb: np.ndarray, header: Header) -> Image:
-    return image_msg(header, rgb, "rgb8")
+    return image_from_pixels(header, rgb, "rgb8")
 
 
 def camera_info(intrinsics: np.ndarray, width: int, height: int, header: Header) -> CameraInfo:

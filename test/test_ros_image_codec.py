@@ -11,8 +11,8 @@ from std_msgs.msg import Header
 from facemesh_ros.ros.image_codec import (
     SUPPORTED_ENCODINGS,
     ImageDecodeError,
-    bgr_to_image,
     compressed_to_rgb,
+    image_from_pixels,
     image_to_rgb,
 )
 
@@ -109,8 +109,8 @@ def test_corrupt_and_empty_compressed_images_raise(rgb: np.ndarray) -> None:
         compressed_to_rgb(CompressedImage(format="jpeg", data=b""))
 
 
-def test_bgr_to_image_round_trips(rgb: np.ndarray) -> None:
+def test_image_from_pixels_round_trips(rgb: np.ndarray) -> None:
     header = Header(frame_id="cam")
-    msg = bgr_to_image(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), header)
+    msg = image_from_pixels(header, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), "bgr8")
     assert msg.header.frame_id == "cam" and msg.encoding == "bgr8"
     np.testing.assert_array_equal(image_to_rgb(msg), rgb)

@@ -41,7 +41,7 @@ from facemesh_ros.effects.renderer import SAMPLE_COUNTS
 from facemesh_ros.geometry import Camera
 from facemesh_ros.msg import FaceMeshArray
 from facemesh_ros.ros.camera_model import CameraModel
-from facemesh_ros.ros.image_codec import ImageDecodeError, bgr_to_image, decode_image
+from facemesh_ros.ros.image_codec import ImageDecodeError, decode_image, image_from_pixels
 from facemesh_ros.ros.latest import LatestSlot
 from facemesh_ros.ros.parameters import (
     CAMERA_INPUT_PARAMETERS,
@@ -256,7 +256,7 @@ class FaceEffectNode(Node):
         for index, reason in result.skipped:
             self.get_logger().warning(f"face {faces.faces[index].id} skipped: {reason}",
                                       throttle_duration_sec=ERROR_THROTTLE_S)
-        self._image_pub.publish(bgr_to_image(np.ascontiguousarray(result.image[:, :, ::-1]), image.header))
+        self._image_pub.publish(image_from_pixels(image.header, result.image[:, :, ::-1], "bgr8"))
 
     def _camera(self, width: int, height: int) -> Camera:
         return self._camera_model.camera(width, height, self._param("image_is_rectified"),

@@ -80,9 +80,8 @@ def decode_image(msg: Image | CompressedImage) -> np.ndarray:
     return compressed_to_rgb(msg) if isinstance(msg, CompressedImage) else image_to_rgb(msg)
 
 
-def bgr_to_image(bgr: np.ndarray, header: Header) -> Image:
-    """Wrap an (H, W, 3) uint8 BGR array as a bgr8 sensor_msgs/Image with the given header."""
-    height, width = bgr.shape[:2]
-    msg = Image(header=header, height=height, width=width, encoding="bgr8", is_bigendian=0, step=width * 3)
-    msg.data = np.ascontiguousarray(bgr).tobytes()
-    return msg
+def image_from_pixels(header: Header, pixels: np.ndarray, encoding: str) -> Image:
+    """Wrap an (H, W, 3) uint8 array as a sensor_msgs/Image of `encoding` ('bgr8' or 'rgb8')."""
+    height, width = pixels.shape[:2]
+    return Image(header=header, height=height, width=width, encoding=encoding, is_bigendian=0, step=width * 3,
+                 data=np.ascontiguousarray(pixels).tobytes())

@@ -36,7 +36,7 @@ from facemesh_ros.geometry import (
 from facemesh_ros.inference import ModelLoadError
 from facemesh_ros.msg import FaceMeshArray
 from facemesh_ros.ros.camera_model import CameraModel
-from facemesh_ros.ros.image_codec import ImageDecodeError, bgr_to_image, decode_image
+from facemesh_ros.ros.image_codec import ImageDecodeError, decode_image, image_from_pixels
 from facemesh_ros.ros.latest import LatestSlot
 from facemesh_ros.ros.markers import MarkerOptions, deleted_markers, face_markers, serialize_marker_array
 from facemesh_ros.ros.messages import face_mesh_array, face_transforms
@@ -254,7 +254,7 @@ class FaceMeshNode(Node):
             bgr = annotate(rgb, result, geometries, self._camera(*result.image_size),
                            draw_tesselation=self._param("annotated.draw_tesselation"),
                            draw_axes=self._param("annotated.draw_axes"))
-            self._annotated_pub.publish(bgr_to_image(bgr, header))
+            self._annotated_pub.publish(image_from_pixels(header, bgr, "bgr8"))
 
     def _publish_markers(self, header: Header, track_ids: np.ndarray,
                          geometries: list[FaceGeometry | None]) -> None:

@@ -33,6 +33,7 @@ from std_msgs.msg import Header
 
 from facemesh_ros.demo_sequence import DEFAULT_FRAMES, DEFAULT_RATE_HZ, DEFAULT_SIZE, DemoSequence
 from facemesh_ros.geometry import Camera
+from facemesh_ros.ros.image_codec import image_from_pixels
 from facemesh_ros.ros.parameters import ParameterSpec, declare_parameters
 from facemesh_ros.ros.recorder import message_class
 from facemesh_ros.ros.spin import run_node
@@ -61,12 +62,6 @@ def camera_info_msg(header: Header, intrinsics: np.ndarray, width: int, height: 
     info.r = np.eye(3).ravel().tolist()
     info.p = np.hstack([intrinsics, np.zeros((3, 1))]).ravel().tolist()
     return info
-
-
-def image_msg(header: Header, pixels: np.ndarray, encoding: str) -> Image:
-    height, width = pixels.shape[:2]
-    return Image(header=header, height=height, width=width, encoding=encoding, is_bigendian=0, step=width * 3,
-                 data=np.ascontiguousarray(pixels).tobytes())
 
 
 class FrameSource:
@@ -317,7 +312,7 @@ class PlayerNode(Node):
             intrinsics = Camera.from_fov(self._param("vertical_fov_deg"), width, height).matrix
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self._param("frame_id"))
         info = camera_info_msg(header, intrinsics, width, height)
-        image = image_msg(header, pixels, encoding)
+        image = image_from_pixels(header, pixels, encoding)
         self._pending_stamp = (header.stamp.sec, header.stamp.nanosec)
         self._acked.clear()  # before the stopping check below: a stop() from here on ends the wait at once
         for _ in range(ACK_RETRIES if use_ack else 1):
