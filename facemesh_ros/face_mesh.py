@@ -14,12 +14,12 @@ import numpy as np
 
 from facemesh_ros.detect import Detections, FaceDetector
 from facemesh_ros.image import as_rgb_uint8
+from facemesh_ros.inference import DEVICES
 from facemesh_ros.landmarks import LandmarkModel
 from facemesh_ros.roi import rois_from_detections
 from facemesh_ros.track import FaceTracker
 
 DETECTOR_CHOICES = ("short", "full")
-DEVICE_CHOICES = ("auto", "cuda", "cpu")
 
 
 class NormalizedLandmark:
@@ -154,7 +154,7 @@ class FaceMesh:
         self.min_detection_confidence = _check_unit("min_detection_confidence", min_detection_confidence)
         self.min_tracking_confidence = _check_unit("min_tracking_confidence", min_tracking_confidence)
         self.detector_name = _check_choice("detector", detector, DETECTOR_CHOICES)
-        self.device = _check_choice("device", device, DEVICE_CHOICES)
+        self.device = _check_choice("device", device, DEVICES)
         if num_threads is None:
             num_threads = min(2, os.cpu_count() or 1)
         if isinstance(num_threads, bool) or not isinstance(num_threads, Integral) or num_threads < 1:
