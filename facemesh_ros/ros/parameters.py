@@ -17,6 +17,8 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
+from facemesh_ros.types import DETECTOR_NAMES, DEVICES
+
 
 @dataclass(frozen=True)
 class ParameterSpec:
@@ -109,14 +111,14 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "short",
         "'short': faces within ~2 m (MediaPipe's default); 'full': the full-range detector, faces up to ~5 m.",
         "rebuild",
-        ("short", "full"),
+        DETECTOR_NAMES,
     ),
     ParameterSpec(
         "device",
         "auto",
         "Inference device: 'auto' (CUDA when onnxruntime has it, else CPU), 'cuda' or 'cpu'.",
         "rebuild",
-        ("auto", "cuda", "cpu"),
+        DEVICES,
     ),
     ParameterSpec(
         "num_threads",
