@@ -11,10 +11,8 @@ import math
 import numpy as np
 
 from .frames import quaternion_from_rotation, rotation_from_quaternion
-from .pipeline import FaceGeometry, _assemble
+from .pipeline import FaceGeometry, checked_face_geometry
 from .procrustes import Similarity
-
-NUM_MESH_POINTS = 468
 
 
 def _smoothing_factor(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
@@ -96,12 +94,10 @@ class FaceGeometrySmoother:
             quaternion = -quaternion
         quaternion = self._rotation(quaternion, stamp)
         rotation = rotation_from_quaternion(quaternion / np.linalg.norm(quaternion))
-        origin = pose.scale * (pose.rotation @ model.sellion) + pose.translation
-        smoothed = self._position(np.append(origin, pose.scale), stamp)
+        smoothed = self._position(np.append(pose.apply(model.sellion), pose.scale), stamp)
         scale = float(smoothed[3])
         smooth_pose = Similarity(scale, rotation, smoothed[:3] - scale * (rotation @ model.sellion))
         metric = geometry.metric_landmarks
         if self._landmarks is not None:
             metric = self._landmarks(metric, stamp)
-        mesh = ((metric[:NUM_MESH_POINTS] - smooth_pose.translation) @ rotation) / scale
-        return _assemble(smooth_pose, metric, mesh, model)
+        return checked_face_geometry(smooth_pose, metric, model)

@@ -2,11 +2,10 @@
 an AR effect (glasses, face paint or the user's own object) out on ~/image. A thin adapter over
 facemesh_ros.effects.
 
-Geometry: rebuilt here from each face's normalized landmarks and the camera (camera_info, else the default
-FOV), not taken from the message's pose. The message's pose is rigid (REP-155 face frame, no Procrustes
-scale) and carries no runtime mesh, both of which the renderer needs, and it was solved with whatever camera
-the face_mesh node had. Solving again with the camera that renders puts every effect on the landmarks'
-pixels by construction (~0.1 ms per face). The face_mesh node's optional smoothing is therefore not applied.
+Geometry: each face's FaceGeometry is rebuilt from the message (pose, Procrustes scale, metric landmarks:
+facemesh_ros.geometry.face_geometry_from_message), so the effect shows exactly the pose the face_mesh node
+put on /tf and in its markers, smoothed when that node smooths. The camera (camera_info, else the default
+FOV) only projects; a face without geometry (has_pose false) is skipped.
 
 Work happens only while someone subscribes to ~/image: the image and faces subscriptions are created when
 the first subscriber appears and destroyed when the last one leaves (checked every SUBSCRIBER_POLL_S).
@@ -23,7 +22,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -38,7 +36,7 @@ from facemesh_ros.effects import (
     object_effect,
 )
 from facemesh_ros.effects.renderer import SAMPLE_COUNTS
-from facemesh_ros.geometry import Camera
+from facemesh_ros.geometry import Camera, FaceGeometry, GeometryError, face_geometry_from_message
 from facemesh_ros.msg import FaceMeshArray
 from facemesh_ros.ros.camera_model import CameraModel
 from facemesh_ros.ros.image_codec import ImageDecodeError, decode_image, image_from_pixels
@@ -51,8 +49,8 @@ from facemesh_ros.ros.parameters import (
     input_qos,
 )
 from facemesh_ros.ros.spin import run_node
+from facemesh_ros.ros.throttle import ERROR_THROTTLE_S, KindThrottle
 
-ERROR_THROTTLE_S = 5.0
 SUBSCRIBER_POLL_S = 0.25
 # effect -> the path parameters it loads (a change of any other path does not reload the effect)
 EFFECT_ASSETS: dict[str, tuple[str, ...]] = {
@@ -167,6 +165,7 @@ class FaceEffectNode(Node):
         self._inputs: list[Any] = []
         self._effect_changed = False  # the worker loads the startup effect itself
         self._pairs: LatestSlot[tuple[Any, Any]] = LatestSlot()
+        self._skip_log = KindThrottle()
 
         self._image_pub = self.create_publisher(Image, "~/image", 1)
         self._qos = input_qos(self, self._param("sync_queue"))
@@ -281,13 +280,12 @@ class FaceEffectNode(Node):
             self.get_logger().error(f"cannot decode image: {error}", throttle_duration_sec=ERROR_THROTTLE_S)
             return
         height, width = rgb.shape[:2]
-        landmarks = [_landmark_points(face.landmarks) for face in faces.faces]
+        geometries, reasons = geometries_from_message(faces)
         renderer.occlusion = self._param("occlusion")
-        result = renderer.render_landmarks(rgb, self._camera(width, height), landmarks)
-        for index, reason in result.skipped:
-            self.get_logger().warning(
-                f"face {faces.faces[index].id} skipped: {reason}", throttle_duration_sec=ERROR_THROTTLE_S
-            )
+        result = renderer.render(rgb, self._camera(width, height), geometries)
+        for index, reason in ((i, reasons.get(i, r)) for i, r in result.skipped):
+            if self._skip_log.due(reason.split(":")[0]):
+                self.get_logger().warning(f"face {faces.faces[index].id} skipped: {reason}")
         self._image_pub.publish(image_from_pixels(image.header, result.image[:, :, ::-1], "bgr8"))
 
     def _camera(self, width: int, height: int) -> Camera:
@@ -300,11 +298,17 @@ class FaceEffectNode(Node):
         self._worker.join(timeout=5.0)
 
 
-def _landmark_points(flat: Any) -> np.ndarray:
-    """A message's flat landmarks as (N, 3). A length that is no multiple of 3 stays flat: reshape would raise
-    and drop the whole frame, while the geometry skips just this face (bad landmark shape)."""
-    values = np.asarray(flat, dtype=np.float64)
-    return values.reshape(-1, 3) if values.size % 3 == 0 else values
+def geometries_from_message(faces: FaceMeshArray) -> tuple[list[FaceGeometry | None], dict[int, str]]:
+    """Each face's geometry as the message describes it (None where it cannot be rebuilt), and why not."""
+    geometries: list[FaceGeometry | None] = []
+    reasons: dict[int, str] = {}
+    for index, face in enumerate(faces.faces):
+        try:
+            geometries.append(face_geometry_from_message(face))
+        except GeometryError as error:
+            geometries.append(None)
+            reasons[index] = str(error)
+    return geometries, reasons
 
 
 def main(args: list[str] | None = None) -> None:
