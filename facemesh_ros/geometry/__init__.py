@@ -23,7 +23,7 @@ from .model import (
 )
 from .pipeline import FaceGeometry, estimate_face_geometry, face_geometry_from_message, face_geometry_from_pose
 from .procrustes import Similarity, WeightedProcrustes, weighted_procrustes
-from .smoothing import FaceGeometrySmoother, OneEuroFilter
+from .smoothing import FaceGeometrySmoother, OneEuroFilter, TrackSmoothers
 
 __all__ = [
     "MEDIAPIPE_VERTICAL_FOV_DEG",
@@ -36,6 +36,7 @@ __all__ = [
     "GeometryError",
     "OneEuroFilter",
     "Similarity",
+    "TrackSmoothers",
     "WeightedProcrustes",
     "default_canonical_face_model",
     "estimate_face_geometry",

@@ -24,7 +24,7 @@ from typing import Any
 
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from sensor_msgs.msg import CompressedImage, Image
 
 from facemesh_ros.effects import (
     AssetError,
@@ -38,16 +38,10 @@ from facemesh_ros.effects import (
 from facemesh_ros.effects.renderer import SAMPLE_COUNTS
 from facemesh_ros.geometry import Camera, FaceGeometry, GeometryError, face_geometry_from_message
 from facemesh_ros.msg import FaceMeshArray
-from facemesh_ros.ros.camera_model import CameraModel
+from facemesh_ros.ros.camera_input import CameraInput
 from facemesh_ros.ros.image_codec import ImageDecodeError, decode_image, image_from_pixels
 from facemesh_ros.ros.latest import LatestSlot
-from facemesh_ros.ros.parameters import (
-    CAMERA_INPUT_PARAMETERS,
-    ParameterSpec,
-    declare_parameters,
-    image_topic,
-    input_qos,
-)
+from facemesh_ros.ros.parameters import CAMERA_INPUT_PARAMETERS, ParameterSpec, declare_parameters
 from facemesh_ros.ros.spin import run_node
 from facemesh_ros.ros.throttle import ERROR_THROTTLE_S, KindThrottle
 
@@ -161,15 +155,13 @@ class FaceEffectNode(Node):
         declare_parameters(self, PARAMETERS, check_parameter)
         self.add_post_set_parameters_callback(self._apply_parameters)
         self._matcher = StampMatcher(self._param("sync_queue"))
-        self._camera_model = CameraModel(self.get_logger())
         self._inputs: list[Any] = []
         self._effect_changed = False  # the worker loads the startup effect itself
         self._pairs: LatestSlot[tuple[Any, Any]] = LatestSlot()
         self._skip_log = KindThrottle()
 
         self._image_pub = self.create_publisher(Image, "~/image", 1)
-        self._qos = input_qos(self, self._param("sync_queue"))
-        self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, self._qos)
+        self._input = CameraInput(self, self._param("sync_queue"))
 
         self._ready = threading.Event()
         self._startup_error: Exception | None = None
@@ -180,7 +172,7 @@ class FaceEffectNode(Node):
             raise self._startup_error
         self.create_timer(SUBSCRIBER_POLL_S, self._update_subscriptions)
         self.get_logger().info(
-            f"face_effect ready ({self._renderer_name}): {image_topic(self)} + "
+            f"face_effect ready ({self._renderer_name}): {self._input.image_topic} + "
             f"{self.resolve_topic_name('face_mesh/faces')} -> {self._image_pub.topic_name}"
         )
 
@@ -196,9 +188,8 @@ class FaceEffectNode(Node):
         """Subscribe to the inputs only while ~/image has subscribers: no decoding or rendering otherwise."""
         wanted = self._image_pub.get_subscription_count() > 0
         if wanted and not self._inputs:
-            image_type = CompressedImage if self._param("image_transport") == "compressed" else Image
             self._inputs = [
-                self.create_subscription(image_type, image_topic(self), lambda m: self._on_input(0, m), self._qos),
+                self._input.subscribe_images(lambda m: self._on_input(0, m)),
                 self.create_subscription(FaceMeshArray, "face_mesh/faces", lambda m: self._on_input(1, m), 10),
             ]
         elif not wanted and self._inputs:
@@ -206,9 +197,6 @@ class FaceEffectNode(Node):
                 self.destroy_subscription(subscription)
             self._inputs = []
             self._matcher.clear()
-
-    def _on_camera_info(self, msg: CameraInfo) -> None:
-        self._camera_model.update(msg)
 
     def _on_input(self, kind: int, msg: Any) -> None:
         pair = self._matcher.add(kind, msg)
@@ -289,7 +277,7 @@ class FaceEffectNode(Node):
         self._image_pub.publish(image_from_pixels(image.header, result.image[:, :, ::-1], "bgr8"))
 
     def _camera(self, width: int, height: int) -> Camera:
-        return self._camera_model.camera(
+        return self._input.camera(
             width, height, self._param("image_is_rectified"), self._param("default_vertical_fov_deg")
         )
 
