@@ -6,12 +6,13 @@ eye, 1 left eye, 2 nose tip, 3 mouth centre, 4 right ear tragion, 5 left ear tra
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from facemesh_ros.image import warp_rect
+from facemesh_ros.image import rect_maps
 from facemesh_ros.inference import OnnxModel, scores_from_logits
 from facemesh_ros.types import DETECTOR_NAMES, NUM_KEYPOINTS, Detections
 
@@ -68,11 +69,20 @@ def padded_side(width: int, height: int) -> float:
 _SIGNED_SCALE = _F32(2.0 / 255.0)  # MediaPipe's convertTo: value = pixel * float(2/255) - 1
 
 
+@functools.lru_cache(maxsize=8)
+def letterbox_maps(width: int, height: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """cv2.remap maps of the whole-image letterbox: they depend only on the image size (cached)."""
+    side = padded_side(width, height)
+    coords, fractions = rect_maps(width * 0.5, height * 0.5, side, side, 0.0, size)
+    coords.flags.writeable = fractions.flags.writeable = False  # shared by every caller
+    return coords, fractions
+
+
 def detection_input(rgb: np.ndarray, size: int) -> np.ndarray:
     """(1, size, size, 3) float32 tensor in [-1, 1]: bilinear letterbox resample, padding = -1."""
     height, width = rgb.shape[:2]
-    side = padded_side(width, height)
-    warped = warp_rect(rgb, width * 0.5, height * 0.5, side, side, 0.0, size, cv2.BORDER_CONSTANT)
+    coords, fractions = letterbox_maps(width, height, size)
+    warped = cv2.remap(rgb, coords, fractions, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     tensor = np.multiply(warped, _SIGNED_SCALE, dtype=np.float32)
     tensor -= _F32(1.0)
     return tensor[None]
@@ -170,10 +180,16 @@ class FaceDetector:
 
     def detect(self, rgb: np.ndarray) -> Detections:
         """Faces in a uint8 RGB image, best score first, in image-normalized coordinates."""
-        size = self.spec.input_size
-        outputs = self.model.run(detection_input(rgb, size))
+        outputs = self.model.run(detection_input(rgb, self.spec.input_size))
+        return self.decode(outputs, rgb.shape[1], rgb.shape[0])
+
+    def decode(self, outputs: dict[str, np.ndarray], width: int, height: int) -> Detections:
+        """The model's raw outputs for one width x height image -> merged, image-normalized detections."""
         raw = decode_boxes(
-            outputs["regressors"][0], outputs["classificators"][0, :, 0], self.anchors, size, self.min_score
+            outputs["regressors"][0],
+            outputs["classificators"][0, :, 0],
+            self.anchors,
+            self.spec.input_size,
+            self.min_score,
         )
-        merged = weighted_nms(raw)
-        return remove_letterbox(merged, rgb.shape[1], rgb.shape[0])
+        return remove_letterbox(weighted_nms(raw), width, height)

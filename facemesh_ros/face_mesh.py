@@ -7,7 +7,9 @@ run -> presence threshold -> ROIs for the next frame. See facemesh_ros.detect / 
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 
@@ -54,6 +56,17 @@ def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
     return str(value)
 
 
+class _LandmarkRun(NamedTuple):
+    rois: np.ndarray
+    landmarks: np.ndarray
+    presence: np.ndarray
+
+
+def _usable_rois(rois: np.ndarray, width: int, height: int) -> np.ndarray:
+    """MediaPipe rejects empty or NaN ROIs too (ValidateRoi); below a pixel nothing can be a face."""
+    return np.all(np.isfinite(rois), axis=1) & (rois[:, 2] * width >= 1) & (rois[:, 3] * height >= 1)
+
+
 class FaceMesh:
     """Face landmarks (468, or 478 with irises) for every face in RGB images or video frames.
 
@@ -69,11 +82,14 @@ class FaceMesh:
       detector: "short" (MediaPipe's default, faces within ~2 m) or "full" (full-range model, small and
         distant faces up to ~5 m).
       device: "auto" (CUDA if onnxruntime has it, else CPU), "cuda" or "cpu".
-      num_threads: onnxruntime intra-op threads of the landmark model (None = min(2, CPU count)). The
-        detector always uses one: the two sessions run one after the other and each has its own spin-waiting
-        thread pool, so two multi-thread pools fight over the cores (measured on 2 cores, static 1080p two
-        faces: 3.7 ms with 1/1 threads, 3.1 ms with 1/2, worse with 2/2; bench/bench_face_mesh.py).
-        Pass 1 when other busy processes need the cores.
+      num_threads: onnxruntime intra-op threads of the landmark model (None = 1; the detector always has
+        one). These models are too small for a thread pool to pay: its threads spin-wait between runs and
+        burn a core. Instead, with two or more CPUs the detector runs on a second thread while the tracked
+        faces' landmarks are computed (same results as one after the other).
+      detection_interval: in video mode, while at least one face is tracked but fewer than max_num_faces,
+        run the detector only every detection_interval-th frame (1 = every frame, MediaPipe's behaviour).
+        Larger values save the detector's time on most frames; a face entering the view is found up to
+        detection_interval - 1 frames later. Without a tracked face the detector runs on every frame.
     """
 
     def __init__(
@@ -86,6 +102,7 @@ class FaceMesh:
         detector: str = "short",
         device: str = "auto",
         num_threads: int | None = None,
+        detection_interval: int = 1,
     ) -> None:
         self.static_image_mode = _check_bool("static_image_mode", static_image_mode)
         self.refine_landmarks = _check_bool("refine_landmarks", refine_landmarks)
@@ -94,8 +111,12 @@ class FaceMesh:
         self.min_tracking_confidence = _check_unit("min_tracking_confidence", min_tracking_confidence)
         self.detector_name = _check_choice("detector", detector, DETECTOR_NAMES)
         self.device = _check_choice("device", device, DEVICES)
-        threads = min(2, os.cpu_count() or 1) if num_threads is None else num_threads
-        threads = _check_count("num_threads", threads, "None or an integer >= 1")
+        threads = _check_count("num_threads", 1 if num_threads is None else num_threads, "None or an integer >= 1")
+        self.detection_interval = _check_count("detection_interval", detection_interval)
+        self._frames_since_detection = self.detection_interval  # the first frame runs the detector
+        # a second CPU: the detector overlaps the tracked faces' landmark run (created on first use)
+        self._overlap = len(os.sched_getaffinity(0)) >= 2 if hasattr(os, "sched_getaffinity") else False
+        self._detector_thread: ThreadPoolExecutor | None = None
         self._detector: FaceDetector | None = FaceDetector(
             self.detector_name, self.min_detection_confidence, self.device, threads=1
         )
@@ -112,14 +133,13 @@ class FaceMesh:
             raise ValueError("FaceMesh is closed; create a new instance")
         rgb = as_rgb_uint8(image)
         height, width = rgb.shape[:2]
-        detections = Detections.empty()
-        if self._tracker.needs_detection():
-            detections = self._detector.detect(rgb).top(self.max_num_faces)
+        detections, tracked = Detections.empty(), None
+        if self._detection_due():
+            detections, tracked = self._detect(rgb)
         rois, ids = self._tracker.merge(rois_from_detections(detections, width, height))
-        # MediaPipe rejects empty or NaN ROIs too (ValidateRoi); below a pixel nothing can be a face
-        usable = np.all(np.isfinite(rois), axis=1) & (rois[:, 2] * width >= 1) & (rois[:, 3] * height >= 1)
+        usable = _usable_rois(rois, width, height)
         rois, ids = rois[usable], ids[usable]
-        landmarks, presence = self._landmarks.run(rgb, rois)
+        landmarks, presence = self._run_landmarks(rgb, rois, tracked)
         accepted = presence > self.min_tracking_confidence
         landmarks, presence, rois = landmarks[accepted], presence[accepted], rois[accepted]
         track_ids = self._tracker.update(landmarks, ids[accepted], width, height)
@@ -133,6 +153,50 @@ class FaceMesh:
             detections.scores,
             (width, height),
         )
+
+    def _detection_due(self) -> bool:
+        """MediaPipe's rule (fewer faces tracked than max_num_faces), thinned out by detection_interval."""
+        self._frames_since_detection += 1
+        if not self._tracker.needs_detection():
+            return False
+        if len(self._tracker.previous_rois) and self._frames_since_detection < self.detection_interval:
+            return False
+        self._frames_since_detection = 0
+        return True
+
+    def _detect(self, rgb: np.ndarray) -> tuple[Detections, _LandmarkRun | None]:
+        """This frame's detections, and the tracked faces' landmark run if it overlapped the detector.
+
+        With a second CPU and faces tracked from the last frame, the detector runs on the worker thread
+        while this one computes those faces' landmarks: their ROIs do not depend on the detections.
+        """
+        assert self._detector is not None and self._landmarks is not None
+        if not self._overlap or len(self._tracker.previous_rois) == 0:
+            return self._detector.detect(rgb).top(self.max_num_faces), None
+        if self._detector_thread is None:
+            self._detector_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="face_detector")
+        pending = self._detector_thread.submit(self._detector.detect, rgb)
+        height, width = rgb.shape[:2]
+        tracked_rois, _ = self._tracker.merge(np.zeros((0, 5), np.float32))
+        tracked_rois = tracked_rois[_usable_rois(tracked_rois, width, height)]
+        tracked = _LandmarkRun(tracked_rois, *self._landmarks.run(rgb, tracked_rois))
+        return pending.result().top(self.max_num_faces), tracked
+
+    def _run_landmarks(
+        self, rgb: np.ndarray, rois: np.ndarray, done: _LandmarkRun | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Landmarks and presence for rois; a ROI equal to one of `done`'s takes its result."""
+        assert self._landmarks is not None
+        if done is None or len(done.rois) == 0:
+            return self._landmarks.run(rgb, rois)
+        equal = np.all(rois[:, None, :] == done.rois[None, :, :], axis=2)
+        reused, source = equal.any(axis=1), equal.argmax(axis=1)
+        landmarks = np.empty((len(rois), *done.landmarks.shape[1:]), np.float32)
+        presence = np.empty(len(rois), np.float32)
+        landmarks[reused], presence[reused] = done.landmarks[source[reused]], done.presence[source[reused]]
+        if not reused.all():
+            landmarks[~reused], presence[~reused] = self._landmarks.run(rgb, rois[~reused])
+        return landmarks, presence
 
     @property
     def providers(self) -> list[str]:
@@ -155,11 +219,15 @@ class FaceMesh:
     def reset(self) -> None:
         """Forget tracked faces (the next frame starts with detection)."""
         self._tracker.reset()
+        self._frames_since_detection = self.detection_interval
 
     def close(self) -> None:
         """Release the onnxruntime sessions; process() raises afterwards."""
         self._detector = None
         self._landmarks = None
+        if self._detector_thread is not None:
+            self._detector_thread.shutdown()
+            self._detector_thread = None
 
     def __enter__(self) -> FaceMesh:
         return self

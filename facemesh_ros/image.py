@@ -15,6 +15,8 @@ size, sides above MAX_SIDE (OpenCV's warp limit).
 
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 
@@ -140,8 +142,40 @@ def invert_3x3(m: np.ndarray) -> np.ndarray:
     )
 
 
-_GRIDS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 _BLOCK_WIDTH = 64  # OpenCV 4's warp block: positions are accumulated from each block's first column
+_BLOCK_OFFSETS = np.arange(_BLOCK_WIDTH, dtype=np.float64)
+
+
+class _MapBuffers:
+    """Work arrays of fixed_point_maps for one output size, reused: fresh ones per call cost more than the math."""
+
+    def __init__(self, width: int, height: int) -> None:
+        blocks = -(-width // _BLOCK_WIDTH)
+        self.rows = np.arange(height, dtype=np.float64)
+        self.block_x = np.arange(blocks, dtype=np.float64) * _BLOCK_WIDTH
+        self.base = np.empty((height, blocks))
+        self.scale = np.empty((height, blocks, _BLOCK_WIDTH))
+        self.value = np.empty((height, blocks, _BLOCK_WIDTH))
+        self.fixed = np.empty((height, blocks * _BLOCK_WIDTH, 2), np.int32)
+
+    def plane(self, m_row: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """(m1 * y + m0 * block_x) + m2 per row and block, + m0 * dx per column: OpenCV 4's sum, commuted."""
+        np.add.outer(m_row[1] * self.rows, m_row[0] * self.block_x, out=self.base)
+        self.base += m_row[2]
+        return np.add(self.base[:, :, None], m_row[0] * _BLOCK_OFFSETS, out=out)
+
+
+_MAP_BUFFERS = threading.local()  # per thread: warps may run on several threads at once
+
+
+def _map_buffers(width: int, height: int) -> _MapBuffers:
+    cache: dict[tuple[int, int], _MapBuffers] = _MAP_BUFFERS.__dict__.setdefault("by_size", {})
+    buffers = cache.get((width, height))
+    if buffers is None:
+        if len(cache) > 8:  # sizes come and go (camera resolutions); keep the memory bounded
+            cache.clear()
+        buffers = cache[(width, height)] = _MapBuffers(width, height)
+    return buffers
 
 
 def _mapped_bound(inverse: np.ndarray, width: int, height: int) -> float:
@@ -159,49 +193,42 @@ def fixed_point_maps(inverse: np.ndarray, width: int, height: int) -> tuple[np.n
     Per pixel, as OpenCV 4: depth = (m20 * block_x + m21 * y + m22) + m20 * dx, scale = 32 / depth,
     X = rint(((m00 * block_x + m01 * y + m02) + m00 * dx) * scale), same for Y; integer part = X >> 5.
     """
-    grid = _GRIDS.get((width, height))
-    if grid is None:
-        columns = np.arange(width, dtype=np.float64)
-        grid = (columns - columns % _BLOCK_WIDTH, columns % _BLOCK_WIDTH, np.arange(height, dtype=np.float64))
-        _GRIDS[(width, height)] = grid
-    block_x, offset_x, rows = grid
     m = inverse
+    buffers = _map_buffers(width, height)
     safe = _mapped_bound(inverse, width, height) < 30000 * INTER_TAB_SIZE  # no clamping needed (fast path)
-
-    def accumulate(row: int) -> np.ndarray:
-        value = np.add.outer(m[row, 1] * rows, m[row, 0] * block_x)  # (m0 * bx + m1 * y): same sum, commuted
-        value += m[row, 2]
-        value += m[row, 0] * offset_x
-        return value
-
-    scale = accumulate(2)
+    scale = buffers.plane(m[2], buffers.scale)
     if safe:
         np.divide(INTER_TAB_SIZE, scale, out=scale)
     else:
         nonzero = scale != 0
         np.divide(INTER_TAB_SIZE, scale, out=scale, where=nonzero)
         scale[~nonzero] = 0.0
-    fixed = []
+    fixed = buffers.fixed
     for row in (0, 1):
-        value = accumulate(row)
+        value = buffers.plane(m[row], buffers.value)
         value *= scale
         if not safe:
             limit = float(np.iinfo(np.int32).max)
             np.clip(value, -limit - 1, limit, out=value)
-        fixed.append(np.rint(value, out=value).astype(np.int32))
-    fx, fy = fixed
-    coords = np.empty((height, width, 2), np.int16)
-    if safe:
-        coords[:, :, 0] = fx >> INTER_BITS
-        coords[:, :, 1] = fy >> INTER_BITS
-    else:
-        coords[:, :, 0] = np.clip(fx >> INTER_BITS, -32768, 32767)
-        coords[:, :, 1] = np.clip(fy >> INTER_BITS, -32768, 32767)
-    fx &= INTER_TAB_SIZE - 1
-    fy &= INTER_TAB_SIZE - 1
-    fy *= INTER_TAB_SIZE
-    fy += fx
-    return coords, fy.astype(np.uint16)
+        fixed[:, :, row] = np.rint(value, out=value).reshape(height, -1)
+    fixed_xy = fixed[:, :width]
+    whole = fixed_xy >> INTER_BITS
+    if not safe:
+        np.clip(whole, -32768, 32767, out=whole)
+    fixed_xy &= INTER_TAB_SIZE - 1
+    fractions = fixed_xy[:, :, 1] * INTER_TAB_SIZE
+    fractions += fixed_xy[:, :, 0]
+    return whole.astype(np.int16), fractions.astype(np.uint16)
+
+
+def rect_maps(
+    center_x: float, center_y: float, width: float, height: float, rotation: float, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """cv2.remap maps resampling a rotated rectangle (pixels, radians) to size x size, as MediaPipe's warp."""
+    corners = np.array([[0, size], [0, 0], [size, 0], [size, size]], np.float32)
+    # forward then inverted, as OpenCV: exact rounding ties (letterbox scales like 941/128) fall alike
+    forward = perspective_from_points(box_points(center_x, center_y, width, height, rotation), corners)
+    return fixed_point_maps(invert_3x3(forward), size, size)
 
 
 def warp_rect(
@@ -219,9 +246,5 @@ def warp_rect(
 
     border: cv2.BORDER_REPLICATE (landmark crops) or cv2.BORDER_CONSTANT with 0 (detector letterbox).
     """
-    corners = np.array([[0, size], [0, 0], [size, 0], [size, size]], np.float32)
-    # forward then inverted, as OpenCV: exact rounding ties (letterbox scales like 941/128) fall alike
-    forward = perspective_from_points(box_points(center_x, center_y, width, height, rotation), corners)
-    inverse = invert_3x3(forward)
-    coords, fractions = fixed_point_maps(inverse, size, size)
+    coords, fractions = rect_maps(center_x, center_y, width, height, rotation, size)
     return cv2.remap(image, coords, fractions, cv2.INTER_LINEAR, dst=out, borderMode=border, borderValue=0)

@@ -51,22 +51,22 @@ def select_providers(device: str, available: list[str] | None = None) -> list[st
 
 
 def session_options(threads: int | None = None) -> ort.SessionOptions:
-    """The fastest CPU configuration measured for these models on this 2-core machine (bench/bench_models.py).
+    """The CPU configuration for these small models (bench/bench_models.py, bench/bench_stages.py).
 
     - ORT_ENABLE_ALL: enables the NCHWc layout transformer (blocked-layout conv kernels with fused Relu and
-      Add); ~3x faster than ORT_ENABLE_EXTENDED on the landmark model. The converter keeps every op of the
-      conv trunks NCHWc-compatible (PRelu and channel Pad rewritten as 1x1 convs), so no reorders remain.
-    - intra-op threads default min(2, cores), with onnxruntime's default spin-wait: 0.38 ms vs 0.59 ms for
-      one thread on face_landmark at batch 1, 0.32 vs 0.61 ms per face at batch 4. Without spinning, two
-      threads were slower than one (0.72 ms): each small conv hands work to the pool, and waking a sleeping
-      thread costs more than the conv. When other processes keep both cores busy, spinning threads lose
-      (measured 0.61-0.72 ms vs 0.58 for one thread): pass threads=1 where the cores are needed elsewhere.
+      Add), several times faster than ORT_ENABLE_EXTENDED on the landmark model. The converter keeps every
+      op of the conv trunks NCHWc-compatible (PRelu and channel Pad rewritten as 1x1 convs).
+    - one intra-op thread by default (None): the calling thread does all the work, no pool. A pool of two
+      barely shortens a run of these models, and its threads spin-wait after each run, so at camera rates a
+      core is kept busy for nothing and everything else on the machine slows down. FaceMesh uses the second
+      core by running the detector beside the landmark model instead. threads > 1 keeps onnxruntime's
+      spin-wait (without it a pool is slower than one thread: waking a thread costs more than a small conv).
     - sequential execution, one inter-op thread: the graphs are chains, parallel mode only adds overhead.
     """
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.intra_op_num_threads = min(2, os.cpu_count() or 1) if threads is None else threads
+    options.intra_op_num_threads = 1 if threads is None else threads
     options.inter_op_num_threads = 1
     return options
 

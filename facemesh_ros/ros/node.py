@@ -95,6 +95,7 @@ class FaceMeshNode(Node):
             detector=value("detector"),
             device=value("device"),
             num_threads=value("num_threads") or None,
+            detection_interval=value("detection_interval"),
         )
 
     def _prepare_rebuild(self, parameters: list[Parameter]) -> SetParametersResult:

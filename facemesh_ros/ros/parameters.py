@@ -129,11 +129,21 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec(
         "num_threads",
         0,
-        "onnxruntime intra-op threads of the landmark model; 0 = the library's "
-        "default (2 on a 2-core machine: fastest when the cores are free; 1 leaves a core to other nodes)",
+        "onnxruntime intra-op threads of the landmark model; 0 = the library's default (1: with a second "
+        "core the detector runs beside the landmark model instead)",
         "rebuild",
         low=0,
         high=64,
+    ),
+    ParameterSpec(
+        "detection_interval",
+        1,
+        "While at least one face is tracked but fewer than max_num_faces, run the detector only every Nth "
+        "frame (1 = every frame, MediaPipe's behaviour); a face entering the view is found up to N - 1 "
+        "frames later",
+        "rebuild",
+        low=1,
+        high=1000,
     ),
     # Outputs
     ParameterSpec(
