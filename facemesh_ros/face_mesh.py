@@ -84,8 +84,8 @@ class FaceMesh:
       device: "auto" (CUDA if onnxruntime has it, else CPU), "cuda" or "cpu".
       num_threads: onnxruntime intra-op threads of the landmark model (None = 1; the detector always has
         one). These models are too small for a thread pool to pay: its threads spin-wait between runs and
-        burn a core. Instead, with two or more CPUs the detector runs on a second thread while the tracked
-        faces' landmarks are computed (same results as one after the other).
+        burn a core. Instead, with two or more CPUs a second thread runs the detector while the tracked
+        faces' landmarks are computed, and half of the faces when there are several.
       detection_interval: in video mode, while at least one face is tracked but fewer than max_num_faces,
         run the detector only every detection_interval-th frame (1 = every frame, MediaPipe's behaviour).
         Larger values save the detector's time on most frames; a face entering the view is found up to
@@ -114,9 +114,9 @@ class FaceMesh:
         threads = _check_count("num_threads", 1 if num_threads is None else num_threads, "None or an integer >= 1")
         self.detection_interval = _check_count("detection_interval", detection_interval)
         self._frames_since_detection = self.detection_interval  # the first frame runs the detector
-        # a second CPU: the detector overlaps the tracked faces' landmark run (created on first use)
+        # a second CPU: the detector overlaps the tracked faces' landmark run, faces are shared out
         self._overlap = len(os.sched_getaffinity(0)) >= 2 if hasattr(os, "sched_getaffinity") else False
-        self._detector_thread: ThreadPoolExecutor | None = None
+        self._worker_thread: ThreadPoolExecutor | None = None
         self._detector: FaceDetector | None = FaceDetector(
             self.detector_name, self.min_detection_confidence, self.device, threads=1
         )
@@ -173,9 +173,7 @@ class FaceMesh:
         assert self._detector is not None and self._landmarks is not None
         if not self._overlap or len(self._tracker.previous_rois) == 0:
             return self._detector.detect(rgb).top(self.max_num_faces), None
-        if self._detector_thread is None:
-            self._detector_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="face_detector")
-        pending = self._detector_thread.submit(self._detector.detect, rgb)
+        pending = self._worker().submit(self._detector.detect, rgb)
         height, width = rgb.shape[:2]
         tracked_rois, _ = self._tracker.merge(np.zeros((0, 5), np.float32))
         tracked_rois = tracked_rois[_usable_rois(tracked_rois, width, height)]
@@ -186,17 +184,33 @@ class FaceMesh:
         self, rgb: np.ndarray, rois: np.ndarray, done: _LandmarkRun | None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Landmarks and presence for rois; a ROI equal to one of `done`'s takes its result."""
-        assert self._landmarks is not None
         if done is None or len(done.rois) == 0:
-            return self._landmarks.run(rgb, rois)
+            return self._landmarks_on_both_cores(rgb, rois)
         equal = np.all(rois[:, None, :] == done.rois[None, :, :], axis=2)
         reused, source = equal.any(axis=1), equal.argmax(axis=1)
         landmarks = np.empty((len(rois), *done.landmarks.shape[1:]), np.float32)
         presence = np.empty(len(rois), np.float32)
         landmarks[reused], presence[reused] = done.landmarks[source[reused]], done.presence[source[reused]]
         if not reused.all():
-            landmarks[~reused], presence[~reused] = self._landmarks.run(rgb, rois[~reused])
+            landmarks[~reused], presence[~reused] = self._landmarks_on_both_cores(rgb, rois[~reused])
         return landmarks, presence
+
+    def _landmarks_on_both_cores(self, rgb: np.ndarray, rois: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The landmark model on rois; with two or more faces and a second CPU, half of them on the worker."""
+        assert self._landmarks is not None
+        if not self._overlap or len(rois) < 2:
+            return self._landmarks.run(rgb, rois)
+        half = len(rois) // 2
+        pending = self._worker().submit(self._landmarks.run, rgb, rois[half:])
+        landmarks, presence = self._landmarks.run(rgb, rois[:half])
+        other_landmarks, other_presence = pending.result()
+        return np.concatenate([landmarks, other_landmarks]), np.concatenate([presence, other_presence])
+
+    def _worker(self) -> ThreadPoolExecutor:
+        """The second thread (detector or half of the faces); onnxruntime and OpenCV release the GIL."""
+        if self._worker_thread is None:
+            self._worker_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="face_mesh_worker")
+        return self._worker_thread
 
     @property
     def providers(self) -> list[str]:
@@ -225,9 +239,9 @@ class FaceMesh:
         """Release the onnxruntime sessions; process() raises afterwards."""
         self._detector = None
         self._landmarks = None
-        if self._detector_thread is not None:
-            self._detector_thread.shutdown()
-            self._detector_thread = None
+        if self._worker_thread is not None:
+            self._worker_thread.shutdown()
+            self._worker_thread = None
 
     def __enter__(self) -> FaceMesh:
         return self

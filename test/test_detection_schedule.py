@@ -14,6 +14,7 @@ from facemesh_ros.face_mesh import FaceMesh
 from facemesh_ros.simulation.virtual_camera import VirtualCamera
 
 TRACKING = load_fixture("mediapipe_tracking.npz")
+FULL = {"detector": "full", "device": "cpu"}
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,7 @@ def test_overlapped_detector_gives_the_same_results_as_one_step_after_the_other(
                 np.testing.assert_array_equal(a.rois, b.rois)
                 np.testing.assert_array_equal(a.track_ids, b.track_ids)
                 np.testing.assert_array_equal(a.detection_boxes, b.detection_boxes)
-    assert overlapped._detector_thread is None  # closed: the worker thread is shut down
+    assert overlapped._worker_thread is None  # closed: the worker thread is shut down
 
 
 def test_detection_interval_skips_the_detector_only_while_a_face_is_tracked(lenna_frames) -> None:
@@ -96,3 +97,17 @@ def test_a_newcomer_is_found_within_the_detection_interval(newcomer_frames) -> N
 def test_bad_detection_interval_raises(value) -> None:
     with pytest.raises(ValueError, match=r"detection_interval must be an integer >= 1"):
         FaceMesh(detection_interval=value)
+
+
+def test_faces_shared_out_over_two_threads_match_one_batch() -> None:
+    """Several faces: half run on the worker thread. Per-face results do not depend on the batch's other
+    faces except for float rounding inside onnxruntime's kernels (~1e-9 of the image size)."""
+    photo = read_rgb("t1.jpg")  # six people at a table, small faces: the full-range detector
+    for refine in (False, True):
+        with FaceMesh(static_image_mode=True, max_num_faces=10, refine_landmarks=refine, **FULL) as shared:
+            with FaceMesh(static_image_mode=True, max_num_faces=10, refine_landmarks=refine, **FULL) as one:
+                one._overlap = False
+                a, b = shared.process(photo), one.process(photo)
+        assert a.num_faces == b.num_faces >= 4
+        np.testing.assert_allclose(a.landmarks, b.landmarks, rtol=0, atol=1e-6)
+        np.testing.assert_array_equal(a.rois, b.rois)
