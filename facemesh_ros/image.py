@@ -180,8 +180,9 @@ def _map_buffers(width: int, height: int) -> _MapBuffers:
 
 def _mapped_bound(inverse: np.ndarray, width: int, height: int) -> float:
     """Largest |coordinate| * 32 any output pixel maps to (a projective map is extreme at the corners)."""
-    corners = np.array([[0, 0, 1], [width - 1, 0, 1], [0, height - 1, 1], [width - 1, height - 1, 1]], float)
-    mapped = corners @ inverse.T
+    x = np.array([0.0, width - 1.0, 0.0, width - 1.0])[:, None]
+    y = np.array([0.0, 0.0, height - 1.0, height - 1.0])[:, None]
+    mapped = x * inverse[:, 0] + y * inverse[:, 1] + inverse[:, 2]  # no BLAS call (its threads would wake)
     if np.any(mapped[:, 2] <= 0):
         return np.inf
     return float(np.abs(mapped[:, :2] / mapped[:, 2:]).max()) * INTER_TAB_SIZE
