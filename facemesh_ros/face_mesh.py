@@ -1,7 +1,8 @@
 """FaceMesh: MediaPipe's legacy Face Mesh solution API on onnxruntime, plus numpy access to the results.
 
 Pipeline per frame: detect (only while fewer than max_num_faces are tracked) -> ROIs -> one batched landmark
-run -> presence threshold -> ROIs for the next frame. See facemesh_ros.detect / roi / landmarks / track.
+run -> presence threshold -> ROIs for the next frame (-> blendshapes). See facemesh_ros.detect / roi /
+landmarks / landmarks_v2 / track / blendshapes.
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from facemesh_ros.blendshapes import BLENDSHAPE_NAMES, BlendshapeModel
 from facemesh_ros.detect import Detections, FaceDetector
 from facemesh_ros.image import as_rgb_uint8
 from facemesh_ros.inference import DEVICES
 from facemesh_ros.landmarks import LandmarkModel
+from facemesh_ros.landmarks_v2 import LandmarkModelV2
 from facemesh_ros.roi import rois_from_detections
 from facemesh_ros.track import FaceTracker
 
 DETECTOR_CHOICES = ("short", "full")
+MODEL_CHOICES = ("legacy", "v2")
 
 
 class NormalizedLandmark:
@@ -69,6 +73,8 @@ class FaceMeshResult:
     (D, 6, 2) keypoints (eyes, nose tip, mouth, ear tragions), (D,); empty when every face was tracked and
     the detector did not run. Detections are not paired with faces (a tracked face may win over one).
     image_size: (width, height) of the processed image.
+    blendshapes: (F, 52) float32 scores in [0, 1] in the order of `blendshape_names` (FaceMesh with
+    output_blendshapes=True), else None.
     """
 
     landmarks: np.ndarray
@@ -79,6 +85,7 @@ class FaceMeshResult:
     detection_keypoints: np.ndarray
     detection_scores: np.ndarray
     image_size: tuple[int, int]
+    blendshapes: np.ndarray | None = None
     _objects: list[NormalizedLandmarkList] | None = field(default=None, repr=False)
 
     @property
@@ -93,6 +100,11 @@ class FaceMeshResult:
     @property
     def num_faces(self) -> int:
         return len(self.landmarks)
+
+    @property
+    def blendshape_names(self) -> tuple[str, ...] | None:
+        """Names of the blendshapes columns (MediaPipe's category names), None without blendshapes."""
+        return None if self.blendshapes is None else BLENDSHAPE_NAMES
 
 
 def _check_bool(name: str, value: object) -> bool:
@@ -127,6 +139,13 @@ class FaceMesh:
     Additions:
       detector: "short" (MediaPipe's default, faces within ~2 m) or "full" (full-range model, small and
         distant faces up to ~5 m).
+      model: "legacy" (MediaPipe's legacy Face Mesh models, the default) or "v2" (MediaPipe Tasks
+        FaceLandmarker's 256x256 landmark model: always 478 landmarks, irises included, so refine_landmarks
+        does not apply).
+      output_blendshapes: True = also run the blendshape model (52 expression scores per face,
+        result.blendshapes); needs model="v2", whose landmarks it was trained on.
+      tracker: a FaceTracker with other association rules (FaceLandmarker passes MediaPipe Tasks'); None =
+        the legacy solution's.
       device: "auto" (CUDA if onnxruntime has it, else CPU), "cuda" or "cpu".
       num_threads: onnxruntime intra-op threads of the landmark model (None = min(2, CPU count)). The
         detector always uses one: the two sessions run one after the other and each has its own spin-waiting
@@ -145,6 +164,9 @@ class FaceMesh:
         detector: str = "short",
         device: str = "auto",
         num_threads: int | None = None,
+        model: str = "legacy",
+        output_blendshapes: bool = False,
+        tracker: FaceTracker | None = None,
     ) -> None:
         self.static_image_mode = _check_bool("static_image_mode", static_image_mode)
         self.refine_landmarks = _check_bool("refine_landmarks", refine_landmarks)
@@ -155,6 +177,11 @@ class FaceMesh:
         self.min_tracking_confidence = _check_unit("min_tracking_confidence", min_tracking_confidence)
         self.detector_name = _check_choice("detector", detector, DETECTOR_CHOICES)
         self.device = _check_choice("device", device, DEVICES)
+        self.model = _check_choice("model", model, MODEL_CHOICES)
+        self.output_blendshapes = _check_bool("output_blendshapes", output_blendshapes)
+        if self.output_blendshapes and self.model != "v2":
+            raise ValueError("output_blendshapes=True needs model='v2': the blendshape model reads the v2 "
+                             "landmark model's points (the legacy model's give wrong scores)")
         if num_threads is None:
             num_threads = min(2, os.cpu_count() or 1)
         if isinstance(num_threads, bool) or not isinstance(num_threads, Integral) or num_threads < 1:
@@ -162,12 +189,15 @@ class FaceMesh:
         self._detector: FaceDetector | None = FaceDetector(
             self.detector_name, self.min_detection_confidence, self.device, threads=1
         )
-        self._landmarks: LandmarkModel | None = LandmarkModel(self.refine_landmarks, self.device, num_threads)
-        self._tracker = FaceTracker(self.max_num_faces, self.static_image_mode)
+        self._landmarks: LandmarkModel | LandmarkModelV2 | None = (
+            LandmarkModelV2(self.device, num_threads) if self.model == "v2"
+            else LandmarkModel(self.refine_landmarks, self.device, num_threads))
+        self._blendshapes = BlendshapeModel(self.device) if self.output_blendshapes else None
+        self._tracker = tracker or FaceTracker(self.max_num_faces, self.static_image_mode)
 
     @property
     def num_landmarks(self) -> int:
-        return 478 if self.refine_landmarks else 468
+        return 478 if self.refine_landmarks or self.model == "v2" else 468
 
     def process(self, image: np.ndarray) -> FaceMeshResult:
         """Find faces in an H x W x 3 uint8 RGB image (see facemesh_ros.image for other accepted layouts)."""
@@ -186,9 +216,10 @@ class FaceMesh:
         accepted = presence > self.min_tracking_confidence
         landmarks, presence, rois = landmarks[accepted], presence[accepted], rois[accepted]
         track_ids = self._tracker.update(landmarks, ids[accepted], width, height)
+        blendshapes = None if self._blendshapes is None else self._blendshapes.run(landmarks, width, height)
         return FaceMeshResult(
             landmarks, presence, rois, track_ids,
-            detections.boxes, detections.keypoints, detections.scores, (width, height),
+            detections.boxes, detections.keypoints, detections.scores, (width, height), blendshapes,
         )
 
     @property
@@ -216,6 +247,7 @@ class FaceMesh:
         """Release the onnxruntime sessions; process() raises afterwards."""
         self._detector = None
         self._landmarks = None
+        self._blendshapes = None
 
     def __enter__(self) -> FaceMesh:
         return self
