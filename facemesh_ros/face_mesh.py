@@ -180,8 +180,10 @@ class FaceMesh:
         self.model = _check_choice("model", model, MODEL_CHOICES)
         self.output_blendshapes = _check_bool("output_blendshapes", output_blendshapes)
         if self.output_blendshapes and self.model != "v2":
-            raise ValueError("output_blendshapes=True needs model='v2': the blendshape model reads the v2 "
-                             "landmark model's points (the legacy model's give wrong scores)")
+            raise ValueError(
+                "output_blendshapes=True needs model='v2': the blendshape model reads the v2 "
+                "landmark model's points (the legacy model's give wrong scores)"
+            )
         if num_threads is None:
             num_threads = min(2, os.cpu_count() or 1)
         if isinstance(num_threads, bool) or not isinstance(num_threads, Integral) or num_threads < 1:
@@ -190,8 +192,10 @@ class FaceMesh:
             self.detector_name, self.min_detection_confidence, self.device, threads=1
         )
         self._landmarks: LandmarkModel | LandmarkModelV2 | None = (
-            LandmarkModelV2(self.device, num_threads) if self.model == "v2"
-            else LandmarkModel(self.refine_landmarks, self.device, num_threads))
+            LandmarkModelV2(self.device, num_threads)
+            if self.model == "v2"
+            else LandmarkModel(self.refine_landmarks, self.device, num_threads)
+        )
         self._blendshapes = BlendshapeModel(self.device) if self.output_blendshapes else None
         self._tracker = tracker or FaceTracker(self.max_num_faces, self.static_image_mode)
 
@@ -218,8 +222,15 @@ class FaceMesh:
         track_ids = self._tracker.update(landmarks, ids[accepted], width, height)
         blendshapes = None if self._blendshapes is None else self._blendshapes.run(landmarks, width, height)
         return FaceMeshResult(
-            landmarks, presence, rois, track_ids,
-            detections.boxes, detections.keypoints, detections.scores, (width, height), blendshapes,
+            landmarks,
+            presence,
+            rois,
+            track_ids,
+            detections.boxes,
+            detections.keypoints,
+            detections.scores,
+            (width, height),
+            blendshapes,
         )
 
     @property
@@ -229,8 +240,9 @@ class FaceMesh:
             return []
         return list(self._landmarks.model.providers)
 
-    def set_thresholds(self, min_detection_confidence: float | None = None,
-                       min_tracking_confidence: float | None = None) -> None:
+    def set_thresholds(
+        self, min_detection_confidence: float | None = None, min_tracking_confidence: float | None = None
+    ) -> None:
         """Change the confidence thresholds without rebuilding the pipeline (tracking goes on)."""
         if min_detection_confidence is not None:
             self.min_detection_confidence = _check_unit("min_detection_confidence", min_detection_confidence)

@@ -35,8 +35,13 @@ def _rotation(start: np.ndarray, end: np.ndarray, width: int, height: int) -> np
 
 
 def _square_rois(
-    xmin: np.ndarray, ymin: np.ndarray, box_w: np.ndarray, box_h: np.ndarray, rotation: np.ndarray,
-    width: int, height: int,
+    xmin: np.ndarray,
+    ymin: np.ndarray,
+    box_w: np.ndarray,
+    box_h: np.ndarray,
+    rotation: np.ndarray,
+    width: int,
+    height: int,
 ) -> np.ndarray:
     """Boxes -> ROIs: same centre, square on the long side in pixels, scaled by 1.5 (float32 throughout)."""
     center_x = xmin + box_w / _F32(2.0)
@@ -80,7 +85,9 @@ def roi_iou(roi: np.ndarray, rois: np.ndarray) -> np.ndarray:
 
 
 def associate_rois(
-    detection_rois: np.ndarray, previous_rois: np.ndarray, threshold: float = ASSOCIATION_IOU,
+    detection_rois: np.ndarray,
+    previous_rois: np.ndarray,
+    threshold: float = ASSOCIATION_IOU,
     detections_win: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Merge detection ROIs with last frame's ROIs; a later ROI replaces every earlier one it overlaps.

@@ -15,8 +15,14 @@ from facemesh_ros.roi import ASSOCIATION_IOU, associate_rois, rois_from_landmark
 class FaceTracker:
     """Holds the previous frame's ROIs and ids; in static mode nothing is carried over."""
 
-    def __init__(self, max_num_faces: int, static_image_mode: bool, *, detections_win: bool = False,
-                 association_iou: float = ASSOCIATION_IOU) -> None:
+    def __init__(
+        self,
+        max_num_faces: int,
+        static_image_mode: bool,
+        *,
+        detections_win: bool = False,
+        association_iou: float = ASSOCIATION_IOU,
+    ) -> None:
         self.max_num_faces = max_num_faces
         self.static_image_mode = static_image_mode
         self.detections_win = detections_win  # MediaPipe Tasks: a detection replaces the tracked ROI
@@ -30,8 +36,7 @@ class FaceTracker:
 
     def merge(self, detection_rois: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """ROIs to run the landmark model on and their track ids (-1 = new face, id given on acceptance)."""
-        rois, origin = associate_rois(detection_rois, self.previous_rois, self.association_iou,
-                                      self.detections_win)
+        rois, origin = associate_rois(detection_rois, self.previous_rois, self.association_iou, self.detections_win)
         ids = np.full(len(origin), -1, np.int64)
         carried = origin >= 0
         ids[carried] = self.previous_ids[origin[carried]]

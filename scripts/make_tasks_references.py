@@ -52,15 +52,18 @@ def landmarker(task: bytes, video: bool, num_faces: int) -> object:
     options = vision.FaceLandmarkerOptions(
         base_options=BaseOptions(model_asset_buffer=task),
         running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
-        num_faces=num_faces, output_face_blendshapes=True, output_facial_transformation_matrixes=True)
+        num_faces=num_faces,
+        output_face_blendshapes=True,
+        output_facial_transformation_matrixes=True,
+    )
     return vision.FaceLandmarker.create_from_options(options)
 
 
 def result_arrays(result: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    landmarks = np.array([[(p.x, p.y, p.z) for p in face] for face in result.face_landmarks],
-                         np.float32).reshape(-1, 478, 3)
-    blendshapes = np.array([[c.score for c in face] for face in result.face_blendshapes],
-                           np.float32).reshape(-1, 52)
+    landmarks = np.array([[(p.x, p.y, p.z) for p in face] for face in result.face_landmarks], np.float32).reshape(
+        -1, 478, 3
+    )
+    blendshapes = np.array([[c.score for c in face] for face in result.face_blendshapes], np.float32).reshape(-1, 52)
     matrices = np.array(result.facial_transformation_matrixes, np.float32).reshape(-1, 4, 4)
     return landmarks, blendshapes, matrices
 

@@ -45,18 +45,20 @@ def _still_errors(run) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def image_landmarker():
-    options = vision.FaceLandmarkerOptions(num_faces=10, output_face_blendshapes=True,
-                                           output_facial_transformation_matrixes=True)
+    options = vision.FaceLandmarkerOptions(
+        num_faces=10, output_face_blendshapes=True, output_facial_transformation_matrixes=True
+    )
     with vision.FaceLandmarker.create_from_options(options) as landmarker:
         yield landmarker
 
 
 def test_face_mesh_v2_matches_mediapipe_tasks_on_stills() -> None:
-    with FaceMesh(static_image_mode=True, max_num_faces=10, model="v2", output_blendshapes=True,
-                  device="cpu") as mesh:
+    with FaceMesh(static_image_mode=True, max_num_faces=10, model="v2", output_blendshapes=True, device="cpu") as mesh:
         errors, blendshape_errors = _still_errors(mesh.process)
-    print(f"FaceMesh v2 stills: landmarks mean {errors.mean():.4f} worst {errors.max():.4f} % IOD, "
-          f"blendshapes worst {blendshape_errors.max():.4f}")
+    print(
+        f"FaceMesh v2 stills: landmarks mean {errors.mean():.4f} worst {errors.max():.4f} % IOD, "
+        f"blendshapes worst {blendshape_errors.max():.4f}"
+    )
     assert len(errors) == 7  # faces on 6 images, two on breakingbad
     assert errors.mean() <= MEAN_LIMIT and errors.max() <= WORST_LIMIT, errors
     assert (blendshape_errors <= BLENDSHAPE_LIMIT).all(), blendshape_errors
@@ -91,7 +93,8 @@ def test_transformation_matrices_match_mediapipe(image_landmarker) -> None:
             continue
         result = image_landmarker.detect(read_rgb(name))
         matrices = np.array(result.facial_transformation_matrixes)[
-            _matched(result.arrays.landmarks, TASKS[f"static/{name}/landmarks"])]
+            _matched(result.arrays.landmarks, TASKS[f"static/{name}/landmarks"])
+        ]
         assert matrices.shape == reference.shape and np.allclose(matrices[:, 3], [0, 0, 0, 1])
         assert np.abs(matrices[:, :3, :3] - reference[:, :3, :3]).max() <= 0.02, name
         distance = np.linalg.norm(reference[:, :3, 3], axis=1)
@@ -104,8 +107,9 @@ def test_video_mode_tracks_like_mediapipe_tasks(seq: str) -> None:
     fixture self_error: one changed pixel moves MediaPipe itself by up to 3.7 % IOD on breakingbad). One
     face: MediaPipe smooths, and so do we: without the filter lenna's first frames are off by 2 % IOD."""
     camera, config = sequence_camera(TASKS, seq)
-    options = vision.FaceLandmarkerOptions(running_mode=vision.RunningMode.VIDEO, output_face_blendshapes=True,
-                                           num_faces=config["max_num_faces"])
+    options = vision.FaceLandmarkerOptions(
+        running_mode=vision.RunningMode.VIDEO, output_face_blendshapes=True, num_faces=config["max_num_faces"]
+    )
     errors, blendshape_errors = [], []
     with vision.FaceLandmarker.create_from_options(options) as landmarker:
         for index, frame in enumerate(camera):
@@ -118,8 +122,10 @@ def test_video_mode_tracks_like_mediapipe_tasks(seq: str) -> None:
             scores = result.arrays.blendshapes[order]
             blendshape_errors.extend(np.abs(scores - TASKS[f"{seq}/blendshapes"][index, :count]).max(axis=1))
     errors, blendshape_errors = np.array(errors), np.array(blendshape_errors)
-    print(f"video {seq}: landmarks mean {errors.mean():.4f} worst {errors.max():.4f} % IOD, "
-          f"blendshapes worst {blendshape_errors.max():.4f}")
+    print(
+        f"video {seq}: landmarks mean {errors.mean():.4f} worst {errors.max():.4f} % IOD, "
+        f"blendshapes worst {blendshape_errors.max():.4f}"
+    )
     self_worst = LEGACY_TRACKING[f"{seq}/478/self_error"][:, 1].max()
     assert errors.max() <= max(self_worst, 0.2), (errors.max(), self_worst)
     if config["max_num_faces"] == 1:  # smoothed: the filter's state must follow MediaPipe's
@@ -128,8 +134,11 @@ def test_video_mode_tracks_like_mediapipe_tasks(seq: str) -> None:
 
 def test_live_stream_hands_results_to_the_callback() -> None:
     received = []
-    options = vision.FaceLandmarkerOptions(running_mode=vision.RunningMode.LIVE_STREAM, output_face_blendshapes=True,
-                                           result_callback=lambda *args: received.append(args))
+    options = vision.FaceLandmarkerOptions(
+        running_mode=vision.RunningMode.LIVE_STREAM,
+        output_face_blendshapes=True,
+        result_callback=lambda *args: received.append(args),
+    )
     image = vision.Image.create_from_file(DATA / "lenna.png")
     with vision.FaceLandmarker.create_from_options(options) as landmarker:
         assert landmarker.detect_async(image, 5) is None
@@ -158,7 +167,8 @@ def test_landmarker_option_errors() -> None:
 def test_landmarker_call_errors_leave_it_working() -> None:
     image = read_rgb("lenna.png")
     video = vision.FaceLandmarker.create_from_options(
-        vision.FaceLandmarkerOptions(running_mode=vision.RunningMode.VIDEO))
+        vision.FaceLandmarkerOptions(running_mode=vision.RunningMode.VIDEO)
+    )
     with video:
         with pytest.raises(ValueError, match="not initialized with the image mode"):
             video.detect(image)

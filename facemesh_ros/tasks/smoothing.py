@@ -27,8 +27,9 @@ def _alpha(cutoff: np.ndarray | float, frequency: float) -> np.ndarray | float:
 class LandmarkSmoother:
     """One-euro filter over (N, 3) image-normalized landmarks; reset() when the face is lost."""
 
-    def __init__(self, min_cutoff: float = MIN_CUTOFF, beta: float = BETA,
-                 derivative_cutoff: float = DERIVATIVE_CUTOFF) -> None:
+    def __init__(
+        self, min_cutoff: float = MIN_CUTOFF, beta: float = BETA, derivative_cutoff: float = DERIVATIVE_CUTOFF
+    ) -> None:
         self.min_cutoff = min_cutoff
         self.beta = beta
         self.derivative_cutoff = derivative_cutoff

@@ -58,8 +58,9 @@ class Image:
         pixels = np.asarray(data)
         shape_ok = (pixels.ndim == 3 and pixels.shape[2] == channels) or (pixels.ndim == 2 and channels == 1)
         if pixels.dtype != np.uint8 or not shape_ok:
-            raise ValueError(f"{image_format.name} needs uint8 H x W x {channels} data, got {pixels.dtype} "
-                             f"{pixels.shape}")
+            raise ValueError(
+                f"{image_format.name} needs uint8 H x W x {channels} data, got {pixels.dtype} {pixels.shape}"
+            )
         self.image_format = image_format
         self._pixels = pixels
 
@@ -183,14 +184,22 @@ class FaceLandmarker:
         if (options.result_callback is None) == (self.mode is RunningMode.LIVE_STREAM):
             raise ValueError("result_callback is needed in LIVE_STREAM mode and only there")
         static = self.mode is RunningMode.IMAGE
-        tracker = FaceTracker(int(num_faces), static, detections_win=True,
-                              association_iou=_unit("min_tracking_confidence", options.min_tracking_confidence))
+        tracker = FaceTracker(
+            int(num_faces),
+            static,
+            detections_win=True,
+            association_iou=_unit("min_tracking_confidence", options.min_tracking_confidence),
+        )
         device = _device(options.base_options)
         self._mesh = FaceMesh(
-            static_image_mode=static, max_num_faces=int(num_faces),
+            static_image_mode=static,
+            max_num_faces=int(num_faces),
             min_detection_confidence=_unit("min_face_detection_confidence", options.min_face_detection_confidence),
             min_tracking_confidence=_unit("min_face_presence_confidence", options.min_face_presence_confidence),
-            device=device, model="v2", tracker=tracker)
+            device=device,
+            model="v2",
+            tracker=tracker,
+        )
         # after smoothing, so run here rather than in FaceMesh
         self._blendshapes = BlendshapeModel(device) if _flag(options.output_face_blendshapes) else None
         self._smoother = LandmarkSmoother() if num_faces == 1 and not static else None
@@ -211,8 +220,9 @@ class FaceLandmarker:
         self._check_mode(RunningMode.IMAGE, image_processing_options)
         return self._run(image, 0)
 
-    def detect_for_video(self, image: object, timestamp_ms: int,
-                         image_processing_options: object = None) -> FaceLandmarkerResult:
+    def detect_for_video(
+        self, image: object, timestamp_ms: int, image_processing_options: object = None
+    ) -> FaceLandmarkerResult:
         """Faces in the next video frame (VIDEO mode); timestamps must increase from frame to frame."""
         self._check_mode(RunningMode.VIDEO, image_processing_options)
         self._check_timestamp(timestamp_ms)
@@ -235,8 +245,9 @@ class FaceLandmarker:
 
     def _check_mode(self, wanted: RunningMode, image_processing_options: object) -> None:
         if self.mode is not wanted:
-            raise ValueError(f"Task is not initialized with the {wanted.name.lower()} mode. "
-                             f"Current running mode: {self.mode.name}")
+            raise ValueError(
+                f"Task is not initialized with the {wanted.name.lower()} mode. Current running mode: {self.mode.name}"
+            )
         if image_processing_options is not None:
             raise ValueError("image_processing_options (region of interest, rotation) are not supported")
 
@@ -244,8 +255,9 @@ class FaceLandmarker:
         if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, Integral):
             raise ValueError(f"timestamp_ms must be an integer, got {timestamp_ms!r}")
         if self._last_timestamp is not None and timestamp_ms <= self._last_timestamp:
-            raise ValueError(f"Input timestamp must be monotonically increasing: {timestamp_ms} after "
-                             f"{self._last_timestamp}")
+            raise ValueError(
+                f"Input timestamp must be monotonically increasing: {timestamp_ms} after {self._last_timestamp}"
+            )
         self._last_timestamp = int(timestamp_ms)
 
     def _run(self, image: object, timestamp_ms: int) -> FaceLandmarkerResult:
@@ -260,10 +272,17 @@ class FaceLandmarker:
             scores = self._blendshapes.run(arrays.landmarks, *arrays.image_size)
             arrays = dataclasses.replace(arrays, blendshapes=scores)
         landmarks = [[NormalizedLandmark(x, y, z) for x, y, z in face] for face in arrays.landmarks.tolist()]
-        blendshapes = [] if arrays.blendshapes is None else [
-            [Category(index, score, "", name)
-             for index, (score, name) in enumerate(zip(face, BLENDSHAPE_NAMES, strict=True))]
-            for face in arrays.blendshapes.tolist()]
+        blendshapes = (
+            []
+            if arrays.blendshapes is None
+            else [
+                [
+                    Category(index, score, "", name)
+                    for index, (score, name) in enumerate(zip(face, BLENDSHAPE_NAMES, strict=True))
+                ]
+                for face in arrays.blendshapes.tolist()
+            ]
+        )
         matrices = _transformation_matrices(arrays) if self._matrices else []
         return FaceLandmarkerResult(landmarks, blendshapes, matrices, arrays)
 
