@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from facemesh_ros.inference import OnnxModel
-from facemesh_ros.landmarks import NUM_WITH_IRISES, crop_rois, project_to_image
+from facemesh_ros.inference import OnnxModel, scores_from_logits
+from facemesh_ros.landmarks import crop_rois, project_to_image
+from facemesh_ros.types import NUM_LANDMARKS_WITH_IRISES
 
 INPUT_SIZE = 256
 
@@ -17,7 +18,7 @@ INPUT_SIZE = 256
 class LandmarkModelV2:
     """The v2 landmark model on onnxruntime, all ROIs of a frame in one batch (LandmarkModel's interface)."""
 
-    num_landmarks = NUM_WITH_IRISES
+    num_landmarks = NUM_LANDMARKS_WITH_IRISES
 
     def __init__(self, device: str = "auto", threads: int | None = None) -> None:
         self.model = OnnxModel("face_landmark_v2.onnx", device=device, threads=threads)
@@ -25,9 +26,8 @@ class LandmarkModelV2:
     def run(self, rgb: np.ndarray, rois: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Landmarks (F, 478, 3) float32 image-normalized and face presence (F,) for ROIs (F, 5)."""
         if len(rois) == 0:
-            return np.zeros((0, NUM_WITH_IRISES, 3), np.float32), np.zeros(0, np.float32)
+            return np.zeros((0, NUM_LANDMARKS_WITH_IRISES, 3), np.float32), np.zeros(0, np.float32)
         outputs = self.model.run(crop_rois(rgb, rois, INPUT_SIZE))
-        points = outputs["landmarks"].reshape(len(rois), NUM_WITH_IRISES, 3) / np.float32(INPUT_SIZE)
-        logits = np.clip(outputs["face_flag"].reshape(-1).astype(np.float64), -100.0, 100.0)
-        presence = 1.0 / (1.0 + np.exp(-logits))
+        points = outputs["landmarks"].reshape(len(rois), NUM_LANDMARKS_WITH_IRISES, 3) / np.float32(INPUT_SIZE)
+        presence = scores_from_logits(outputs["face_flag"].reshape(-1))
         return project_to_image(points, rois.astype(np.float32)), presence.astype(np.float32)

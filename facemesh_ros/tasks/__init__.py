@@ -13,7 +13,15 @@ The .task file named in BaseOptions is not read: the converted models in models/
 face_landmarker.task of MediaPipe 0.10.x) always run. See facemesh_ros.tasks.vision.
 """
 
-from facemesh_ros.tasks import vision
-from facemesh_ros.tasks.vision import BaseOptions
+import importlib
 
 __all__ = ["BaseOptions", "vision"]
+
+
+def __getattr__(name: str) -> object:  # on first use: facemesh_ros.tasks.smoothing alone stays light
+    if name not in __all__:
+        raise AttributeError(f"module 'facemesh_ros.tasks' has no attribute {name!r}")
+    vision = importlib.import_module("facemesh_ros.tasks.vision")
+    value = vision if name == "vision" else getattr(vision, name)
+    globals()[name] = value
+    return value
