@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from facemesh_ros.blendshapes import BLENDSHAPE_NAMES
-
 NUM_MESH_LANDMARKS = 468  # the face mesh (and the canonical face model's vertices)
 NUM_LANDMARKS_WITH_IRISES = 478  # refine_landmarks: the mesh + 5 points per iris
 LANDMARK_COUNTS = (NUM_MESH_LANDMARKS, NUM_LANDMARKS_WITH_IRISES)
@@ -24,6 +22,22 @@ DETECTOR_NAMES = ("short", "full")  # BlazeFace short-range (MediaPipe's default
 DEVICES = ("auto", "cuda", "cpu")  # inference devices (facemesh_ros.inference.select_providers)
 # landmark models: MediaPipe's legacy Face Mesh ones, or Tasks FaceLandmarker's (478 points, irises included)
 LANDMARK_MODELS = ("legacy", "v2")
+# Output order of the 52 scores (MediaPipe's category names; "_neutral" first, the rest alphabetical).
+# Left / Right are the subject's own sides.
+# fmt: off
+BLENDSHAPE_NAMES = (
+    "_neutral", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+    "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft", "eyeBlinkRight", "eyeLookDownLeft",
+    "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight", "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft",
+    "eyeLookUpRight", "eyeSquintLeft", "eyeSquintRight", "eyeWideLeft", "eyeWideRight", "jawForward", "jawLeft",
+    "jawOpen", "jawRight", "mouthClose", "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft",
+    "mouthFrownRight", "mouthFunnel", "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight",
+    "mouthPressLeft", "mouthPressRight", "mouthPucker", "mouthRight", "mouthRollLower", "mouthRollUpper",
+    "mouthShrugLower", "mouthShrugUpper", "mouthSmileLeft", "mouthSmileRight", "mouthStretchLeft",
+    "mouthStretchRight", "mouthUpperUpLeft", "mouthUpperUpRight", "noseSneerLeft", "noseSneerRight",
+)
+# fmt: on
+NUM_BLENDSHAPES = len(BLENDSHAPE_NAMES)
 
 
 def num_landmarks(refine_landmarks: bool, model: str = "legacy") -> int:

@@ -45,6 +45,8 @@ def face_mesh_array(header: Header, result: FaceMeshResult, geometries: Sequence
         x0, y0, x1, y1 = boxes[index].tolist()
         face.bbox.x_offset, face.bbox.y_offset, face.bbox.width, face.bbox.height = x0, y0, x1 - x0, y1 - y0
         face.landmarks = float32_sequence(result.landmarks[index])
+        if result.blendshapes is not None:
+            face.blendshapes = float32_sequence(result.blendshapes[index])
         if geometry is not None:
             face.metric_landmarks = float32_sequence(geometry.metric_landmarks_optical)
             face.has_pose = True

@@ -98,6 +98,8 @@ class FaceMeshNode(Node):
             static_image_mode=value("static_image_mode"),
             max_num_faces=value("max_num_faces"),
             refine_landmarks=value("refine_landmarks"),
+            model=value("model"),
+            output_blendshapes=value("output_blendshapes"),
             min_detection_confidence=value("min_detection_confidence"),
             min_tracking_confidence=value("min_tracking_confidence"),
             detector=value("detector"),
@@ -272,6 +274,7 @@ class FaceMeshNode(Node):
                 self._camera(*result.image_size),
                 draw_tesselation=self._param("annotated.draw_tesselation"),
                 draw_axes=self._param("annotated.draw_axes"),
+                blendshape_bars=self._param("annotated.blendshape_bars"),
             )
             self._annotated_pub.publish(image_from_pixels(header, bgr, "bgr8"))
 
