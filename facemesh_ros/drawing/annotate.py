@@ -20,7 +20,7 @@ from facemesh_ros.drawing.drawing_utils import (
 )
 from facemesh_ros.geometry import Camera, FaceGeometry
 from facemesh_ros.geometry.frames import frame_axes
-from facemesh_ros.types import NUM_LANDMARKS_WITH_IRISES, FaceMeshResult
+from facemesh_ros.types import BLENDSHAPE_NAMES, NUM_LANDMARKS_WITH_IRISES, FaceMeshResult
 
 AXIS_LENGTH_M = 0.08  # head axes drawn in the image and as RViz markers
 AXIS_COLORS_BGR = ((0, 0, 255), (0, 255, 0), (255, 0, 0))  # face frame x red, y green, z blue
@@ -63,7 +63,7 @@ def annotate(
                 _draw_axes(bgr, geometry.face_to_optical, camera)
         _draw_label(bgr, landmarks, label)
         if result.blendshapes is not None and blendshape_bars > 0:
-            _draw_blendshapes(bgr, landmarks, result.blendshapes[index], result.blendshape_names, blendshape_bars)
+            _draw_blendshapes(bgr, landmarks, result.blendshapes[index], BLENDSHAPE_NAMES, blendshape_bars)
     return bgr
 
 

@@ -44,6 +44,8 @@ SMOOTHING_PARAMETERS = {"smoothing", "smoothing_min_cutoff", "smoothing_beta"}
 
 
 class FaceMeshNode(Node):
+    """The face_mesh node (see the module docstring); parameters in parameters.PARAMETERS."""
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("face_mesh", **kwargs)
         self._check_parameters = declare_parameters(self, PARAMETERS)
@@ -115,12 +117,12 @@ class FaceMeshNode(Node):
     def _apply_parameters(self, parameters: list[Parameter]) -> None:
         names = {p.name for p in parameters}
         config = LiveConfig.read(self._param)
-        rebuilt = self._rebuilt is not None
+        rebuilt, self._rebuilt = self._rebuilt, None
         with self._pipeline_lock:
             self._config = config
-            if rebuilt:
+            if rebuilt is not None:
                 self._face_mesh.close()
-                self._face_mesh, self._rebuilt = self._rebuilt, None
+                self._face_mesh = rebuilt
                 self._ids.pipeline_rebuilt()
                 self._smoothers = config.smoothers()
             elif names & {"min_detection_confidence", "min_tracking_confidence"}:
@@ -130,7 +132,7 @@ class FaceMeshNode(Node):
                 )
             if names & SMOOTHING_PARAMETERS:
                 self._smoothers = config.smoothers()
-        if rebuilt:
+        if rebuilt is not None:
             self.get_logger().info(f"pipeline rebuilt for {', '.join(sorted(names))}")
 
     # ---- input -------------------------------------------------------------------------------------------
@@ -254,6 +256,7 @@ def _seconds(header: Header) -> float:
 
 
 def main(args: list[str] | None = None) -> None:
+    """Entry point of face_mesh_node."""
     run_node(FaceMeshNode, "face_mesh", args, fatal_errors=(ModelLoadError, ValueError))
 
 

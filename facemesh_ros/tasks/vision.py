@@ -39,12 +39,16 @@ MATRIX_VERTICAL_FOV_DEG = 63.0  # MediaPipe Tasks' default environment for the t
 
 
 class RunningMode(enum.Enum):
+    """How the landmarker is called: detect (IMAGE), detect_for_video (VIDEO), detect_async (LIVE_STREAM)."""
+
     IMAGE = "IMAGE"
     VIDEO = "VIDEO"
     LIVE_STREAM = "LIVE_STREAM"
 
 
 class ImageFormat(enum.Enum):
+    """Pixel layouts of an Image (MediaPipe's values)."""
+
     SRGB = 1
     SRGBA = 2
     GRAY8 = 3
@@ -99,6 +103,8 @@ class BaseOptions:
 
 @dataclass
 class NormalizedLandmark:
+    """One landmark: x, y in [0, 1] of the image width / height, z in image-width units (MediaPipe)."""
+
     x: float
     y: float
     z: float
@@ -108,6 +114,8 @@ class NormalizedLandmark:
 
 @dataclass
 class Category:
+    """One blendshape score: index and category_name as in BLENDSHAPE_NAMES, display_name empty."""
+
     index: int
     score: float
     display_name: str = ""
@@ -116,6 +124,8 @@ class Category:
 
 @dataclass
 class FaceLandmarkerResult:
+    """Per face: landmarks, blendshapes and transformation matrix (lists empty when not asked for)."""
+
     face_landmarks: list[list[NormalizedLandmark]]
     face_blendshapes: list[list[Category]]
     facial_transformation_matrixes: list[np.ndarray]
@@ -124,6 +134,8 @@ class FaceLandmarkerResult:
 
 @dataclass
 class FaceLandmarkerOptions:
+    """MediaPipe's options (see the module docstring for each one's meaning)."""
+
     base_options: object = field(default_factory=BaseOptions)
     running_mode: object = RunningMode.IMAGE
     num_faces: int = 1
@@ -191,7 +203,7 @@ class FaceLandmarker:
             association_iou=_unit("min_tracking_confidence", options.min_tracking_confidence),
         )
         device = _device(options.base_options)
-        self._mesh = FaceMesh(
+        self._mesh: FaceMesh = FaceMesh(
             static_image_mode=static,
             max_num_faces=int(num_faces),
             min_detection_confidence=_unit("min_face_detection_confidence", options.min_face_detection_confidence),
@@ -201,10 +213,12 @@ class FaceLandmarker:
             tracker=tracker,
         )
         # after smoothing, so run here rather than in FaceMesh
-        self._blendshapes = BlendshapeModel(device) if _flag(options.output_face_blendshapes) else None
-        self._smoother = LandmarkSmoother() if num_faces == 1 and not static else None
-        self._matrices = _flag(options.output_facial_transformation_matrixes)
-        self._callback = options.result_callback
+        self._blendshapes: BlendshapeModel | None = (
+            BlendshapeModel(device) if _flag(options.output_face_blendshapes) else None
+        )
+        self._smoother: LandmarkSmoother | None = LandmarkSmoother() if num_faces == 1 and not static else None
+        self._matrices: bool = _flag(options.output_facial_transformation_matrixes)
+        self._callback: Callable[[FaceLandmarkerResult, object, int], None] | None = options.result_callback
         self._last_timestamp: int | None = None
 
     @classmethod
@@ -232,6 +246,7 @@ class FaceLandmarker:
         """LIVE_STREAM mode: runs now and hands (result, image, timestamp_ms) to result_callback."""
         self._check_mode(RunningMode.LIVE_STREAM, image_processing_options)
         self._check_timestamp(timestamp_ms)
+        assert self._callback is not None  # checked in __init__: LIVE_STREAM has one
         self._callback(self._run(image, timestamp_ms), image, timestamp_ms)
 
     def close(self) -> None:
