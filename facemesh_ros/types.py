@@ -97,7 +97,7 @@ class NormalizedLandmarkList:
     __slots__ = ("landmark",)
 
     def __init__(self, points: np.ndarray) -> None:
-        self.landmark = [NormalizedLandmark(x, y, z) for x, y, z in points.tolist()]
+        self.landmark = list(map(NormalizedLandmark, *points.T.tolist()))  # map: fewer bytecodes per point
 
     def __len__(self) -> int:
         return len(self.landmark)

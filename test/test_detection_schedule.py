@@ -43,18 +43,25 @@ def run(frames: list[np.ndarray], **options) -> list:
         return [mesh.process(frame) for frame in frames]
 
 
-@pytest.mark.parametrize("refine", [False, True])
-def test_overlapped_detector_gives_the_same_results_as_one_step_after_the_other(lenna_frames, refine) -> None:
-    with FaceMesh(max_num_faces=2, refine_landmarks=refine, device="cpu") as overlapped:
-        with FaceMesh(max_num_faces=2, refine_landmarks=refine, device="cpu") as sequential:
-            sequential._overlap = False
-            for frame in lenna_frames:
-                a, b = overlapped.process(frame), sequential.process(frame)
-                assert len(a.detection_scores) == 1  # the detector ran on this frame (one face, two allowed)
-                np.testing.assert_array_equal(a.landmarks, b.landmarks)
-                np.testing.assert_array_equal(a.rois, b.rois)
-                np.testing.assert_array_equal(a.track_ids, b.track_ids)
-                np.testing.assert_array_equal(a.detection_boxes, b.detection_boxes)
+@pytest.mark.parametrize(("refine", "max_faces"), [(False, 2), (True, 2), (False, 1)])
+def test_second_thread_gives_the_same_results_as_one_step_after_the_other(lenna_frames, refine, max_faces) -> None:
+    """max_faces=2 (one face in view): the detector beside the tracked face's landmark run on every frame;
+    max_faces=1: the detector only on the first frame, the next frame's crop maps computed ahead."""
+    options = {"max_num_faces": max_faces, "refine_landmarks": refine, "device": "cpu"}
+    with FaceMesh(**options) as overlapped, FaceMesh(**options) as sequential:
+        sequential._overlap = False
+        detector_ran = 0
+        for index, frame in enumerate(lenna_frames):
+            a, b = overlapped.process(frame), sequential.process(frame)
+            assert len(a.detection_scores) == (1 if max_faces == 2 or index == 0 else len(b.detection_scores))
+            np.testing.assert_array_equal(a.landmarks, b.landmarks)
+            np.testing.assert_array_equal(a.presence, b.presence)
+            np.testing.assert_array_equal(a.rois, b.rois)
+            np.testing.assert_array_equal(a.track_ids, b.track_ids)
+            np.testing.assert_array_equal(a.detection_boxes, b.detection_boxes)
+            detector_ran += len(a.detection_scores) > 0
+        assert overlapped._next_crops is not None and sequential._next_crops is None
+        assert detector_ran == len(lenna_frames) if max_faces == 2 else detector_ran < len(lenna_frames) // 2
     assert overlapped._worker_thread is None  # closed: the worker thread is shut down
 
 
