@@ -3,6 +3,7 @@
 
     PYTHONPATH=. .venv/bin/python bench/bench_face_mesh.py [--repeats 3] [--frames 270] [--busy-core]
         [--reference-python .venv-ref/bin/python] [--cases NAME ...] [--threads N] [--refine]
+        [--baseline CHECKOUT]
 
 Rows (the table of issue 17):
 - video:    a clip of one real person (astronaut.png, scikit-image, seen by a virtual camera that pans, zooms
@@ -16,9 +17,11 @@ the other, alternating ours / MediaPipe `--repeats` times per row, so slow drift
 both. Per run: median wall ms per process() call and median CPU ms per call (process CPU time: all threads).
 Printed per row: medians over the runs, the ratio ours / MediaPipe (median of the per-pair ratios, with their
 range), the CPU-time ratio, the face counts (both sides must see the same faces on the same frames), and the
-load average while the row ran. --busy-core keeps one core busy with a spinning process during the runs (the
-"other core busy" case). Both sides read the faces' landmarks (multi_face_landmarks) as an application does.
-Nothing here asserts a time.
+load average while the row ran. --baseline runs ours a second time from another checkout of the
+repository (e.g. `git worktree add /tmp/base main`), one more process per repetition, to show the change.
+--busy-core keeps one core busy with a spinning process during the runs (the "other core busy" case).
+Both sides read the faces' landmarks (multi_face_landmarks) as an application does. Nothing here asserts a
+time.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+# a worker of --baseline imports the package from the baseline checkout instead
+sys.path.insert(0, os.environ.get("BENCH_FACEMESH_CHECKOUT", str(REPO)))
 from facemesh_ros.simulation.virtual_camera import VirtualCamera  # noqa: E402
 
 DEFAULT_REFERENCE = REPO / ".venv-ref" / "bin" / "python"
@@ -98,10 +102,10 @@ def worker(side: str, name: str, count: int, threads: int | None, refine: bool) 
     return result
 
 
-def run_worker(python: Path, side: str, name: str, args: argparse.Namespace) -> dict:
+def run_worker(python: Path, side: str, name: str, args: argparse.Namespace, checkout: Path = REPO) -> dict:
     command = [str(python), __file__, "--worker", side, "--case", name, "--frames", str(args.frames)]
     command += (["--refine"] if args.refine else []) + ([f"--threads={args.threads}"] if args.threads else [])
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(checkout), "BENCH_FACEMESH_CHECKOUT": str(checkout)}
     output = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -119,6 +123,7 @@ def main() -> None:
     parser.add_argument("--refine", action="store_true", help="refine_landmarks=True (478) on both sides")
     parser.add_argument("--busy-core", action="store_true", help="keep one core busy with a spinning process")
     parser.add_argument("--reference-python", type=Path, default=DEFAULT_REFERENCE)
+    parser.add_argument("--baseline", type=Path, help="another checkout of this repository, timed as well")
     parser.add_argument("--worker", choices=["ours", "mediapipe"], help=argparse.SUPPRESS)
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -136,10 +141,12 @@ def main() -> None:
     try:
         for name in args.cases:
             load_before = os.getloadavg()[0]
-            runs: dict[str, list[dict]] = {"ours": [], "mediapipe": []}
+            runs: dict[str, list[dict]] = {"ours": [], "mediapipe": [], "baseline": []}
             for _ in range(args.repeats):
                 runs["ours"].append(run_worker(Path(sys.executable), "ours", name, args))
                 runs["mediapipe"].append(run_worker(args.reference_python, "mediapipe", name, args))
+                if args.baseline:
+                    runs["baseline"].append(run_worker(Path(sys.executable), "ours", name, args, args.baseline))
             load_after = os.getloadavg()[0]
             report_row(name, runs, (load_before, load_after))
     finally:
@@ -157,6 +164,11 @@ def report_row(name: str, runs: dict[str, list[dict]], load: tuple[float, float]
     same_frames = runs["ours"][0]["frames_md5"] == runs["mediapipe"][0]["frames_md5"]
     differing = sum(a != b for a, b in zip(faces_ours, faces_ref, strict=True))
     note = "" if same_frames else "  (FRAMES DIFFER)"
+    if runs["baseline"]:
+        base = [float(np.median(r["wall"])) for r in runs["baseline"]]
+        cpu_base = float(np.median([np.median(r["cpu"]) for r in runs["baseline"]]))
+        ratio = np.median(base) / np.median(ref)
+        note += f"  baseline {np.median(base):.2f} ms (ratio {ratio:.2f}), CPU {cpu_base:.2f}"
     note += f"  ({differing} frames with another face count)" if differing else ""
     print(
         f"{name:<38} {np.median(ours):>8.2f} {np.median(ref):>7.2f} "
