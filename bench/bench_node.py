@@ -6,7 +6,9 @@ process; this script publishes a virtual-camera sequence over astronaut.png and 
 - dropped frames (node's /diagnostics: frames replaced before they were processed) and frames answered;
 - node processing time per frame p50/p95 (worker start to last publish, from /diagnostics);
 - end-to-end latency: image publish -> FaceMeshArray received here, p50/p95;
-and, for reference, the core library alone on the same frames (FaceMesh.process + estimate_face_geometry).
+and, for reference, the core library alone on the same frames (FaceMesh.process + estimate_face_geometry), and
+the node's steps (image decode, process, geometry, message/TF/marker building with serialization) timed one by
+one in this process, without DDS, to show where the node's overhead over the library goes.
 
 Run: source env.bash && python bench/bench_node.py [--seconds 10]
 """
@@ -63,6 +65,46 @@ def library_time(frames: list, repeats: int) -> np.ndarray:
                 estimate_face_geometry(landmarks, camera)
             times.append((time.perf_counter() - start) * 1000)
     return np.array(times[5:])
+
+
+def node_steps(frames: list, repeats: int) -> dict[str, float]:
+    """Median ms of each step of the node's per-frame work, in this process (no DDS): where the overhead goes."""
+    from rclpy.serialization import serialize_message
+
+    from facemesh_ros.ros.image_codec import decode_image
+    from facemesh_ros.ros.markers import MarkerOptions, face_markers, serialize_marker_array
+    from facemesh_ros.ros.messages import face_mesh_array, face_transforms
+
+    names = ("image decode", "FaceMesh.process", "face geometry", "FaceMeshArray + serialize", "TF + serialize")
+    names += ("markers + serialize",)
+    images = [rgb_image(f.image, Header(frame_id=FRAME_ID)) for f in frames]
+    steps: list[list[float]] = []
+    with FaceMesh() as face_mesh:
+        for i in range(repeats):
+            frame, msg = frames[i % len(frames)], images[i % len(images)]
+            camera = Camera.from_intrinsics(
+                frame.intrinsics[0, 0], frame.intrinsics[1, 1], frame.intrinsics[0, 2], frame.intrinsics[1, 2], *SIZE
+            )
+            marks = [time.perf_counter()]
+            rgb = decode_image(msg)
+            marks.append(time.perf_counter())
+            result = face_mesh.process(rgb)
+            marks.append(time.perf_counter())
+            geometries = [estimate_face_geometry(face, camera) for face in result.landmarks]
+            marks.append(time.perf_counter())
+            serialize_message(face_mesh_array(msg.header, result, geometries))
+            marks.append(time.perf_counter())
+            serialize_message(face_transforms(msg.header, result.track_ids, geometries, ""))
+            marks.append(time.perf_counter())
+            markers = []
+            for track_id, geometry in zip(result.track_ids.tolist(), geometries, strict=True):
+                if geometry is not None:
+                    markers += face_markers(msg.header, track_id, geometry, MarkerOptions())
+            serialize_marker_array(markers)
+            marks.append(time.perf_counter())
+            steps.append(np.diff(marks) * 1000)
+    medians = np.median(np.array(steps[5:]), axis=0)
+    return dict(zip(names, medians.tolist(), strict=True))
 
 
 def run_config(name: str, frames: list, seconds: float, markers: bool, annotated: bool) -> dict:
@@ -148,6 +190,12 @@ def main() -> None:
         f"core library alone (FaceMesh.process + geometry), 1280x720, one face: "
         f"p50 {np.percentile(library, 50):.2f} ms, p95 {np.percentile(library, 95):.2f} ms"
     )
+    steps = node_steps(frames, 150)
+    print("the node's per-frame steps in one process (no DDS), median ms:")
+    for name, ms in steps.items():
+        print(f"  {name:<34}{ms:>7.2f}")
+    outside = sum(ms for name, ms in steps.items() if name != "FaceMesh.process")
+    print(f"  {'all but FaceMesh.process':<34}{outside:>7.2f}")
     rclpy.init()
     rows = [
         run_config("markers off", frames, args.seconds, markers=False, annotated=False),
