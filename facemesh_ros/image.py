@@ -168,12 +168,15 @@ class _MapBuffers:
 _MAP_BUFFERS = threading.local()  # per thread: warps may run on several threads at once
 
 
+_CACHED_MAP_PIXELS = 256 * 256  # model inputs (crops, letterbox); whole frames get fresh arrays
+
+
 def _map_buffers(width: int, height: int) -> _MapBuffers:
+    if width * height > _CACHED_MAP_PIXELS:
+        return _MapBuffers(width, height)
     cache: dict[tuple[int, int], _MapBuffers] = _MAP_BUFFERS.__dict__.setdefault("by_size", {})
     buffers = cache.get((width, height))
     if buffers is None:
-        if len(cache) > 8:  # sizes come and go (camera resolutions); keep the memory bounded
-            cache.clear()
         buffers = cache[(width, height)] = _MapBuffers(width, height)
     return buffers
 
