@@ -100,10 +100,12 @@ def test_a_newcomer_is_found_within_the_detection_interval(newcomer_frames) -> N
             assert 0 <= delay < interval, (interval, skip, delay)
 
 
-@pytest.mark.parametrize("value", [0, -1, 2.5, True, "2"])
-def test_bad_detection_interval_raises(value) -> None:
-    with pytest.raises(ValueError, match=r"detection_interval must be an integer >= 1"):
-        FaceMesh(detection_interval=value)
+def test_bad_detection_interval_raises_and_a_good_one_still_works(lenna_frames) -> None:
+    for value in (0, -1, 2.5, True, "2"):
+        with pytest.raises(ValueError, match=r"detection_interval must be an integer >= 1, got"):
+            FaceMesh(detection_interval=value)
+    with FaceMesh(device="cpu", detection_interval=2) as mesh:
+        assert mesh.detection_interval == 2 and mesh.process(lenna_frames[0]).num_faces == 1
 
 
 def test_faces_shared_out_over_two_threads_match_one_batch() -> None:
