@@ -25,7 +25,7 @@ def lenna_frames() -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def newcomer_frames() -> list[np.ndarray]:
-    """Walter White in view; the camera pans until Jesse Pinkman comes in (near frame 29 of these 60)."""
+    """Walter White in view; the camera pans until Jesse Pinkman comes in (frame 18 of these 60)."""
     camera = VirtualCamera(
         read_rgb("breakingbad.jpg"),
         size=(640, 480),
