@@ -146,6 +146,19 @@ def test_corrupt_model_names_file_and_command(tmp_path, damage):
     assert str(path) in str(error.value) and "make models" in str(error.value)
 
 
+@pytest.mark.parametrize(("copied", "over"), [("face_detection_short_range.onnx", "face_landmark.onnx"),
+                                               ("face_landmark.onnx", "face_landmark_with_attention.onnx"),
+                                               ("face_detection_full_range.onnx", "face_detection_short_range.onnx")])
+def test_a_model_copied_over_another_fails_at_load_with_both_signatures(tmp_path, copied, over):
+    path = tmp_path / over
+    shutil.copy(models_dir() / copied, path)
+    with pytest.raises(ModelLoadError) as error:
+        OnnxModel(path, device="cpu")
+    message = str(error.value)
+    assert f"is not {path.stem}: expected" in message and "found input" in message and "make models" in message
+    assert "\n" not in message
+
+
 def test_bare_names_resolve_in_models_dir(tmp_path, monkeypatch):
     monkeypatch.setenv(inference.MODELS_ENV, str(tmp_path))
     assert inference.resolve_model_path("face_landmark") == tmp_path / "face_landmark.onnx"

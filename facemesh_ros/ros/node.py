@@ -172,7 +172,7 @@ class FaceMeshNode(Node):
                                      "camera's frame; set the camera driver's frame_id")
             return
         try:
-            rgb = decode_image(msg)
+            rgb = decode_image(msg, self._param("max_image_pixels"))
         except ImageDecodeError as error:
             self._reject(f"decode:{error.kind}", f"cannot decode image on {image_topic(self)}: {error}")
             return

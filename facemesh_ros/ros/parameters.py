@@ -17,6 +17,9 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
+from facemesh_ros.ros.camera_model import PLAUSIBLE_FOV_DEG
+from facemesh_ros.ros.image_codec import DEFAULT_MAX_IMAGE_PIXELS
+
 
 @dataclass(frozen=True)
 class ParameterSpec:
@@ -52,8 +55,12 @@ CAMERA_INPUT_PARAMETERS: tuple[ParameterSpec, ...] = (
                   "startup", ("best_effort", "reliable")),
     ParameterSpec("image_is_rectified", False, "True: images are rectified, the camera model is camera_info's "
                   "P. False: raw images, camera_info's K and D (landmarks are undistorted).", "live"),
+    ParameterSpec("max_image_pixels", DEFAULT_MAX_IMAGE_PIXELS, "Largest image (width x height) decoded: larger "
+                  "ones are refused from their declared size before any decoding (a compressed header can "
+                  "declare gigapixels in a few hundred bytes). Default: 8K UHD.", "live", low=1, high=1 << 30),
     ParameterSpec("default_vertical_fov_deg", 63.0, "Vertical field of view of the camera assumed while no valid "
-                  "camera_info arrives (63 = MediaPipe's default camera).", "live", low=1.0, high=179.0),
+                  "camera_info arrives (63 = MediaPipe's default camera; within the plausible range a "
+                  "camera_info is checked against).", "live", low=PLAUSIBLE_FOV_DEG[0], high=PLAUSIBLE_FOV_DEG[1]),
 )
 
 PARAMETERS: tuple[ParameterSpec, ...] = (
