@@ -10,7 +10,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from facemesh_ros.connections import FACEMESH_CONTOURS, FACEMESH_IRISES, FACEMESH_TESSELATION
+from facemesh_ros import connections
+from facemesh_ros.connections import FACEMESH_CONTOURS, FACEMESH_IRISES
 from facemesh_ros.drawing import (
     draw_landmarks,
     get_default_face_mesh_contours_style,
@@ -36,7 +37,7 @@ def annotate(rgb: np.ndarray, result: FaceMeshResult, geometries: Sequence[FaceG
     for landmarks, track_id, geometry in zip(result.landmarks, result.track_ids.tolist(), geometries,
                                              strict=True):
         if draw_tesselation:
-            draw_landmarks(bgr, landmarks, FACEMESH_TESSELATION, None, _TESSELATION)
+            draw_landmarks(bgr, landmarks, connections.FACEMESH_TESSELATION, None, _TESSELATION)
         draw_landmarks(bgr, landmarks, FACEMESH_CONTOURS, None, _CONTOURS)
         if len(landmarks) == 478:
             draw_landmarks(bgr, landmarks, FACEMESH_IRISES, None, _IRISES)

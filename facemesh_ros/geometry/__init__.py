@@ -18,6 +18,7 @@ from .frames import (
 from .model import (
     SELLION_INDEX,
     CanonicalFaceModel,
+    CanonicalModelError,
     default_canonical_face_model,
     find_models_dir,
     load_canonical_face_model,
@@ -31,6 +32,7 @@ __all__ = [
     "SELLION_INDEX",
     "Camera",
     "CanonicalFaceModel",
+    "CanonicalModelError",
     "FaceGeometry",
     "FaceGeometrySmoother",
     "FailureReason",

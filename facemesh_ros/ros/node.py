@@ -31,6 +31,7 @@ from facemesh_ros.geometry import (
     Camera,
     FaceGeometry,
     FaceGeometrySmoother,
+    default_canonical_face_model,
     estimate_face_geometry,
 )
 from facemesh_ros.inference import ModelLoadError
@@ -40,7 +41,14 @@ from facemesh_ros.ros.image_codec import ImageDecodeError, decode_image, image_f
 from facemesh_ros.ros.latest import LatestSlot
 from facemesh_ros.ros.markers import MarkerOptions, deleted_markers, face_markers, serialize_marker_array
 from facemesh_ros.ros.messages import face_mesh_array, face_transforms
-from facemesh_ros.ros.parameters import PARAMETERS, SPECS, declare_parameters, image_topic, input_qos
+from facemesh_ros.ros.parameters import (
+    PARAMETERS,
+    SPECS,
+    check_frame_prefix,
+    declare_parameters,
+    image_topic,
+    input_qos,
+)
 from facemesh_ros.ros.spin import run_node
 
 ERROR_THROTTLE_S = 5.0
@@ -50,7 +58,8 @@ STATS_WINDOW = 300  # processing times kept for the diagnostics percentiles
 class FaceMeshNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("face_mesh", **kwargs)
-        self._check_parameters = declare_parameters(self, PARAMETERS)
+        default_canonical_face_model()  # a missing or corrupt file fails the start, not the first face
+        self._check_parameters = declare_parameters(self, PARAMETERS, check_frame_prefix)
         self.add_on_set_parameters_callback(self._prepare_rebuild)  # runs before the checker: see there
         self.add_post_set_parameters_callback(self._apply_parameters)
 

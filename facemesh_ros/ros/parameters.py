@@ -8,10 +8,14 @@ Kinds of change:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import yaml
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -19,6 +23,15 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from facemesh_ros.ros.camera_model import PLAUSIBLE_FOV_DEG
 from facemesh_ros.ros.image_codec import DEFAULT_MAX_IMAGE_PIXELS
+from facemesh_ros.ros.log_limits import shorten
+
+MAX_FRAME_PREFIX = 128
+# TF frame ids follow ROS names: parts of letters, digits and '_', joined by single '/'; a prefix may end in '/'
+_FRAME_PREFIX = re.compile(r"([A-Za-z0-9_]+/)*[A-Za-z0-9_]*")
+
+
+class ParamsFileError(ValueError):
+    """A params file gives a declared parameter a value of the wrong type."""
 
 
 @dataclass(frozen=True)
@@ -84,8 +97,9 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "default (2 on a 2-core machine: fastest when the cores are free; 1 leaves a core to other nodes)",
                   "rebuild", low=0, high=64),
     # Outputs
-    ParameterSpec("frame_prefix", "", "Prefix of the per-face TF frames: <prefix>face_<id>, <prefix>gaze_<id>.",
-                  "live"),
+    ParameterSpec("frame_prefix", "", "Prefix of the per-face TF frames: <prefix>face_<id>, <prefix>gaze_<id>. "
+                  "Letters, digits, '_' and '/' between name parts (e.g. 'robot1/'), no leading '/', at most "
+                  f"{MAX_FRAME_PREFIX} characters.", "live"),
     ParameterSpec("publish_tf", True, "Publish face_<id> and gaze_<id> on /tf (REP-155).", "live"),
     ParameterSpec("publish_markers", True, "Publish ~/markers (visualization_msgs/MarkerArray).", "live"),
     ParameterSpec("markers.mesh", True, "Markers: the metric face mesh (TRIANGLE_LIST).", "live"),
@@ -105,6 +119,17 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "live", low=0.0, high=100.0),
 )
 SPECS = {spec.name: spec for spec in PARAMETERS}
+
+
+def check_frame_prefix(parameter: Parameter) -> str | None:
+    """The reason `frame_prefix` cannot prefix TF frame ids, or None (an extra_check for declare_parameters)."""
+    if parameter.name != "frame_prefix" or not isinstance(parameter.value, str):
+        return None
+    value = parameter.value
+    if len(value) > MAX_FRAME_PREFIX or not _FRAME_PREFIX.fullmatch(value):
+        return (f"frame_prefix must be letters, digits and '_' in parts joined by '/' (no leading '/', no spaces or "
+                f"control characters, at most {MAX_FRAME_PREFIX} characters), got '{shorten(value, 60)}'")
+    return None
 
 
 def input_qos(node: Node, depth: int) -> QoSProfile:
@@ -153,8 +178,51 @@ def declare_parameters(node: Node, specs: Iterable[ParameterSpec],
     (rclpy's InvalidParameterValueException, with the reason) instead of reaching the pipeline. Returns the
     checker, for callbacks that must validate before acting."""
     specs = tuple(specs)
+    check_params_files(node.get_fully_qualified_name(), specs, sys.argv)
     check = parameter_checker(specs, extra_check)
     node.add_on_set_parameters_callback(check)
     for spec in specs:
         node.declare_parameter(spec.name, spec.default, spec.descriptor())
     return check
+
+
+def check_params_files(node_name: str, specs: Iterable[ParameterSpec], argv: Sequence[str]) -> None:
+    """Raise ParamsFileError for a wrongly typed value of one of `specs` in a `--params-file` of `argv`.
+
+    rcl merges several params files and drops, without a word, a later file's value whose type differs
+    from an earlier file's: so `max_num_faces: "two"` in an override file would leave the node running with
+    the value of the first file. Reading the files here reports it like any other bad value at startup.
+    """
+    types = {spec.name: type(spec.default) for spec in specs}
+    for path in _params_files(argv):
+        try:
+            content = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError):
+            continue  # rcl reports unreadable files itself
+        for pattern, section in (content or {}).items() if isinstance(content, dict) else ():
+            values = section.get("ros__parameters") if isinstance(section, dict) else None
+            if not isinstance(values, dict) or not _matches_node(str(pattern), node_name):
+                continue
+            for name, value in _flattened(values):
+                if name in types and type(value) is not types[name]:
+                    raise ParamsFileError(f"{name} must be a {types[name].__name__}, got {shorten(repr(value), 60)} "
+                                          f"(params file {path}, section '{pattern}')")
+
+
+def _params_files(argv: Sequence[str]) -> list[str]:
+    return [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--params-file"]
+
+
+def _matches_node(pattern: str, node_name: str) -> bool:
+    """rcl's node name matching in params files: '/**' any node, '*' one name part, no leading '/' needed."""
+    regex = re.escape("/" + pattern.lstrip("/")).replace(r"/\*\*", "(/[^/]+)*").replace(r"\*", "[^/]+")
+    return re.fullmatch(regex, node_name) is not None
+
+
+def _flattened(values: dict, prefix: str = "") -> Iterable[tuple[str, Any]]:
+    """('markers.mesh', True) for the nested YAML form markers: {mesh: true}."""
+    for key, value in values.items():
+        if isinstance(value, dict):
+            yield from _flattened(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
