@@ -39,18 +39,18 @@ def implausible(info: CameraInfo, rectified: bool) -> tuple[str, str] | None:
         return None  # Camera.from_camera_info reports a zero size
     if roi.width or roi.height:
         if roi.x_offset + roi.width > width or roi.y_offset + roi.height > height:
-            return "roi", (f"region of interest {roi.width}x{roi.height} at ({roi.x_offset}, {roi.y_offset}) lies "
-                           f"outside the {width}x{height} sensor")
+            return "region of interest", (f"{roi.width}x{roi.height} at ({roi.x_offset}, {roi.y_offset}) lies "
+                                          f"outside the {width}x{height} sensor")
     if info.binning_x > width or info.binning_y > height:
-        return "binning", f"binning {info.binning_x}x{info.binning_y} is larger than the {width}x{height} sensor"
+        return "binning", f"{info.binning_x}x{info.binning_y} is larger than the {width}x{height} sensor"
     fx, fy, cx, cy = (info.p[0], info.p[5], info.p[2], info.p[6]) if rectified else (
         info.k[0], info.k[4], info.k[2], info.k[5])
     if not all(map(math.isfinite, (fx, fy, cx, cy))) or fx <= 0 or fy <= 0:
         return None  # Camera.from_camera_info reports these
     margin_x, margin_y = PRINCIPAL_POINT_MARGIN * width, PRINCIPAL_POINT_MARGIN * height
     if not (-margin_x <= cx <= width + margin_x and -margin_y <= cy <= height + margin_y):
-        return "principal point", (f"principal point ({cx:g}, {cy:g}) lies outside the {width}x{height} sensor "
-                                   f"(more than {PRINCIPAL_POINT_MARGIN:.0%} of its size)")
+        return "principal point", (f"({cx:g}, {cy:g}) lies outside the {width}x{height} sensor (by more than "
+                                   f"{PRINCIPAL_POINT_MARGIN:.0%} of its size)")
     low, high = PLAUSIBLE_FOV_DEG
     fov_x = math.degrees(2.0 * math.atan(width / (2.0 * fx)))
     fov_y = math.degrees(2.0 * math.atan(height / (2.0 * fy)))
@@ -89,7 +89,7 @@ class CameraModel:
         problem = implausible(info, rectified)
         if problem is not None:
             kind, reason = problem
-            self._log.warn_once(kind, f"camera_info implausible ({reason}): {fallback}")
+            self._log.warn_once(kind, f"camera_info implausible ({kind}: {reason}): {fallback}")
             return None
         try:
             camera = Camera.from_camera_info(info, rectified=rectified)

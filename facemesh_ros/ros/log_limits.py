@@ -47,13 +47,18 @@ class KindLog:
         return True
 
     def throttled(self, kind: str, message: str, period_s: float, level: str = "error") -> bool:
-        """Log `message` at `level` unless `kind` was logged less than `period_s` ago; True when logged."""
+        """Log `message` at `level` ("error" or "warning") unless `kind` was logged less than `period_s` ago;
+        True when logged."""
         now = time.monotonic()
         last = self._last.get(kind)
         if last is not None and now - last < period_s:
             return False
         self._remember(kind, now)
-        getattr(self._logger, level)(message)
+        # one call site per severity: rclpy refuses a call site whose severity changes between calls
+        if level == "warning":
+            self._logger.warning(message)
+        else:
+            self._logger.error(message)
         return True
 
     def forget(self, kind: str) -> None:

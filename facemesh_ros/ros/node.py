@@ -3,7 +3,10 @@
 
 Threading: the subscription callback only keeps the newest frame (counting the ones it replaces as dropped);
 a worker thread processes it. So the node never builds a queue and always works on the freshest image,
-whatever the camera rate.
+whatever the camera rate. /diagnostics levels and counters: frame_stats.py.
+
+Logs are bounded: each kind of problem (a rejected frame's reason, a face without pose, a camera_info
+problem) is logged at most once per ERROR_THROTTLE_S, or once, whatever the input rate.
 """
 
 from __future__ import annotations
@@ -11,19 +14,19 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
-from visualization_msgs.msg import MarkerArray
+from visualization_msgs.msg import Marker, MarkerArray
 
 from facemesh_ros.annotate import annotate
 from facemesh_ros.face_mesh import FaceMesh, FaceMeshResult
@@ -31,14 +34,17 @@ from facemesh_ros.geometry import (
     Camera,
     FaceGeometry,
     FaceGeometrySmoother,
+    GeometryError,
     default_canonical_face_model,
     estimate_face_geometry,
 )
 from facemesh_ros.inference import ModelLoadError
 from facemesh_ros.msg import FaceMeshArray
 from facemesh_ros.ros.camera_model import CameraModel
+from facemesh_ros.ros.frame_stats import FrameStats
 from facemesh_ros.ros.image_codec import ImageDecodeError, decode_image, image_from_pixels
 from facemesh_ros.ros.latest import LatestSlot
+from facemesh_ros.ros.log_limits import KindLog
 from facemesh_ros.ros.markers import MarkerOptions, deleted_markers, face_markers, serialize_marker_array
 from facemesh_ros.ros.messages import face_mesh_array, face_transforms
 from facemesh_ros.ros.parameters import (
@@ -52,7 +58,11 @@ from facemesh_ros.ros.parameters import (
 from facemesh_ros.ros.spin import run_node
 
 ERROR_THROTTLE_S = 5.0
-STATS_WINDOW = 300  # processing times kept for the diagnostics percentiles
+# Markers vanish by themselves MARKER_LIFETIME_FRAMES frame periods after the last update (a stalled or killed
+# node leaves no ghosts in RViz), within these bounds (seconds).
+MARKER_LIFETIME_FRAMES = 3.0
+MARKER_LIFETIME_S = (0.1, 2.0)
+STOP_ACK_TIMEOUT_S = 0.5
 
 
 class FaceMeshNode(Node):
@@ -72,14 +82,10 @@ class FaceMeshNode(Node):
         self._marker_keys: set[tuple[str, int]] = set()
         self._last_stamp_ns: int | None = None
         self._camera_model = CameraModel(self.get_logger())
-        self._last_error: dict[str, float] = {}
+        self._log = KindLog(self.get_logger())
 
         self._frames: LatestSlot[Image | CompressedImage] = LatestSlot()
-        self._stats_lock = threading.Lock()
-        self._received = self._dropped = self._processed = self._rejected = 0
-        self._processing_ms: deque[float] = deque(maxlen=STATS_WINDOW)
-        self._faces_tracked = 0
-        self._stats_since = time.monotonic()
+        self._stats = FrameStats()
 
         self._faces_pub = self.create_publisher(FaceMeshArray, "~/faces", 10)
         self._tf_pub = self.create_publisher(TFMessage, "/tf", 100)
@@ -115,7 +121,7 @@ class FaceMeshNode(Node):
     def _subscribe_inputs(self) -> None:
         qos = input_qos(self, self._param("qos_depth"))
         image_type = CompressedImage if self._param("image_transport") == "compressed" else Image
-        self.create_subscription(image_type, image_topic(self), self._on_image, qos)
+        self._image_sub = self.create_subscription(image_type, image_topic(self), self._on_image, qos)
         self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos)
 
     def _prepare_rebuild(self, parameters: list[Parameter]) -> SetParametersResult:
@@ -150,16 +156,16 @@ class FaceMeshNode(Node):
         if names & {"smoothing", "smoothing_min_cutoff", "smoothing_beta"}:
             with self._pipeline_lock:
                 self._smoothers.clear()
+        if "publish_markers" in names and not self._param("publish_markers"):
+            self._delete_all_markers()
 
     # ---- input -------------------------------------------------------------------------------------------
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._camera_model.update(msg)
 
-    def _on_image(self, msg: Image | CompressedImage) -> None:
+    def _on_image(self, msg: Image | CompressedImage, info: dict) -> None:
         replaced = self._frames.put(msg)
-        with self._stats_lock:
-            self._received += 1
-            self._dropped += replaced
+        self._stats.received(replaced, info.get("publication_sequence_number"), self._image_sub.get_publisher_count())
 
     def _work(self) -> None:
         while (msg := self._frames.take()) is not None:
@@ -169,8 +175,11 @@ class FaceMeshNode(Node):
                 self._reject(type(error).__name__, f"frame dropped: {type(error).__name__}: {error}")
 
     def stop(self) -> None:
+        """End the worker (run_node calls this before the context goes), then clear RViz of this node's markers."""
         self._frames.close()
         self._worker.join(timeout=5.0)
+        self._delete_all_markers()
+        self._markers_pub.wait_for_all_acked(Duration(seconds=STOP_ACK_TIMEOUT_S))  # before the node is gone
 
     # ---- one frame ---------------------------------------------------------------------------------------
     def _process(self, msg: Image | CompressedImage) -> None:
@@ -183,17 +192,14 @@ class FaceMeshNode(Node):
         try:
             rgb = decode_image(msg, self._param("max_image_pixels"))
         except ImageDecodeError as error:
-            self._reject(f"decode:{error.kind}", f"cannot decode image on {image_topic(self)}: {error}")
+            self._reject(f"decode:{error.kind}", f"frame rejected on {image_topic(self)}: {error}")
             return
         self._check_stamp(header)
         with self._pipeline_lock:
             result = self._with_public_ids(self._face_mesh.process(rgb))
             geometries = self._geometries(result, header)
         self._publish(header, rgb, result, geometries)
-        with self._stats_lock:
-            self._processed += 1
-            self._faces_tracked = result.num_faces
-            self._processing_ms.append((time.perf_counter() - start) * 1000.0)
+        self._stats.processed((time.perf_counter() - start) * 1000.0, result.num_faces)
 
     def _with_public_ids(self, result: FaceMeshResult) -> FaceMeshResult:
         """Track ids as published. Tracking: the pipeline's ids offset past every id used before the last
@@ -208,15 +214,8 @@ class FaceMeshNode(Node):
 
     def _reject(self, kind: str, reason: str) -> None:
         """Count a rejected frame and log why, at most once per ERROR_THROTTLE_S for each kind of problem."""
-        self._count_rejected()
-        now = time.monotonic()
-        if now - self._last_error.get(kind, -ERROR_THROTTLE_S) >= ERROR_THROTTLE_S:
-            self._last_error[kind] = now
-            self.get_logger().error(reason)
-
-    def _count_rejected(self) -> None:
-        with self._stats_lock:
-            self._rejected += 1
+        self._stats.rejected(reason)
+        self._log.throttled(kind, reason, ERROR_THROTTLE_S)
 
     def _check_stamp(self, header: Header) -> None:
         stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
@@ -235,7 +234,8 @@ class FaceMeshNode(Node):
     def _geometries(self, result: FaceMeshResult, header: Header) -> list[FaceGeometry | None]:
         width, height = result.image_size
         camera = self._camera(width, height)
-        geometries = [estimate_face_geometry(face, camera) for face in result.landmarks]
+        geometries = [self._geometry(face, camera, track_id)
+                      for face, track_id in zip(result.landmarks, result.track_ids.tolist(), strict=True)]
         if not self._param("smoothing"):
             return geometries
         stamp = header.stamp.sec + header.stamp.nanosec * 1e-9
@@ -250,6 +250,15 @@ class FaceMeshNode(Node):
                 geometry = smoother(geometry, stamp)
             smoothed.append(geometry)
         return smoothed
+
+    def _geometry(self, landmarks: np.ndarray, camera: Camera, track_id: int) -> FaceGeometry | None:
+        """The face's geometry, or None with the reason logged (throttled per reason): never silently."""
+        try:
+            return estimate_face_geometry(landmarks, camera, raise_on_failure=True)
+        except GeometryError as error:
+            self._log.throttled(f"pose:{error.reason.name}", f"face {track_id}: no pose recovered ({error}); "
+                                "published without pose, TF and markers", ERROR_THROTTLE_S, level="warning")
+            return None
 
     # ---- output ------------------------------------------------------------------------------------------
     def _publish(self, header: Header, rgb: np.ndarray, result: FaceMeshResult,
@@ -269,10 +278,13 @@ class FaceMeshNode(Node):
                          geometries: list[FaceGeometry | None]) -> None:
         options = MarkerOptions(**{ns: self._param(f"markers.{ns}") for ns in ("mesh", "contours", "points",
                                                                                "axes")})
+        lifetime = Duration(seconds=self._marker_lifetime_s()).to_msg()
         markers = []
         for track_id, geometry in zip(track_ids.tolist(), geometries, strict=True):
             if geometry is not None:
                 markers += face_markers(header, track_id, geometry, options)
+        for marker, _ in markers:
+            marker.lifetime = lifetime
         shown = {(marker.ns, marker.id) for marker, _ in markers}
         # DELETE what is no longer drawn: faces that are gone, and namespaces switched off
         markers += [(marker, None) for marker in deleted_markers(header, sorted(self._marker_keys - shown))]
@@ -280,37 +292,34 @@ class FaceMeshNode(Node):
         if markers:
             self._markers_pub.publish(serialize_marker_array(markers))
 
+    def _marker_lifetime_s(self) -> float:
+        period = self._stats.frame_period_s()
+        low, high = MARKER_LIFETIME_S
+        return high if period is None else min(max(MARKER_LIFETIME_FRAMES * period, low), high)
+
+    def _delete_all_markers(self) -> None:
+        """DELETEALL: markers switched off or the node stopping leave no ghosts in RViz."""
+        self._marker_keys = set()
+        self._markers_pub.publish(MarkerArray(markers=[Marker(action=Marker.DELETEALL)]))
+
     def _publish_diagnostics(self) -> None:
-        now = time.monotonic()
-        with self._stats_lock:
-            elapsed = max(now - self._stats_since, 1e-6)
-            received, dropped, processed, rejected = self._received, self._dropped, self._processed, self._rejected
-            times = np.array(self._processing_ms) if self._processing_ms else np.zeros(1)
-            faces = self._faces_tracked
-            self._received = self._dropped = self._processed = self._rejected = 0
-            self._stats_since = now
-        status = DiagnosticStatus(name=f"{self.get_fully_qualified_name()}: face mesh pipeline",
-                                  hardware_id=",".join(self._face_mesh.providers))
-        if received == 0:
-            status.level, status.message = DiagnosticStatus.WARN, f"no images on {image_topic(self)}"
-        elif rejected:
-            status.level, status.message = DiagnosticStatus.WARN, f"{rejected} frame(s) rejected"
-        else:
-            status.level, status.message = DiagnosticStatus.OK, f"tracking {faces} face(s)"
-        values: dict[str, str] = {
-            "input rate (Hz)": f"{received / elapsed:.2f}",
-            "processed rate (Hz)": f"{processed / elapsed:.2f}",
-            "dropped frames": str(dropped),
-            "rejected frames": str(rejected),
-            "processing time p50 (ms)": f"{np.percentile(times, 50):.2f}",
-            "processing time p95 (ms)": f"{np.percentile(times, 95):.2f}",
-            "faces tracked": str(faces),
-            "inference device": ",".join(self._face_mesh.providers),
-        }
-        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+        device = ",".join(self._face_mesh.providers)
+        report = self._stats.report(image_topic(self), device)
+        status = DiagnosticStatus(name=f"{self.get_fully_qualified_name()}: face mesh pipeline", hardware_id=device,
+                                  level=getattr(DiagnosticStatus, report.level), message=report.message)
+        status.values = [KeyValue(key=k, value=v) for k, v in report.values.items()]
         msg = DiagnosticArray(status=[status])
         msg.header.stamp = self.get_clock().now().to_msg()
         self._diagnostics_pub.publish(msg)
+        self._warn_if_name_taken()
+
+    def _warn_if_name_taken(self) -> None:
+        """Two nodes of one name share parameters services and topics: say so (once) when another appears."""
+        me = (self.get_name(), self.get_namespace())
+        if sum(1 for node in self.get_node_names_and_namespaces() if node == me) > 1:
+            self._log.warn_once("duplicate name", f"another node is also named {self.get_fully_qualified_name()}: "
+                                                  "their parameters, services and outputs get mixed up; give each "
+                                                  "a namespace or a name of its own")
 
 
 def main(args: list[str] | None = None) -> None:
