@@ -29,8 +29,15 @@ class ModelLoadError(RuntimeError):
 # What each packaged model must look like (models/README.md), checked when it loads: a wrong file under a
 # known name (another model copied over it) fails at startup instead of at every frame. Shapes are NHWC
 # inputs and the outputs' per-face shape; the batch dimension is dynamic.
-_ATTENTION_OUTPUTS = {"landmarks": (1404,), "lips": (160,), "left_eye": (142,), "right_eye": (142,),
-                      "left_iris": (10,), "right_iris": (10,), "face_flag": (1,)}
+_ATTENTION_OUTPUTS = {
+    "landmarks": (1404,),
+    "lips": (160,),
+    "left_eye": (142,),
+    "right_eye": (142,),
+    "left_iris": (10,),
+    "right_iris": (10,),
+    "face_flag": (1,),
+}
 EXPECTED_MODELS: dict[str, tuple[tuple[int, ...], dict[str, tuple[int, ...]]]] = {
     "face_detection_short_range.onnx": ((128, 128, 3), {"regressors": (896, 16), "classificators": (896, 1)}),
     "face_detection_full_range.onnx": ((192, 192, 3), {"regressors": (2304, 16), "classificators": (2304, 1)}),
@@ -119,15 +126,15 @@ class OnnxModel:
         if not self.path.is_file():
             raise ModelLoadError(f"model file {self.path} not found; {REGENERATE_HINT}")
         try:
-            self.session = ort.InferenceSession(str(self.path), sess_options=session_options(threads),
-                                                providers=requested)
+            self.session = ort.InferenceSession(
+                str(self.path), sess_options=session_options(threads), providers=requested
+            )
         except Exception as error:  # onnxruntime raises several types for unreadable models
             message = f"cannot load model file {self.path} ({error}); {REGENERATE_HINT}"
             raise ModelLoadError(message) from error
         self.providers: list[str] = self.session.get_providers()
         if requested[0] == CUDA and self.providers[0] != CUDA:
-            LOG.warning("%s: CUDA requested but onnxruntime created a %s session", self.path.name,
-                        self.providers[0])
+            LOG.warning("%s: CUDA requested but onnxruntime created a %s session", self.path.name, self.providers[0])
         inputs = self.session.get_inputs()
         if len(inputs) != 1:
             raise ModelLoadError(f"model file {self.path} has {len(inputs)} inputs, expected 1")
@@ -140,21 +147,26 @@ class OnnxModel:
     def _check_signature(self, input_shape: tuple[int, ...], outputs: dict[str, tuple[int, ...]]) -> None:
         """Raise ModelLoadError unless the graph has the input and outputs `self.path.name` must have."""
         expected = f"{MODEL_INPUT_NAME} [N, {', '.join(map(str, input_shape))}] -> " + ", ".join(
-            f"{name} [N, {', '.join(map(str, shape))}]" for name, shape in outputs.items())
+            f"{name} [N, {', '.join(map(str, shape))}]" for name, shape in outputs.items()
+        )
         found_outputs = {o.name: _static_shape(o.shape) for o in self.session.get_outputs()}
         found = f"{self.input_name} {_shown(self.input_shape)} -> " + ", ".join(
-            f"{name} {_shown(shape)}" for name, shape in found_outputs.items())
-        if (self.input_name != MODEL_INPUT_NAME or self.input_shape[1:] != input_shape
-                or {name: shape[1:] for name, shape in found_outputs.items()} != outputs):
-            raise ModelLoadError(f"model file {self.path} is not {self.path.stem}: expected {expected}, found "
-                                 f"{found}; {REGENERATE_HINT}")
+            f"{name} {_shown(shape)}" for name, shape in found_outputs.items()
+        )
+        if (
+            self.input_name != MODEL_INPUT_NAME
+            or self.input_shape[1:] != input_shape
+            or {name: shape[1:] for name, shape in found_outputs.items()} != outputs
+        ):
+            raise ModelLoadError(
+                f"model file {self.path} is not {self.path.stem}: expected {expected}, found {found}; {REGENERATE_HINT}"
+            )
 
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Run a batch [N, H, W, C]; a single image [H, W, C] is not accepted (say x[None])."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         expected = self.input_shape
-        if x.ndim != len(expected) or any(
-                e is not None and e != s for e, s in zip(expected, x.shape, strict=True)):
+        if x.ndim != len(expected) or any(e is not None and e != s for e, s in zip(expected, x.shape, strict=True)):
             shown = ["N" if d is None else d for d in expected]
             raise ValueError(f"{self.path.name}: input shape {list(x.shape)} does not match {shown}")
         outputs = self.session.run(self.output_names, {self.input_name: x})

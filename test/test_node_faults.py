@@ -44,8 +44,9 @@ def frames(test_data_dir):
 @pytest.fixture(scope="module")
 def raw_node(ros, tmp_path_factory):
     folder = tmp_path_factory.mktemp("hostile")
-    process = NodeProcess(folder / "face_mesh.log", "--params-file", str(REPO / "config" / "face_mesh.yaml"),
-                          "-r", "__ns:=/hostile")
+    process = NodeProcess(
+        folder / "face_mesh.log", "--params-file", str(REPO / "config" / "face_mesh.yaml"), "-r", "__ns:=/hostile"
+    )
     yield process
     process.stop()
 
@@ -123,7 +124,7 @@ def bomb(extension: str, width: int, height: int) -> bytes:
         data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
     else:
         at = data.index(b"\xff\xc0")
-        data[at + 5:at + 9] = struct.pack(">HH", height, width)
+        data[at + 5 : at + 9] = struct.pack(">HH", height, width)
     return bytes(data)
 
 
@@ -132,8 +133,9 @@ def status_of(msg: DiagnosticArray, node: str) -> DiagnosticStatus | None:
 
 
 # ---- 1. decode bombs, 4. corrupt frames ------------------------------------------------------------------
-def test_decode_bombs_are_refused_from_their_header_and_real_frames_keep_flowing(compressed, compressed_node,
-                                                                                 frames) -> None:
+def test_decode_bombs_are_refused_from_their_header_and_real_frames_keep_flowing(
+    compressed, compressed_node, frames
+) -> None:
     send_compressed(compressed, jpeg(frames[0]), 1)
     rss_before = compressed_node.rss_mb()
     start = time.monotonic()
@@ -150,11 +152,12 @@ def test_decode_bombs_are_refused_from_their_header_and_real_frames_keep_flowing
     assert not [f for f in compressed.faces if (f.header.stamp.sec, f.header.stamp.nanosec) in bomb_stamps]
 
 
-def test_a_jpeg_with_a_corrupt_middle_is_rejected_and_libjpeg_does_not_flood_stderr(compressed, compressed_node,
-                                                                                     frames) -> None:
+def test_a_jpeg_with_a_corrupt_middle_is_rejected_and_libjpeg_does_not_flood_stderr(
+    compressed, compressed_node, frames
+) -> None:
     data = bytearray(jpeg(frames[2]))
     middle = len(data) // 2
-    data[middle:middle + 64] = b"\xff" * 64
+    data[middle : middle + 64] = b"\xff" * 64
     for index in range(10):
         send_compressed(compressed, bytes(data), 30 + index, answered=False)
     log = wait_for_log(compressed_node, "corrupt jpeg frame rejected: decoder says 'Corrupt JPEG data")
@@ -261,8 +264,13 @@ def test_diagnostics_say_error_while_frames_arrive_but_none_is_processed(raw, fr
     assert float(values["time since last processed frame (s)"]) >= 3.0
     send(raw, frames[1], 1800)  # processing again: back to OK
     raw.diagnostics.clear()
-    assert raw.spin_until(lambda: any((s := status_of(m, "/hostile/face_mesh")) is not None
-                                      and s.level == DiagnosticStatus.OK for m in raw.diagnostics), timeout=5.0)
+    assert raw.spin_until(
+        lambda: any(
+            (s := status_of(m, "/hostile/face_mesh")) is not None and s.level == DiagnosticStatus.OK
+            for m in raw.diagnostics
+        ),
+        timeout=5.0,
+    )
 
 
 def test_frames_lost_before_the_callback_are_counted(raw, frames) -> None:
@@ -274,9 +282,14 @@ def test_frames_lost_before_the_callback_are_counted(raw, frames) -> None:
     for index in range(300):
         image.header.stamp = stamp(2000 + index)
         raw.image_pub.publish(image)
-    assert raw.spin_until(lambda: any(int({kv.key: kv.value for kv in s.values}.get("lost frames", 0)) > 0
-                                      for m in raw.diagnostics if (s := status_of(m, "/hostile/face_mesh"))),
-                          timeout=5.0)
+    assert raw.spin_until(
+        lambda: any(
+            int({kv.key: kv.value for kv in s.values}.get("lost frames", 0)) > 0
+            for m in raw.diagnostics
+            if (s := status_of(m, "/hostile/face_mesh"))
+        ),
+        timeout=5.0,
+    )
 
 
 # ---- 7. markers ----------------------------------------------------------------------------------------
@@ -291,8 +304,9 @@ def test_markers_expire_with_the_frame_rate_and_are_deleted_when_switched_off(ra
     (off,) = raw.set_parameters("/hostile/face_mesh", publish_markers=False)
     assert off.successful
     try:
-        assert raw.spin_until(lambda: any(m.action == Marker.DELETEALL for msg in raw.markers for m in msg.markers),
-                              timeout=5.0)
+        assert raw.spin_until(
+            lambda: any(m.action == Marker.DELETEALL for msg in raw.markers for m in msg.markers), timeout=5.0
+        )
     finally:
         (on,) = raw.set_parameters("/hostile/face_mesh", publish_markers=True)
         assert on.successful
@@ -310,8 +324,9 @@ def test_a_valid_frame_prefix_names_the_tf_frames(raw, frames) -> None:
     assert ok.successful
     try:
         face_id = send(raw, frames[0], 2600).faces[0].id
-        assert raw.spin_until(lambda: any(t.child_frame_id == f"robot1/face_{face_id}"
-                                          for m in raw.tf for t in m.transforms), timeout=5.0)
+        assert raw.spin_until(
+            lambda: any(t.child_frame_id == f"robot1/face_{face_id}" for m in raw.tf for t in m.transforms), timeout=5.0
+        )
     finally:
         (back,) = raw.set_parameters("/hostile/face_mesh", frame_prefix="")
         assert back.successful
@@ -351,21 +366,24 @@ def _models_folder(tmp_path: Path, case: str) -> Path:
     return folder
 
 
-@pytest.mark.parametrize(("case", "says"), [
-    ("wrong model file", "face_landmark.onnx is not face_landmark: expected input [N, 192, 192, 3]"),
-    ("missing models folder", "does not exist"),
-    ("empty models folder", "is empty"),
-    ("missing canonical model", "canonical_face_model.npz (no such file)"),
-    ("corrupt canonical model", "cannot load the canonical face model"),
-    ("unwritable log dir", "Failed to create log directory"),
-    ("wrong type in a second params file", "max_num_faces must be a int, got 'two' (params file"),
-])
+@pytest.mark.parametrize(
+    ("case", "says"),
+    [
+        ("wrong model file", "face_landmark.onnx is not face_landmark: expected input [N, 192, 192, 3]"),
+        ("missing models folder", "does not exist"),
+        ("empty models folder", "is empty"),
+        ("missing canonical model", "canonical_face_model.npz (no such file)"),
+        ("corrupt canonical model", "cannot load the canonical face model"),
+        ("unwritable log dir", "Failed to create log directory"),
+        ("wrong type in a second params file", "max_num_faces must be a int, got 'two' (params file"),
+    ],
+)
 def test_every_startup_failure_is_one_fatal_line_and_exit_code_1(ros, tmp_path, case, says) -> None:
     env = {"FACEMESH_ROS_MODELS_DIR": str(_models_folder(tmp_path, case))} if "model" in case else {}
     arguments = ["-r", "__ns:=/startup"]
     if case == "wrong type in a second params file":  # both files' sections name /face_mesh: rcl merges them
         override = tmp_path / "override.yaml"
-        override.write_text("face_mesh:\n  ros__parameters:\n    max_num_faces: \"two\"\n")
+        override.write_text('face_mesh:\n  ros__parameters:\n    max_num_faces: "two"\n')
         arguments = ["--params-file", str(REPO / "config" / "face_mesh.yaml"), "--params-file", str(override)]
     if case == "unwritable log dir":
         env["ROS_LOG_DIR"] = "/dev/null/log"  # a path under a file: not creatable even by root
@@ -381,8 +399,7 @@ def test_every_startup_failure_is_one_fatal_line_and_exit_code_1(ros, tmp_path, 
 # ---- 6. shutdown ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("run", range(SHUTDOWN_RUNS))
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_a_signal_while_frames_stream_stops_cleanly_and_deletes_the_markers(ros, frames, tmp_path, signum,
-                                                                             run) -> None:
+def test_a_signal_while_frames_stream_stops_cleanly_and_deletes_the_markers(ros, frames, tmp_path, signum, run) -> None:
     namespace = f"stop{run}"
     process = NodeProcess(tmp_path / "stop.log", "-r", f"__ns:=/{namespace}")
     client = DdsClient(f"stop_client_{run}", namespace=namespace)
@@ -410,8 +427,9 @@ def test_a_signal_while_frames_stream_stops_cleanly_and_deletes_the_markers(ros,
         assert process.process.wait(timeout=15) == 0
         client.spin_for(0.3)
         log = process.log()
-        assert not [line for line in log.splitlines() if "[ERROR]" in line or "Failed" in line
-                    or "Traceback" in line], log
+        assert not [
+            line for line in log.splitlines() if "[ERROR]" in line or "Failed" in line or "Traceback" in line
+        ], log
         assert any(m.action == Marker.DELETEALL for msg in markers for m in msg.markers)
     finally:
         client.destroy()

@@ -15,8 +15,14 @@ K = [800.0, 0.0, 639.5, 0.0, 800.0, 479.5, 0.0, 0.0, 1.0]
 
 
 def info(width: int = 1280, height: int = 960, **fields) -> CameraInfo:
-    msg = CameraInfo(width=width, height=height, distortion_model="plumb_bob", k=K, d=[0.0] * 5,
-                     p=[800.0, 0.0, 639.5, 0.0, 0.0, 800.0, 479.5, 0.0, 0.0, 0.0, 1.0, 0.0])
+    msg = CameraInfo(
+        width=width,
+        height=height,
+        distortion_model="plumb_bob",
+        k=K,
+        d=[0.0] * 5,
+        p=[800.0, 0.0, 639.5, 0.0, 0.0, 800.0, 479.5, 0.0, 0.0, 0.0, 1.0, 0.0],
+    )
     for name, value in fields.items():
         setattr(msg, name, value)
     return msg
@@ -68,13 +74,16 @@ class RecordingLogger:
         self.warnings.append(message)
 
 
-@pytest.mark.parametrize(("broken", "says"), [
-    (dict(k=[800.0, 0.0, -1e6, 0.0, 800.0, 479.5, 0.0, 0.0, 1.0]), "principal point"),
-    (dict(k=[1e12, 0.0, 639.5, 0.0, 1e12, 479.5, 0.0, 0.0, 1.0]), "field of view"),
-    (dict(k=[1.0, 0.0, 639.5, 0.0, 1.0, 479.5, 0.0, 0.0, 1.0]), "field of view"),
-    (dict(roi=RegionOfInterest(x_offset=1200, y_offset=0, width=640, height=480)), "outside the 1280x960 sensor"),
-    (dict(binning_x=2000), "binning"),
-])
+@pytest.mark.parametrize(
+    ("broken", "says"),
+    [
+        (dict(k=[800.0, 0.0, -1e6, 0.0, 800.0, 479.5, 0.0, 0.0, 1.0]), "principal point"),
+        (dict(k=[1e12, 0.0, 639.5, 0.0, 1e12, 479.5, 0.0, 0.0, 1.0]), "field of view"),
+        (dict(k=[1.0, 0.0, 639.5, 0.0, 1.0, 479.5, 0.0, 0.0, 1.0]), "field of view"),
+        (dict(roi=RegionOfInterest(x_offset=1200, y_offset=0, width=640, height=480)), "outside the 1280x960 sensor"),
+        (dict(binning_x=2000), "binning"),
+    ],
+)
 def test_implausible_camera_info_gives_the_default_camera_and_one_warning(broken, says) -> None:
     logger = RecordingLogger()
     model = CameraModel(logger)

@@ -36,10 +36,16 @@ def make_image(pixels: np.ndarray, encoding: str, padding: int = 0) -> Image:
     return Image(height=height, width=width, encoding=encoding, step=padded.shape[1], data=padded.tobytes())
 
 
-@pytest.mark.parametrize(("encoding", "to_layout"), [
-    ("rgb8", None), ("bgr8", cv2.COLOR_RGB2BGR), ("8UC3", cv2.COLOR_RGB2BGR),
-    ("rgba8", cv2.COLOR_RGB2RGBA), ("bgra8", cv2.COLOR_RGB2BGRA),
-])
+@pytest.mark.parametrize(
+    ("encoding", "to_layout"),
+    [
+        ("rgb8", None),
+        ("bgr8", cv2.COLOR_RGB2BGR),
+        ("8UC3", cv2.COLOR_RGB2BGR),
+        ("rgba8", cv2.COLOR_RGB2RGBA),
+        ("bgra8", cv2.COLOR_RGB2BGRA),
+    ],
+)
 def test_color_encodings_decode_exactly(rgb: np.ndarray, encoding: str, to_layout: int | None) -> None:
     pixels = rgb if to_layout is None else cv2.cvtColor(rgb, to_layout)
     for padding in (0, 5):  # step longer than a row, as some drivers align rows
@@ -54,8 +60,9 @@ def test_gray_encodings_fill_three_channels(rgb: np.ndarray, encoding: str) -> N
     np.testing.assert_array_equal(decoded[:, :, 1], gray)
 
 
-@pytest.mark.parametrize(("encoding", "order"), [("yuv422", "uyvy"), ("uyvy", "uyvy"),
-                                                 ("yuv422_yuy2", "yuyv"), ("yuyv", "yuyv")])
+@pytest.mark.parametrize(
+    ("encoding", "order"), [("yuv422", "uyvy"), ("uyvy", "uyvy"), ("yuv422_yuy2", "yuyv"), ("yuyv", "yuyv")]
+)
 def test_yuv422_encodings_decode_close_to_the_source(rgb: np.ndarray, encoding: str, order: str) -> None:
     # BT.601 video range, as cameras send it and OpenCV's YUV422 decoders expect
     r, g, b = (rgb[:, :, i].astype(np.float32) for i in range(3))
@@ -73,18 +80,32 @@ def test_yuv422_encodings_decode_close_to_the_source(rgb: np.ndarray, encoding: 
 
 
 def test_every_listed_encoding_is_tested() -> None:
-    assert set(SUPPORTED_ENCODINGS) == {"rgb8", "bgr8", "rgba8", "bgra8", "mono8", "8UC1", "8UC3", "uyvy",
-                                        "yuv422", "yuyv", "yuv422_yuy2"}
+    assert set(SUPPORTED_ENCODINGS) == {
+        "rgb8",
+        "bgr8",
+        "rgba8",
+        "bgra8",
+        "mono8",
+        "8UC1",
+        "8UC3",
+        "uyvy",
+        "yuv422",
+        "yuyv",
+        "yuv422_yuy2",
+    }
 
 
-@pytest.mark.parametrize(("mutate", "message"), [
-    (lambda m: setattr(m, "encoding", "16UC1"), "unsupported encoding '16UC1'"),
-    (lambda m: setattr(m, "encoding", ""), "unsupported encoding ''"),
-    (lambda m: setattr(m, "step", 10), "step 10 is shorter than a row"),
-    (lambda m: setattr(m, "data", bytes(m.data)[:-100]), r"expected step\*height"),
-    (lambda m: setattr(m, "height", m.height + 1), r"expected step\*height"),
-    (lambda m: (setattr(m, "width", 0), setattr(m, "height", 0)), "empty image"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda m: setattr(m, "encoding", "16UC1"), "unsupported encoding '16UC1'"),
+        (lambda m: setattr(m, "encoding", ""), "unsupported encoding ''"),
+        (lambda m: setattr(m, "step", 10), "step 10 is shorter than a row"),
+        (lambda m: setattr(m, "data", bytes(m.data)[:-100]), r"expected step\*height"),
+        (lambda m: setattr(m, "height", m.height + 1), r"expected step\*height"),
+        (lambda m: (setattr(m, "width", 0), setattr(m, "height", 0)), "empty image"),
+    ],
+)
 def test_malformed_images_raise_a_clear_error(rgb: np.ndarray, mutate, message: str) -> None:
     msg = make_image(rgb, "rgb8")
     mutate(msg)
@@ -125,7 +146,7 @@ def declaring(encoded: bytes, width: int, height: int) -> bytes:
         data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))  # a valid IHDR, as a bomb has
     else:
         at = data.index(b"\xff\xc0")
-        data[at + 5:at + 9] = struct.pack(">HH", height, width)
+        data[at + 5 : at + 9] = struct.pack(">HH", height, width)
     return bytes(data)
 
 
@@ -140,8 +161,13 @@ def test_a_decode_bomb_is_refused_from_its_header_before_decoding(rgb: np.ndarra
     assert error.value.kind == "too large"
     assert time.perf_counter() - start < 0.5  # no decoding happened (decoding it takes 6-19 s and GBs)
     # the limit is the caller's: a size within it decodes
-    assert compressed_to_rgb(CompressedImage(format="png", data=cv2.imencode(".png", rgb)[1].tobytes()),
-                             max_pixels=rgb.shape[0] * rgb.shape[1]).shape == rgb.shape
+    assert (
+        compressed_to_rgb(
+            CompressedImage(format="png", data=cv2.imencode(".png", rgb)[1].tobytes()),
+            max_pixels=rgb.shape[0] * rgb.shape[1],
+        ).shape
+        == rgb.shape
+    )
 
 
 def test_a_raw_image_over_the_limit_is_refused(rgb: np.ndarray) -> None:
@@ -152,12 +178,13 @@ def test_a_raw_image_over_the_limit_is_refused(rgb: np.ndarray) -> None:
 
 
 @pytest.mark.parametrize("extension", [".jpg", ".png"])
-def test_a_frame_the_decoder_complains_about_is_rejected_with_its_message(rgb: np.ndarray, extension: str,
-                                                                          capfd) -> None:
+def test_a_frame_the_decoder_complains_about_is_rejected_with_its_message(
+    rgb: np.ndarray, extension: str, capfd
+) -> None:
     _, encoded = cv2.imencode(extension, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     data = bytearray(encoded.tobytes())
     middle = len(data) // 2
-    data[middle:middle + 64] = b"\xff" * 64  # a corrupt middle: OpenCV still returns (wrong) pixels for a jpeg
+    data[middle : middle + 64] = b"\xff" * 64  # a corrupt middle: OpenCV still returns (wrong) pixels for a jpeg
     with pytest.raises(ImageDecodeError, match=r"decoder says '(Corrupt JPEG data|libpng)") as error:
         compressed_to_rgb(CompressedImage(format=extension[1:], data=bytes(data)))
     assert error.value.kind in ("corrupt", "compressed")

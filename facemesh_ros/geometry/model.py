@@ -47,8 +47,10 @@ class CanonicalFaceModel:
             (self.triangles.ndim == 2 and self.triangles.shape[1] == 3, f"triangles {self.triangles.shape}"),
             (self.procrustes_weights.shape == (NUM_VERTICES,), f"weights {self.procrustes_weights.shape}"),
             (bool(np.all(np.isfinite(self.vertices))), "non-finite vertices"),
-            (self.triangles.size > 0 and 0 <= self.triangles.min() and self.triangles.max() < NUM_VERTICES,
-             "triangle indices out of range"),
+            (
+                self.triangles.size > 0 and 0 <= self.triangles.min() and self.triangles.max() < NUM_VERTICES,
+                "triangle indices out of range",
+            ),
         )
         for ok, message in checks:
             if not ok:
@@ -82,8 +84,9 @@ def find_models_dir() -> Path:
     for candidate in candidates:
         if (candidate / MODEL_FILENAME).is_file():
             return candidate
-    raise FileNotFoundError(f"{MODEL_FILENAME} not found; looked in: {', '.join(map(str, candidates))} "
-                            "(set FACEMESH_ROS_MODELS_DIR)")
+    raise FileNotFoundError(
+        f"{MODEL_FILENAME} not found; looked in: {', '.join(map(str, candidates))} (set FACEMESH_ROS_MODELS_DIR)"
+    )
 
 
 def load_canonical_face_model(path: str | os.PathLike[str] | None = None) -> CanonicalFaceModel:
@@ -103,8 +106,10 @@ def load_canonical_face_model(path: str | os.PathLike[str] | None = None) -> Can
                 procrustes_weights=data["procrustes_weights"].astype(np.float64),
             )
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:  # what np.load raises for a bad file
-        raise CanonicalModelError(f"cannot load the canonical face model {path} ({_why(path, error)}); regenerate "
-                                  "the models with `make models`") from error
+        raise CanonicalModelError(
+            f"cannot load the canonical face model {path} ({_why(path, error)}); regenerate "
+            "the models with `make models`"
+        ) from error
 
 
 def _why(path: Path, error: Exception) -> str:

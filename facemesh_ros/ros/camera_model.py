@@ -27,8 +27,20 @@ PRINCIPAL_POINT_MARGIN = 0.25
 def _content_key(info: CameraInfo) -> tuple:
     """What defines the camera: drivers send a new, mostly identical, message with every frame."""
     roi = info.roi
-    return (info.width, info.height, info.distortion_model, tuple(info.k), tuple(info.d), tuple(info.p),
-            info.binning_x, info.binning_y, roi.x_offset, roi.y_offset, roi.width, roi.height)
+    return (
+        info.width,
+        info.height,
+        info.distortion_model,
+        tuple(info.k),
+        tuple(info.d),
+        tuple(info.p),
+        info.binning_x,
+        info.binning_y,
+        roi.x_offset,
+        roi.y_offset,
+        roi.width,
+        roi.height,
+    )
 
 
 def implausible(info: CameraInfo, rectified: bool) -> tuple[str, str] | None:
@@ -39,24 +51,30 @@ def implausible(info: CameraInfo, rectified: bool) -> tuple[str, str] | None:
         return None  # Camera.from_camera_info reports a zero size
     if roi.width or roi.height:
         if roi.x_offset + roi.width > width or roi.y_offset + roi.height > height:
-            return "region of interest", (f"{roi.width}x{roi.height} at ({roi.x_offset}, {roi.y_offset}) lies "
-                                          f"outside the {width}x{height} sensor")
+            return "region of interest", (
+                f"{roi.width}x{roi.height} at ({roi.x_offset}, {roi.y_offset}) lies outside the {width}x{height} sensor"
+            )
     if info.binning_x > width or info.binning_y > height:
         return "binning", f"{info.binning_x}x{info.binning_y} is larger than the {width}x{height} sensor"
-    fx, fy, cx, cy = (info.p[0], info.p[5], info.p[2], info.p[6]) if rectified else (
-        info.k[0], info.k[4], info.k[2], info.k[5])
+    fx, fy, cx, cy = (
+        (info.p[0], info.p[5], info.p[2], info.p[6]) if rectified else (info.k[0], info.k[4], info.k[2], info.k[5])
+    )
     if not all(map(math.isfinite, (fx, fy, cx, cy))) or fx <= 0 or fy <= 0:
         return None  # Camera.from_camera_info reports these
     margin_x, margin_y = PRINCIPAL_POINT_MARGIN * width, PRINCIPAL_POINT_MARGIN * height
     if not (-margin_x <= cx <= width + margin_x and -margin_y <= cy <= height + margin_y):
-        return "principal point", (f"({cx:g}, {cy:g}) lies outside the {width}x{height} sensor (by more than "
-                                   f"{PRINCIPAL_POINT_MARGIN:.0%} of its size)")
+        return "principal point", (
+            f"({cx:g}, {cy:g}) lies outside the {width}x{height} sensor (by more than "
+            f"{PRINCIPAL_POINT_MARGIN:.0%} of its size)"
+        )
     low, high = PLAUSIBLE_FOV_DEG
     fov_x = math.degrees(2.0 * math.atan(width / (2.0 * fx)))
     fov_y = math.degrees(2.0 * math.atan(height / (2.0 * fy)))
     if not (low <= fov_x <= high and low <= fov_y <= high):
-        return "field of view", (f"focal lengths fx={fx:g}, fy={fy:g} give a {fov_x:.3g} x {fov_y:.3g} deg field of "
-                                 f"view on the {width}x{height} sensor (plausible: {low:g} to {high:g} deg)")
+        return "field of view", (
+            f"focal lengths fx={fx:g}, fy={fy:g} give a {fov_x:.3g} x {fov_y:.3g} deg field of "
+            f"view on the {width}x{height} sensor (plausible: {low:g} to {high:g} deg)"
+        )
     return None
 
 
@@ -79,12 +97,16 @@ class CameraModel:
             self._cache = (key, camera or Camera.from_fov(default_fov_deg, width, height))
         return self._cache[1]
 
-    def _from_info(self, info: CameraInfo | None, rectified: bool, width: int, height: int,
-                   fov: float) -> Camera | None:
+    def _from_info(
+        self, info: CameraInfo | None, rectified: bool, width: int, height: int, fov: float
+    ) -> Camera | None:
         fallback = f"using the default {fov:g} deg camera"
         if info is None:
-            self._log.warn_once("missing", f"no camera_info received yet: geometry uses a default camera with a "
-                                           f"{fov:g} deg vertical field of view until it arrives")
+            self._log.warn_once(
+                "missing",
+                f"no camera_info received yet: geometry uses a default camera with a "
+                f"{fov:g} deg vertical field of view until it arrives",
+            )
             return None
         problem = implausible(info, rectified)
         if problem is not None:
@@ -98,7 +120,10 @@ class CameraModel:
             return None
         # compared after binning and ROI are applied: those describe a smaller image than width x height
         if (camera.width, camera.height) != (width, height):
-            self._log.warn_once("size", f"camera_info describes {camera.width}x{camera.height} images but they "
-                                        f"are {width}x{height}: {fallback}")
+            self._log.warn_once(
+                "size",
+                f"camera_info describes {camera.width}x{camera.height} images but they "
+                f"are {width}x{height}: {fallback}",
+            )
             return None
         return camera

@@ -65,8 +65,9 @@ class FrameStats:
             if self._last_processed is not None:
                 interval = now - self._last_processed
                 previous = self._frame_period_s
-                self._frame_period_s = interval if previous is None else (
-                    previous + PERIOD_SMOOTHING * (interval - previous))
+                self._frame_period_s = (
+                    interval if previous is None else (previous + PERIOD_SMOOTHING * (interval - previous))
+                )
             self._last_processed = now
 
     def rejected(self, reason: str) -> None:
@@ -107,8 +108,9 @@ class FrameStats:
         }
         if received and processed == 0 and idle_s >= STALL_ERROR_S:
             why = f" (last rejected: {last_reject})" if rejected and last_reject else ""
-            return Report("ERROR", f"stalled: {received} frame(s) arrived but none was processed for "
-                                   f"{idle_s:.1f} s{why}", values)
+            return Report(
+                "ERROR", f"stalled: {received} frame(s) arrived but none was processed for {idle_s:.1f} s{why}", values
+            )
         if received == 0:
             return Report("WARN", f"no images on {topic}", values)
         if rejected:

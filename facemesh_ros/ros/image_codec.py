@@ -62,15 +62,19 @@ def _check_pixels(width: int, height: int, max_pixels: int) -> None:
     if width == 0 or height == 0:
         raise ImageDecodeError("empty", f"empty image ({width}x{height})")
     if width * height > max_pixels:
-        raise ImageDecodeError("too large", f"image of {width}x{height} = {width * height} pixels is larger than "
-                                            f"max_image_pixels = {max_pixels}: refused before decoding")
+        raise ImageDecodeError(
+            "too large",
+            f"image of {width}x{height} = {width * height} pixels is larger than "
+            f"max_image_pixels = {max_pixels}: refused before decoding",
+        )
 
 
 def image_to_rgb(msg: Image, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> np.ndarray:
     """Decode a sensor_msgs/Image into a C-contiguous (H, W, 3) uint8 RGB array."""
     if msg.encoding not in _ENCODINGS:
-        raise ImageDecodeError("encoding", f"unsupported encoding '{shorten(msg.encoding)}'; supported: "
-                                           f"{', '.join(SUPPORTED_ENCODINGS)}")
+        raise ImageDecodeError(
+            "encoding", f"unsupported encoding '{shorten(msg.encoding)}'; supported: {', '.join(SUPPORTED_ENCODINGS)}"
+        )
     pixel_bytes, conversion = _ENCODINGS[msg.encoding]
     width, height, step = int(msg.width), int(msg.height), int(msg.step)
     _check_pixels(width, height, max_pixels)
@@ -78,11 +82,13 @@ def image_to_rgb(msg: Image, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> np.n
         raise ImageDecodeError("width", f"{msg.encoding} needs an even width, got {width}")
     if step < width * pixel_bytes:
         raise ImageDecodeError(
-            "step", f"step {step} is shorter than a row of {width} {msg.encoding} pixels ({width * pixel_bytes} bytes)")
+            "step", f"step {step} is shorter than a row of {width} {msg.encoding} pixels ({width * pixel_bytes} bytes)"
+        )
     data = np.frombuffer(msg.data, dtype=np.uint8)
     if data.size != step * height:
         raise ImageDecodeError(
-            "size", f"data has {data.size} bytes, expected step*height = {step}*{height} = {step * height}")
+            "size", f"data has {data.size} bytes, expected step*height = {step}*{height} = {step * height}"
+        )
     rows = data.reshape(height, step)[:, : width * pixel_bytes]
     pixels = rows.reshape(height, width, pixel_bytes)
     if conversion is None:
@@ -116,11 +122,11 @@ def _jpeg_size(data: bytes) -> tuple[int, int]:
             continue
         if marker == _JPEG_SOS:
             break
-        (length,) = struct.unpack(">H", data[at + 2:at + 4])
+        (length,) = struct.unpack(">H", data[at + 2 : at + 4])
         if marker in _JPEG_SOF:
             if length < 8 or at + 9 > len(data):
                 break
-            height, width = struct.unpack(">HH", data[at + 5:at + 9])
+            height, width = struct.unpack(">HH", data[at + 5 : at + 9])
             return width, height
         at += 2 + length
     raise ImageDecodeError("header", "jpeg data without a readable frame header (SOF) before the image data")
@@ -136,8 +142,10 @@ def compressed_to_rgb(msg: CompressedImage, max_pixels: int = DEFAULT_MAX_IMAGE_
     with captured_stderr() as complaints:
         bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
-        raise ImageDecodeError("compressed", f"could not decode {len(data)} bytes of {kind} data "
-                                             f"({_library_says(complaints) or 'corrupt'})")
+        raise ImageDecodeError(
+            "compressed",
+            f"could not decode {len(data)} bytes of {kind} data ({_library_says(complaints) or 'corrupt'})",
+        )
     if complaints:
         raise ImageDecodeError("corrupt", f"corrupt {kind} frame rejected: {_library_says(complaints)}")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
@@ -161,5 +169,12 @@ def decode_image(msg: Image | CompressedImage, max_pixels: int = DEFAULT_MAX_IMA
 def image_from_pixels(header: Header, pixels: np.ndarray, encoding: str) -> Image:
     """Wrap an (H, W, 3) uint8 array as a sensor_msgs/Image of `encoding` ('bgr8' or 'rgb8')."""
     height, width = pixels.shape[:2]
-    return Image(header=header, height=height, width=width, encoding=encoding, is_bigendian=0, step=width * 3,
-                 data=np.ascontiguousarray(pixels).tobytes())
+    return Image(
+        header=header,
+        height=height,
+        width=width,
+        encoding=encoding,
+        is_bigendian=0,
+        step=width * 3,
+        data=np.ascontiguousarray(pixels).tobytes(),
+    )

@@ -99,7 +99,8 @@ class FaceMeshNode(Node):
         self._worker.start()
         self.get_logger().info(
             f"face_mesh ready: {image_topic(self)} -> {self._faces_pub.topic_name}, "
-            f"inference on {', '.join(self._face_mesh.providers)}")
+            f"inference on {', '.join(self._face_mesh.providers)}"
+        )
 
     # ---- setup -------------------------------------------------------------------------------------------
     def _param(self, name: str) -> Any:
@@ -152,7 +153,8 @@ class FaceMeshNode(Node):
             with self._pipeline_lock:
                 self._face_mesh.set_thresholds(
                     min_detection_confidence=self._param("min_detection_confidence"),
-                    min_tracking_confidence=self._param("min_tracking_confidence"))
+                    min_tracking_confidence=self._param("min_tracking_confidence"),
+                )
         if names & {"smoothing", "smoothing_min_cutoff", "smoothing_beta"}:
             with self._pipeline_lock:
                 self._smoothers.clear()
@@ -186,8 +188,11 @@ class FaceMeshNode(Node):
         start = time.perf_counter()
         header = msg.header
         if not header.frame_id:
-            self._reject("frame_id", "image header has an empty frame_id: faces, TF and markers need the "
-                                     "camera's frame; set the camera driver's frame_id")
+            self._reject(
+                "frame_id",
+                "image header has an empty frame_id: faces, TF and markers need the "
+                "camera's frame; set the camera driver's frame_id",
+            )
             return
         try:
             rgb = decode_image(msg, self._param("max_image_pixels"))
@@ -220,22 +225,27 @@ class FaceMeshNode(Node):
     def _check_stamp(self, header: Header) -> None:
         stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
         if self._last_stamp_ns is not None and stamp_ns < self._last_stamp_ns:
-            self.get_logger().warning("image stamps went backwards (a looping bag?): tracking and smoothing "
-                                      "restart", throttle_duration_sec=ERROR_THROTTLE_S)
+            self.get_logger().warning(
+                "image stamps went backwards (a looping bag?): tracking and smoothing restart",
+                throttle_duration_sec=ERROR_THROTTLE_S,
+            )
             with self._pipeline_lock:
                 self._face_mesh.reset()
                 self._smoothers.clear()
         self._last_stamp_ns = stamp_ns
 
     def _camera(self, width: int, height: int) -> Camera:
-        return self._camera_model.camera(width, height, self._param("image_is_rectified"),
-                                         self._param("default_vertical_fov_deg"))
+        return self._camera_model.camera(
+            width, height, self._param("image_is_rectified"), self._param("default_vertical_fov_deg")
+        )
 
     def _geometries(self, result: FaceMeshResult, header: Header) -> list[FaceGeometry | None]:
         width, height = result.image_size
         camera = self._camera(width, height)
-        geometries = [self._geometry(face, camera, track_id)
-                      for face, track_id in zip(result.landmarks, result.track_ids.tolist(), strict=True)]
+        geometries = [
+            self._geometry(face, camera, track_id)
+            for face, track_id in zip(result.landmarks, result.track_ids.tolist(), strict=True)
+        ]
         if not self._param("smoothing"):
             return geometries
         stamp = header.stamp.sec + header.stamp.nanosec * 1e-9
@@ -245,8 +255,12 @@ class FaceMeshNode(Node):
         smoothed = []
         for track_id, geometry in zip(ids, geometries, strict=True):
             if geometry is not None:
-                smoother = self._smoothers.setdefault(track_id, FaceGeometrySmoother(
-                    min_cutoff=self._param("smoothing_min_cutoff"), beta=self._param("smoothing_beta")))
+                smoother = self._smoothers.setdefault(
+                    track_id,
+                    FaceGeometrySmoother(
+                        min_cutoff=self._param("smoothing_min_cutoff"), beta=self._param("smoothing_beta")
+                    ),
+                )
                 geometry = smoother(geometry, stamp)
             smoothed.append(geometry)
         return smoothed
@@ -256,28 +270,36 @@ class FaceMeshNode(Node):
         try:
             return estimate_face_geometry(landmarks, camera, raise_on_failure=True)
         except GeometryError as error:
-            self._log.throttled(f"pose:{error.reason.name}", f"face {track_id}: no pose recovered ({error}); "
-                                "published without pose, TF and markers", ERROR_THROTTLE_S, level="warning")
+            self._log.throttled(
+                f"pose:{error.reason.name}",
+                f"face {track_id}: no pose recovered ({error}); published without pose, TF and markers",
+                ERROR_THROTTLE_S,
+                level="warning",
+            )
             return None
 
     # ---- output ------------------------------------------------------------------------------------------
-    def _publish(self, header: Header, rgb: np.ndarray, result: FaceMeshResult,
-                 geometries: list[FaceGeometry | None]) -> None:
+    def _publish(
+        self, header: Header, rgb: np.ndarray, result: FaceMeshResult, geometries: list[FaceGeometry | None]
+    ) -> None:
         self._faces_pub.publish(face_mesh_array(header, result, geometries))
         if self._param("publish_tf") and any(g is not None for g in geometries):
             self._tf_pub.publish(face_transforms(header, result.track_ids, geometries, self._param("frame_prefix")))
         if self._param("publish_markers") and self._markers_pub.get_subscription_count() > 0:
             self._publish_markers(header, result.track_ids, geometries)
         if self._annotated_pub.get_subscription_count() > 0:
-            bgr = annotate(rgb, result, geometries, self._camera(*result.image_size),
-                           draw_tesselation=self._param("annotated.draw_tesselation"),
-                           draw_axes=self._param("annotated.draw_axes"))
+            bgr = annotate(
+                rgb,
+                result,
+                geometries,
+                self._camera(*result.image_size),
+                draw_tesselation=self._param("annotated.draw_tesselation"),
+                draw_axes=self._param("annotated.draw_axes"),
+            )
             self._annotated_pub.publish(image_from_pixels(header, bgr, "bgr8"))
 
-    def _publish_markers(self, header: Header, track_ids: np.ndarray,
-                         geometries: list[FaceGeometry | None]) -> None:
-        options = MarkerOptions(**{ns: self._param(f"markers.{ns}") for ns in ("mesh", "contours", "points",
-                                                                               "axes")})
+    def _publish_markers(self, header: Header, track_ids: np.ndarray, geometries: list[FaceGeometry | None]) -> None:
+        options = MarkerOptions(**{ns: self._param(f"markers.{ns}") for ns in ("mesh", "contours", "points", "axes")})
         lifetime = Duration(seconds=self._marker_lifetime_s()).to_msg()
         markers = []
         for track_id, geometry in zip(track_ids.tolist(), geometries, strict=True):
@@ -305,8 +327,12 @@ class FaceMeshNode(Node):
     def _publish_diagnostics(self) -> None:
         device = ",".join(self._face_mesh.providers)
         report = self._stats.report(image_topic(self), device)
-        status = DiagnosticStatus(name=f"{self.get_fully_qualified_name()}: face mesh pipeline", hardware_id=device,
-                                  level=getattr(DiagnosticStatus, report.level), message=report.message)
+        status = DiagnosticStatus(
+            name=f"{self.get_fully_qualified_name()}: face mesh pipeline",
+            hardware_id=device,
+            level=getattr(DiagnosticStatus, report.level),
+            message=report.message,
+        )
         status.values = [KeyValue(key=k, value=v) for k, v in report.values.items()]
         msg = DiagnosticArray(status=[status])
         msg.header.stamp = self.get_clock().now().to_msg()
@@ -317,9 +343,12 @@ class FaceMeshNode(Node):
         """Two nodes of one name share parameters services and topics: say so (once) when another appears."""
         me = (self.get_name(), self.get_namespace())
         if sum(1 for node in self.get_node_names_and_namespaces() if node == me) > 1:
-            self._log.warn_once("duplicate name", f"another node is also named {self.get_fully_qualified_name()}: "
-                                                  "their parameters, services and outputs get mixed up; give each "
-                                                  "a namespace or a name of its own")
+            self._log.warn_once(
+                "duplicate name",
+                f"another node is also named {self.get_fully_qualified_name()}: "
+                "their parameters, services and outputs get mixed up; give each "
+                "a namespace or a name of its own",
+            )
 
 
 def main(args: list[str] | None = None) -> None:

@@ -29,9 +29,13 @@ SPIN_PERIOD_S = 0.1  # how often the spin loop looks at the stop request
 MAX_FATAL_CHARS = 600
 
 
-def run_node(create: Callable[[], Node], name: str, args: list[str] | None = None,
-             fatal_errors: tuple[type[BaseException], ...] = (),
-             done: Callable[[Node], bool] | None = None) -> None:
+def run_node(
+    create: Callable[[], Node],
+    name: str,
+    args: list[str] | None = None,
+    fatal_errors: tuple[type[BaseException], ...] = (),
+    done: Callable[[Node], bool] | None = None,
+) -> None:
     """Spin the node `create()` returns until a signal, shutdown or `done(node)`; then call its stop().
 
     `name` labels the fatal log when creating the node fails; `fatal_errors` are the startup errors logged
