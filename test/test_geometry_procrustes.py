@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from geometry_reference import dense_procrustes
 from scipy.spatial.transform import Rotation
 
 from facemesh_ros.geometry import (
+    CanonicalModelError,
     FailureReason,
     GeometryError,
     WeightedProcrustes,
@@ -15,7 +15,8 @@ from facemesh_ros.geometry import (
     load_canonical_face_model,
     weighted_procrustes,
 )
-from facemesh_ros.geometry.model import find_models_dir
+from facemesh_ros.geometry.reference import dense_procrustes
+from facemesh_ros.model_paths import MODELS_ENV
 
 MODEL = default_canonical_face_model()
 
@@ -116,9 +117,7 @@ def test_models_dir_env_override(tmp_path, monkeypatch):
         triangles=MODEL.triangles,
         procrustes_weights=MODEL.procrustes_weights,
     )
-    monkeypatch.setenv("FACEMESH_ROS_MODELS_DIR", str(tmp_path))
-    if find_models_dir() != tmp_path:
-        pytest.skip("facemesh_ros.inference.models_dir() decides the models directory")
+    monkeypatch.setenv(MODELS_ENV, str(tmp_path))
     assert load_canonical_face_model().vertices.shape == (468, 3)
 
 
@@ -135,5 +134,13 @@ def test_bad_model_files(tmp_path):
     )
     with pytest.raises(ValueError, match="out of range"):
         load_canonical_face_model(tmp_path / "bad.npz")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(CanonicalModelError, match=r"nope.npz \(no such file\)"):
         load_canonical_face_model(tmp_path / "nope.npz")
+    (tmp_path / "corrupt.npz").write_bytes(b"PK\x03\x04 not a zip")
+    with pytest.raises(CanonicalModelError, match="BadZipFile"):
+        load_canonical_face_model(tmp_path / "corrupt.npz")
+    with pytest.raises(CanonicalModelError, match="does not exist"):
+        load_canonical_face_model(tmp_path / "no_folder" / "canonical_face_model.npz")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CanonicalModelError, match="is empty"):
+        load_canonical_face_model(tmp_path / "empty" / "canonical_face_model.npz")

@@ -20,7 +20,6 @@ from .model import (
     CanonicalFaceModel,
     CanonicalModelError,
     default_canonical_face_model,
-    find_models_dir,
     load_canonical_face_model,
 )
 from .pipeline import FaceGeometry, estimate_face_geometry
@@ -42,7 +41,6 @@ __all__ = [
     "WeightedProcrustes",
     "default_canonical_face_model",
     "estimate_face_geometry",
-    "find_models_dir",
     "load_canonical_face_model",
     "matrix_from_pose",
     "mediapipe_to_optical_points",

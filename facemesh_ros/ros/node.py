@@ -28,8 +28,8 @@ from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import Marker, MarkerArray
 
-from facemesh_ros.annotate import annotate
-from facemesh_ros.face_mesh import FaceMesh, FaceMeshResult
+from facemesh_ros.drawing.annotate import annotate
+from facemesh_ros.face_mesh import FaceMesh
 from facemesh_ros.geometry import (
     Camera,
     FaceGeometry,
@@ -56,6 +56,7 @@ from facemesh_ros.ros.parameters import (
     input_qos,
 )
 from facemesh_ros.ros.spin import run_node
+from facemesh_ros.types import FaceMeshResult
 
 ERROR_THROTTLE_S = 5.0
 # Markers vanish by themselves MARKER_LIFETIME_FRAMES frame periods after the last update (a stalled or killed
@@ -81,6 +82,7 @@ class FaceMeshNode(Node):
         self._smoothers: dict[int, FaceGeometrySmoother] = {}
         self._marker_keys: set[tuple[str, int]] = set()
         self._last_stamp_ns: int | None = None
+        self._last_header = Header()  # of the last published frame: the DELETEALL of the markers carries it
         self._camera_model = CameraModel(self.get_logger())
         self._log = KindLog(self.get_logger())
 
@@ -282,6 +284,7 @@ class FaceMeshNode(Node):
     def _publish(
         self, header: Header, rgb: np.ndarray, result: FaceMeshResult, geometries: list[FaceGeometry | None]
     ) -> None:
+        self._last_header = header
         self._faces_pub.publish(face_mesh_array(header, result, geometries))
         if self._param("publish_tf") and any(g is not None for g in geometries):
             self._tf_pub.publish(face_transforms(header, result.track_ids, geometries, self._param("frame_prefix")))
@@ -322,7 +325,7 @@ class FaceMeshNode(Node):
     def _delete_all_markers(self) -> None:
         """DELETEALL: markers switched off or the node stopping leave no ghosts in RViz."""
         self._marker_keys = set()
-        self._markers_pub.publish(MarkerArray(markers=[Marker(action=Marker.DELETEALL)]))
+        self._markers_pub.publish(MarkerArray(markers=[Marker(header=self._last_header, action=Marker.DELETEALL)]))
 
     def _publish_diagnostics(self) -> None:
         device = ",".join(self._face_mesh.providers)

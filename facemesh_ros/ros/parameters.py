@@ -24,6 +24,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from facemesh_ros.ros.camera_model import PLAUSIBLE_FOV_DEG
 from facemesh_ros.ros.image_codec import DEFAULT_MAX_IMAGE_PIXELS
 from facemesh_ros.ros.log_limits import shorten
+from facemesh_ros.types import DETECTOR_NAMES, DEVICES
 
 MAX_FRAME_PREFIX = 128
 # TF frame ids follow ROS names: parts of letters, digits and '_', joined by single '/'; a prefix may end in '/'
@@ -136,14 +137,14 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "short",
         "'short': faces within ~2 m (MediaPipe's default); 'full': the full-range detector, faces up to ~5 m.",
         "rebuild",
-        ("short", "full"),
+        DETECTOR_NAMES,
     ),
     ParameterSpec(
         "device",
         "auto",
         "Inference device: 'auto' (CUDA when onnxruntime has it, else CPU), 'cuda' or 'cpu'.",
         "rebuild",
-        ("auto", "cuda", "cpu"),
+        DEVICES,
     ),
     ParameterSpec(
         "num_threads",
