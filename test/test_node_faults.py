@@ -276,10 +276,11 @@ def test_diagnostics_say_error_while_frames_arrive_but_none_is_processed(raw, fr
 def test_frames_lost_before_the_callback_are_counted(raw, frames) -> None:
     """A burst faster than the executor takes samples overflows the depth-1 reader queue: those samples never
     reach the callback, and only the publisher's sequence numbers tell."""
+    send(raw, frames[0], 1999)  # discovery done: the burst reaches the node's reader
     big = cv2.resize(frames[0].image, (1920, 1440))
     image = rgb_image(big, Header(frame_id=FRAME_ID))
     raw.diagnostics.clear()
-    for index in range(300):
+    for index in range(100):
         image.header.stamp = stamp(2000 + index)
         raw.image_pub.publish(image)
     assert raw.spin_until(
