@@ -81,6 +81,7 @@ class FaceMeshNode(Node):
         self._next_id = 0  # one past the largest published id
         self._smoothers: dict[int, FaceGeometrySmoother] = {}
         self._marker_keys: set[tuple[str, int]] = set()
+        self._markers_lock = threading.Lock()
         self._last_stamp_ns: int | None = None
         self._last_header = Header()  # of the last published frame: the DELETEALL of the markers carries it
         self._camera_model = CameraModel(self.get_logger())
@@ -311,11 +312,12 @@ class FaceMeshNode(Node):
         for marker, _ in markers:
             marker.lifetime = lifetime
         shown = {(marker.ns, marker.id) for marker, _ in markers}
-        # DELETE what is no longer drawn: faces that are gone, and namespaces switched off
-        markers += [(marker, None) for marker in deleted_markers(header, sorted(self._marker_keys - shown))]
-        self._marker_keys = shown
-        if markers:
-            self._markers_pub.publish(serialize_marker_array(markers))
+        with self._markers_lock:  # the parameter callback may DELETEALL meanwhile
+            # DELETE what is no longer drawn: faces that are gone, and namespaces switched off
+            markers += [(marker, None) for marker in deleted_markers(header, sorted(self._marker_keys - shown))]
+            self._marker_keys = shown
+            if markers:
+                self._markers_pub.publish(serialize_marker_array(markers))
 
     def _marker_lifetime_s(self) -> float:
         period = self._stats.frame_period_s()
@@ -324,8 +326,9 @@ class FaceMeshNode(Node):
 
     def _delete_all_markers(self) -> None:
         """DELETEALL: markers switched off or the node stopping leave no ghosts in RViz."""
-        self._marker_keys = set()
-        self._markers_pub.publish(MarkerArray(markers=[Marker(header=self._last_header, action=Marker.DELETEALL)]))
+        with self._markers_lock:
+            self._marker_keys = set()
+            self._markers_pub.publish(MarkerArray(markers=[Marker(header=self._last_header, action=Marker.DELETEALL)]))
 
     def _publish_diagnostics(self) -> None:
         device = ",".join(self._face_mesh.providers)
