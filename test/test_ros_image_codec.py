@@ -191,6 +191,17 @@ def test_a_frame_the_decoder_complains_about_is_rejected_with_its_message(
     assert capfd.readouterr().err == ""  # the library's stderr line went into the error, not to the terminal
 
 
+def test_a_decoder_warning_keeps_the_frame_and_is_handed_to_the_caller(rgb: np.ndarray, capfd) -> None:
+    data = bytearray(cv2.imencode(".jpg", rgb)[1].tobytes())
+    assert data[6:11] == b"JFIF\x00"
+    data[11] = 9  # JFIF major version 9: libjpeg warns "unknown JFIF revision number" and decodes as usual
+    warnings: list[str] = []
+    decoded = compressed_to_rgb(CompressedImage(format="jpeg", data=bytes(data)), on_warning=warnings.append)
+    assert decoded.shape == rgb.shape
+    assert len(warnings) == 1 and "unknown JFIF revision" in warnings[0], warnings
+    assert capfd.readouterr().err == ""
+
+
 def test_other_formats_and_long_strings_are_refused_briefly(rgb: np.ndarray) -> None:
     _, bmp = cv2.imencode(".bmp", rgb)
     with pytest.raises(ImageDecodeError, match="neither jpeg nor png"):

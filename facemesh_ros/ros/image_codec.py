@@ -12,7 +12,9 @@ decoder's message instead of being processed.
 
 from __future__ import annotations
 
+import re
 import struct
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -30,6 +32,9 @@ _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _JPEG_STANDALONE = frozenset(range(0xD0, 0xD8)) | {0x01}  # RSTn, TEM: no length field
 _JPEG_SOS = 0xDA
 _MAX_JPEG_SEGMENTS = 1000
+# libjpeg/libpng messages that mean the pixels are wrong: "Corrupt JPEG data: ...", "Premature end of JPEG
+# file", "Invalid SOS parameters", "libpng error: ...", CRC errors
+_DAMAGE = re.compile(r"corrupt|premature|invalid|error|crc|bad ", re.IGNORECASE)
 
 
 class ImageDecodeError(ValueError):
@@ -132,8 +137,13 @@ def _jpeg_size(data: bytes) -> tuple[int, int]:
     raise ImageDecodeError("header", "jpeg data without a readable frame header (SOF) before the image data")
 
 
-def compressed_to_rgb(msg: CompressedImage, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> np.ndarray:
-    """Decode a sensor_msgs/CompressedImage (jpeg or png, as image_transport's compressed plugin sends)."""
+def compressed_to_rgb(
+    msg: CompressedImage, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS, on_warning: Callable[[str], None] | None = None
+) -> np.ndarray:
+    """Decode a sensor_msgs/CompressedImage (jpeg or png, as image_transport's compressed plugin sends).
+
+    A frame whose decoder reports damaged data is rejected (ImageDecodeError); the decoder's other messages
+    (e.g. libjpeg's "Warning: unknown JFIF revision number") go to `on_warning` and the frame is kept."""
     data = bytes(msg.data)
     if not data:
         raise ImageDecodeError("compressed", f"compressed image ({shorten(msg.format) or 'no format'}) has no data")
@@ -146,8 +156,11 @@ def compressed_to_rgb(msg: CompressedImage, max_pixels: int = DEFAULT_MAX_IMAGE_
             "compressed",
             f"could not decode {len(data)} bytes of {kind} data ({_library_says(complaints) or 'corrupt'})",
         )
-    if complaints:
-        raise ImageDecodeError("corrupt", f"corrupt {kind} frame rejected: {_library_says(complaints)}")
+    damage = [line for line in complaints if _DAMAGE.search(line)]
+    if damage:
+        raise ImageDecodeError("corrupt", f"corrupt {kind} frame rejected: {_library_says(damage)}")
+    if complaints and on_warning is not None:
+        on_warning(f"{kind} frame kept: {_library_says(complaints)}")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
@@ -159,10 +172,14 @@ def _library_says(lines: list[str]) -> str:
     return f"decoder says '{shorten(lines[0].strip())}'{more}"
 
 
-def decode_image(msg: Image | CompressedImage, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> np.ndarray:
+def decode_image(
+    msg: Image | CompressedImage,
+    max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+    on_warning: Callable[[str], None] | None = None,
+) -> np.ndarray:
     """RGB pixels of either kind of image message (ImageDecodeError when that is impossible)."""
     if isinstance(msg, CompressedImage):
-        return compressed_to_rgb(msg, max_pixels)
+        return compressed_to_rgb(msg, max_pixels, on_warning)
     return image_to_rgb(msg, max_pixels)
 
 

@@ -3,8 +3,8 @@
 Those libraries report a corrupt frame by printing a line to file descriptor 2, one per frame, which would
 bypass the node's throttled log and say nothing to the caller. captured_stderr() points fd 2 at an in-memory
 file for the duration of the block (a few milliseconds of decoding) and hands the block's lines to the caller.
-Other threads may log in that window too: lines in the ROS console format are written back to the real
-stderr unchanged, so no log line is lost (only delayed by the length of the block).
+Other threads may log in that window too: lines in the ROS console format or Python logging's default format
+are written back to the real stderr unchanged, so no log line is lost (only delayed by the block's length).
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 MAX_CAPTURED_BYTES = 64 * 1024
-# rcutils' console format starts with the severity in brackets: "[INFO] [1700000000.1] [name]: ..."
-_ROS_LINE = re.compile(r"^\[(DEBUG|INFO|WARN|ERROR|FATAL)\]")
+# Log records of this process, not library output: rcutils' console format "[INFO] [1700000000.1] [name]: ...",
+# Python logging's default format "WARNING:name:..."
+_LOG_RECORD = re.compile(r"^(\[(DEBUG|INFO|WARN|ERROR|FATAL)\]|(DEBUG|INFO|WARNING|ERROR|CRITICAL):)")
 
 _lock = threading.Lock()
 _sink_fd: int | None = None
@@ -55,7 +56,7 @@ def captured_stderr() -> Iterator[list[str]]:
             text = os.pread(sink, MAX_CAPTURED_BYTES, 0).decode("utf-8", "replace")
     passed_on = []
     for line in text.splitlines():
-        (passed_on if _ROS_LINE.match(line) else lines).append(line)
+        (passed_on if _LOG_RECORD.match(line) else lines).append(line)
     if passed_on:
         os.write(2, ("\n".join(passed_on) + "\n").encode())
     lines[:] = [line for line in lines if line.strip()]

@@ -198,7 +198,7 @@ class FaceMeshNode(Node):
             )
             return
         try:
-            rgb = decode_image(msg, self._param("max_image_pixels"))
+            rgb = decode_image(msg, self._param("max_image_pixels"), self._decoder_warning)
         except ImageDecodeError as error:
             self._reject(f"decode:{error.kind}", f"frame rejected on {image_topic(self)}: {error}")
             return
@@ -224,6 +224,9 @@ class FaceMeshNode(Node):
         """Count a rejected frame and log why, at most once per ERROR_THROTTLE_S for each kind of problem."""
         self._stats.rejected(reason)
         self._log.throttled(kind, reason, ERROR_THROTTLE_S)
+
+    def _decoder_warning(self, message: str) -> None:
+        self._log.throttled("decoder warning", message, ERROR_THROTTLE_S, level="warning")
 
     def _check_stamp(self, header: Header) -> None:
         stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
