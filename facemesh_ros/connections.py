@@ -14,6 +14,7 @@ from itertools import pairwise
 import numpy as np
 
 from facemesh_ros.geometry.model import default_canonical_face_model
+from facemesh_ros.types import NUM_LANDMARKS_WITH_IRISES, NUM_MESH_LANDMARKS
 
 Connections = frozenset[tuple[int, int]]
 
@@ -113,5 +114,5 @@ def __getattr__(name: str) -> Connections:
     return value
 
 
-FACEMESH_NUM_LANDMARKS = 468
-FACEMESH_NUM_LANDMARKS_WITH_IRISES = 478
+FACEMESH_NUM_LANDMARKS = NUM_MESH_LANDMARKS
+FACEMESH_NUM_LANDMARKS_WITH_IRISES = NUM_LANDMARKS_WITH_IRISES

@@ -30,7 +30,7 @@ class ModelLoadError(RuntimeError):
 # What each packaged model must look like (models/README.md), checked when it loads: a wrong file under a
 # known name (another model copied over it) fails at startup instead of at every frame. Shapes are NHWC
 # inputs and the outputs' per-face shape; the batch dimension is dynamic.
-_ATTENTION_OUTPUTS = {
+_ATTENTION_OUTPUTS: dict[str, tuple[int, ...]] = {
     "landmarks": (1404,),
     "lips": (160,),
     "left_eye": (142,),

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 
+from rclpy.impl.rcutils_logger import RcutilsLogger
 from sensor_msgs.msg import CameraInfo
 
 from facemesh_ros.geometry import Camera, GeometryError
-from facemesh_ros.ros.log_limits import KindLog, Logger
+from facemesh_ros.ros.throttle import KindThrottle
 
 # Fields of view (degrees, horizontal and vertical) a pinhole camera_info may describe. Below: a focal length
 # no lens has (e.g. fx = 1e12 makes every face a point); above: the pinhole model's depth recovery fails
@@ -81,8 +82,9 @@ def implausible(info: CameraInfo, rectified: bool) -> tuple[str, str] | None:
 class CameraModel:
     """Latest camera_info in, `Camera` per frame out (cached while the calibration does not change)."""
 
-    def __init__(self, logger: Logger) -> None:
-        self._log = KindLog(logger)
+    def __init__(self, logger: RcutilsLogger) -> None:
+        self._logger = logger
+        self._warned = KindThrottle()
         self._info: CameraInfo | None = None
         self._cache: tuple[tuple, Camera] | None = None
 
@@ -102,7 +104,7 @@ class CameraModel:
     ) -> Camera | None:
         fallback = f"using the default {fov:g} deg camera"
         if info is None:
-            self._log.warn_once(
+            self._warn_once(
                 "missing",
                 f"no camera_info received yet: geometry uses a default camera with a "
                 f"{fov:g} deg vertical field of view until it arrives",
@@ -111,19 +113,23 @@ class CameraModel:
         problem = implausible(info, rectified)
         if problem is not None:
             kind, reason = problem
-            self._log.warn_once(kind, f"camera_info implausible ({kind}: {reason}): {fallback}")
+            self._warn_once(kind, f"camera_info implausible ({kind}: {reason}): {fallback}")
             return None
         try:
             camera = Camera.from_camera_info(info, rectified=rectified)
         except GeometryError as error:
-            self._log.warn_once("unusable", f"camera_info unusable ({error}): {fallback}")
+            self._warn_once("unusable", f"camera_info unusable ({error}): {fallback}")
             return None
         # compared after binning and ROI are applied: those describe a smaller image than width x height
         if (camera.width, camera.height) != (width, height):
-            self._log.warn_once(
+            self._warn_once(
                 "size",
                 f"camera_info describes {camera.width}x{camera.height} images but they "
                 f"are {width}x{height}: {fallback}",
             )
             return None
         return camera
+
+    def _warn_once(self, kind: str, message: str) -> None:
+        if self._warned.first(kind):
+            self._logger.warning(message)

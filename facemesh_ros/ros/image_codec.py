@@ -21,8 +21,8 @@ import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from facemesh_ros.ros.log_limits import shorten
 from facemesh_ros.ros.native_stderr import captured_stderr
+from facemesh_ros.ros.throttle import shorten
 
 DEFAULT_MAX_IMAGE_PIXELS = 7680 * 4320  # 8K UHD: every real camera fits
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

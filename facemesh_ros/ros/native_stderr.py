@@ -31,8 +31,9 @@ def _sink() -> int:
     if _sink_fd is None:
         if hasattr(os, "memfd_create"):
             _sink_fd = os.memfd_create("facemesh_ros_stderr")
-        else:  # not Linux
-            _sink_fd = os.dup(tempfile.TemporaryFile().fileno())
+        else:  # not Linux: an unlinked temporary file, kept open by the duplicate descriptor
+            with tempfile.TemporaryFile() as file:
+                _sink_fd = os.dup(file.fileno())
     return _sink_fd
 
 
@@ -54,7 +55,7 @@ def captured_stderr() -> Iterator[list[str]]:
             os.dup2(saved, 2)
             os.close(saved)
             text = os.pread(sink, MAX_CAPTURED_BYTES, 0).decode("utf-8", "replace")
-    passed_on = []
+    passed_on: list[str] = []
     for line in text.splitlines():
         (passed_on if _LOG_RECORD.match(line) else lines).append(line)
     if passed_on:

@@ -3,7 +3,7 @@
 
 Threading: the subscription callback only keeps the newest frame (counting the ones it replaces as dropped);
 a worker thread processes it. So the node never builds a queue and always works on the freshest image,
-whatever the camera rate. /diagnostics levels and counters: frame_stats.py.
+whatever the camera rate. /diagnostics levels and counters: diagnostics.py.
 
 Logs are bounded: each kind of problem (a rejected frame's reason, a face without pose, a camera_info
 problem) is logged at most once per ERROR_THROTTLE_S, or once, whatever the input rate.
@@ -11,19 +11,18 @@ problem) is logged at most once per ERROR_THROTTLE_S, or once, whatever the inpu
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import Marker, MarkerArray
@@ -33,32 +32,26 @@ from facemesh_ros.face_mesh import FaceMesh
 from facemesh_ros.geometry import (
     Camera,
     FaceGeometry,
-    FaceGeometrySmoother,
     GeometryError,
+    TrackSmoothers,
     default_canonical_face_model,
     estimate_face_geometry,
 )
 from facemesh_ros.inference import ModelLoadError
 from facemesh_ros.msg import FaceMeshArray
-from facemesh_ros.ros.camera_model import CameraModel
-from facemesh_ros.ros.frame_stats import FrameStats
+from facemesh_ros.ros.camera_input import CameraInput
+from facemesh_ros.ros.diagnostics import FrameStats, pipeline_status
 from facemesh_ros.ros.image_codec import ImageDecodeError, decode_image, image_from_pixels
 from facemesh_ros.ros.latest import LatestSlot
-from facemesh_ros.ros.log_limits import KindLog
-from facemesh_ros.ros.markers import MarkerOptions, deleted_markers, face_markers, serialize_marker_array
+from facemesh_ros.ros.markers import deleted_markers, face_markers, serialize_marker_array
 from facemesh_ros.ros.messages import face_mesh_array, face_transforms
-from facemesh_ros.ros.parameters import (
-    PARAMETERS,
-    SPECS,
-    check_frame_prefix,
-    declare_parameters,
-    image_topic,
-    input_qos,
-)
+from facemesh_ros.ros.node_config import LiveConfig, PublishedTrackIds
+from facemesh_ros.ros.parameters import PARAMETERS, SPECS, check_frame_prefix, declare_parameters
 from facemesh_ros.ros.spin import run_node
+from facemesh_ros.ros.throttle import ERROR_THROTTLE_S, KindThrottle, shorten
 from facemesh_ros.types import FaceMeshResult
 
-ERROR_THROTTLE_S = 5.0
+SMOOTHING_PARAMETERS = {"smoothing", "smoothing_min_cutoff", "smoothing_beta"}
 # Markers vanish by themselves MARKER_LIFETIME_FRAMES frame periods after the last update (a stalled or killed
 # node leaves no ghosts in RViz), within these bounds (seconds).
 MARKER_LIFETIME_FRAMES = 3.0
@@ -67,6 +60,8 @@ STOP_ACK_TIMEOUT_S = 0.5
 
 
 class FaceMeshNode(Node):
+    """The face_mesh node (see the module docstring); parameters in parameters.PARAMETERS."""
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("face_mesh", **kwargs)
         default_canonical_face_model()  # a missing or corrupt file fails the start, not the first face
@@ -74,38 +69,37 @@ class FaceMeshNode(Node):
         self.add_on_set_parameters_callback(self._prepare_rebuild)  # runs before the checker: see there
         self.add_post_set_parameters_callback(self._apply_parameters)
 
-        self._pipeline_lock = threading.Lock()
+        self._pipeline_lock = threading.Lock()  # the pipeline, its ids and smoothers change together
         self._face_mesh = self._build_face_mesh(self._param)
         self._rebuilt: FaceMesh | None = None  # built by _prepare_rebuild, swapped in by _apply_parameters
-        self._first_id = 0  # added to the pipeline's track ids: ids stay unique across rebuilds
-        self._next_id = 0  # one past the largest published id
-        self._smoothers: dict[int, FaceGeometrySmoother] = {}
+        self._config = LiveConfig.read(self._param)  # replaced (never mutated) when a parameter changes
+        self._ids = PublishedTrackIds()
+        self._smoothers: TrackSmoothers | None = self._config.smoothers()
         self._marker_keys: set[tuple[str, int]] = set()
-        self._markers_lock = threading.Lock()
-        self._last_stamp_ns: int | None = None
+        self._markers_lock = threading.Lock()  # the worker's markers vs the parameter callback's DELETEALL
         self._last_header = Header()  # of the last published frame: the DELETEALL of the markers carries it
-        self._camera_model = CameraModel(self.get_logger())
-        self._log = KindLog(self.get_logger())
-
-        self._frames: LatestSlot[Image | CompressedImage] = LatestSlot()
+        self._last_stamp_ns: int | None = None
+        self._errors = KindThrottle()
         self._stats = FrameStats()
+        self._frames: LatestSlot[Image | CompressedImage] = LatestSlot()
 
         self._faces_pub = self.create_publisher(FaceMeshArray, "~/faces", 10)
         self._tf_pub = self.create_publisher(TFMessage, "/tf", 100)
         self._markers_pub = self.create_publisher(MarkerArray, "~/markers", 10)
         self._annotated_pub = self.create_publisher(Image, "~/annotated", 1)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self._subscribe_inputs()
+        self._input = CameraInput(self, self._param("qos_depth"))
+        self._images = self._input.subscribe_images(self._on_image)
         self.create_timer(self._param("diagnostics_period"), self._publish_diagnostics)
 
         self._worker = threading.Thread(target=self._work, name="face_mesh_worker", daemon=True)
         self._worker.start()
         self.get_logger().info(
-            f"face_mesh ready: {image_topic(self)} -> {self._faces_pub.topic_name}, "
+            f"face_mesh ready: {self._input.image_topic} -> {self._faces_pub.topic_name}, "
             f"inference on {', '.join(self._face_mesh.providers)}"
         )
 
-    # ---- setup -------------------------------------------------------------------------------------------
+    # ---- parameters --------------------------------------------------------------------------------------
     def _param(self, name: str) -> Any:
         return self.get_parameter(name).value
 
@@ -121,12 +115,6 @@ class FaceMeshNode(Node):
             device=value("device"),
             num_threads=value("num_threads") or None,
         )
-
-    def _subscribe_inputs(self) -> None:
-        qos = input_qos(self, self._param("qos_depth"))
-        image_type = CompressedImage if self._param("image_transport") == "compressed" else Image
-        self._image_sub = self.create_subscription(image_type, image_topic(self), self._on_image, qos)
-        self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos)
 
     def _prepare_rebuild(self, parameters: list[Parameter]) -> SetParametersResult:
         """Build the pipeline a structural change asks for *before* the change is accepted, so a pipeline that
@@ -145,32 +133,31 @@ class FaceMeshNode(Node):
 
     def _apply_parameters(self, parameters: list[Parameter]) -> None:
         names = {p.name for p in parameters}
-        if self._rebuilt is not None:
-            with self._pipeline_lock:
+        config = LiveConfig.read(self._param)
+        rebuilt, self._rebuilt = self._rebuilt, None
+        with self._pipeline_lock:
+            self._config = config
+            if rebuilt is not None:
                 self._face_mesh.close()
-                self._face_mesh, self._rebuilt = self._rebuilt, None
-                self._first_id = self._next_id
-                self._smoothers.clear()
-            self.get_logger().info(f"pipeline rebuilt for {', '.join(sorted(names))}")
-        elif names & {"min_detection_confidence", "min_tracking_confidence"}:
-            with self._pipeline_lock:
+                self._face_mesh = rebuilt
+                self._ids.pipeline_rebuilt()
+                self._smoothers = config.smoothers()
+            elif names & {"min_detection_confidence", "min_tracking_confidence"}:
                 self._face_mesh.set_thresholds(
                     min_detection_confidence=self._param("min_detection_confidence"),
                     min_tracking_confidence=self._param("min_tracking_confidence"),
                 )
-        if names & {"smoothing", "smoothing_min_cutoff", "smoothing_beta"}:
-            with self._pipeline_lock:
-                self._smoothers.clear()
-        if "publish_markers" in names and not self._param("publish_markers"):
+            if names & SMOOTHING_PARAMETERS:
+                self._smoothers = config.smoothers()
+        if rebuilt is not None:
+            self.get_logger().info(f"pipeline rebuilt for {', '.join(sorted(names))}")
+        if "publish_markers" in names and not config.publish_markers:
             self._delete_all_markers()
 
     # ---- input -------------------------------------------------------------------------------------------
-    def _on_camera_info(self, msg: CameraInfo) -> None:
-        self._camera_model.update(msg)
-
-    def _on_image(self, msg: Image | CompressedImage, info: dict) -> None:
+    def _on_image(self, msg: Image | CompressedImage, info: dict[str, Any]) -> None:
         replaced = self._frames.put(msg)
-        self._stats.received(replaced, info.get("publication_sequence_number"), self._image_sub.get_publisher_count())
+        self._stats.received(replaced, info.get("publication_sequence_number"), self._images.get_publisher_count())
 
     def _work(self) -> None:
         while (msg := self._frames.take()) is not None:
@@ -189,6 +176,7 @@ class FaceMeshNode(Node):
     # ---- one frame ---------------------------------------------------------------------------------------
     def _process(self, msg: Image | CompressedImage) -> None:
         start = time.perf_counter()
+        config = self._config
         header = msg.header
         if not header.frame_id:
             self._reject(
@@ -198,35 +186,44 @@ class FaceMeshNode(Node):
             )
             return
         try:
-            rgb = decode_image(msg, self._param("max_image_pixels"), self._decoder_warning)
+            rgb = decode_image(msg, config.max_image_pixels, self._decoder_warning)
         except ImageDecodeError as error:
-            self._reject(f"decode:{error.kind}", f"frame rejected on {image_topic(self)}: {error}")
+            self._reject(f"decode:{error.kind}", f"frame rejected on {self._input.image_topic}: {error}")
             return
         self._check_stamp(header)
         with self._pipeline_lock:
-            result = self._with_public_ids(self._face_mesh.process(rgb))
-            geometries = self._geometries(result, header)
-        self._publish(header, rgb, result, geometries)
+            result = self._face_mesh.process(rgb)
+            result = self._ids.apply(result, self._face_mesh.static_image_mode)
+            camera = self._camera(config, *result.image_size)
+            geometries = [
+                self._geometry(face, camera, track_id)
+                for face, track_id in zip(result.landmarks, result.track_ids.tolist(), strict=True)
+            ]
+            if self._smoothers is not None:
+                geometries = self._smoothers(result.track_ids, geometries, _seconds(header))
+        self._publish(config, header, rgb, result, geometries, camera)
         self._stats.processed((time.perf_counter() - start) * 1000.0, result.num_faces)
-
-    def _with_public_ids(self, result: FaceMeshResult) -> FaceMeshResult:
-        """Track ids as published. Tracking: the pipeline's ids offset past every id used before the last
-        rebuild, so a new face never reuses an old face's TF frame. Static mode tracks nothing: ids are the
-        faces' indices in the image, so TF frames face_0, face_1, ... are reused instead of growing forever."""
-        if self._face_mesh.static_image_mode:
-            ids = np.arange(result.num_faces, dtype=np.int64)
-        else:
-            ids = result.track_ids + self._first_id
-            self._next_id = max(self._next_id, int(ids.max()) + 1 if len(ids) else 0)
-        return dataclasses.replace(result, track_ids=ids)
 
     def _reject(self, kind: str, reason: str) -> None:
         """Count a rejected frame and log why, at most once per ERROR_THROTTLE_S for each kind of problem."""
-        self._stats.rejected(reason)
-        self._log.throttled(kind, reason, ERROR_THROTTLE_S)
+        self._stats.rejected(shorten(reason, 120))
+        if self._errors.due(kind):
+            self.get_logger().error(reason)
 
     def _decoder_warning(self, message: str) -> None:
-        self._log.throttled("decoder warning", message, ERROR_THROTTLE_S, level="warning")
+        if self._errors.due("decoder warning"):
+            self.get_logger().warning(message)
+
+    def _geometry(self, landmarks: np.ndarray, camera: Camera, track_id: int) -> FaceGeometry | None:
+        """The face's geometry, or None with the reason logged (throttled per reason): never silently."""
+        try:
+            return estimate_face_geometry(landmarks, camera, raise_on_failure=True)
+        except GeometryError as error:
+            if self._errors.due(f"pose:{error.reason.name}"):
+                self.get_logger().warning(
+                    f"face {track_id}: no pose recovered ({error}); published without pose, TF and markers"
+                )
+            return None
 
     def _check_stamp(self, header: Header) -> None:
         stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
@@ -237,85 +234,47 @@ class FaceMeshNode(Node):
             )
             with self._pipeline_lock:
                 self._face_mesh.reset()
-                self._smoothers.clear()
+                if self._smoothers is not None:
+                    self._smoothers.reset()
         self._last_stamp_ns = stamp_ns
 
-    def _camera(self, width: int, height: int) -> Camera:
-        return self._camera_model.camera(
-            width, height, self._param("image_is_rectified"), self._param("default_vertical_fov_deg")
-        )
-
-    def _geometries(self, result: FaceMeshResult, header: Header) -> list[FaceGeometry | None]:
-        width, height = result.image_size
-        camera = self._camera(width, height)
-        geometries = [
-            self._geometry(face, camera, track_id)
-            for face, track_id in zip(result.landmarks, result.track_ids.tolist(), strict=True)
-        ]
-        if not self._param("smoothing"):
-            return geometries
-        stamp = header.stamp.sec + header.stamp.nanosec * 1e-9
-        ids = result.track_ids.tolist()
-        for gone in set(self._smoothers) - set(ids):
-            del self._smoothers[gone]
-        smoothed = []
-        for track_id, geometry in zip(ids, geometries, strict=True):
-            if geometry is not None:
-                smoother = self._smoothers.setdefault(
-                    track_id,
-                    FaceGeometrySmoother(
-                        min_cutoff=self._param("smoothing_min_cutoff"), beta=self._param("smoothing_beta")
-                    ),
-                )
-                geometry = smoother(geometry, stamp)
-            smoothed.append(geometry)
-        return smoothed
-
-    def _geometry(self, landmarks: np.ndarray, camera: Camera, track_id: int) -> FaceGeometry | None:
-        """The face's geometry, or None with the reason logged (throttled per reason): never silently."""
-        try:
-            return estimate_face_geometry(landmarks, camera, raise_on_failure=True)
-        except GeometryError as error:
-            self._log.throttled(
-                f"pose:{error.reason.name}",
-                f"face {track_id}: no pose recovered ({error}); published without pose, TF and markers",
-                ERROR_THROTTLE_S,
-                level="warning",
-            )
-            return None
+    def _camera(self, config: LiveConfig, width: int, height: int) -> Camera:
+        return self._input.camera(width, height, config.image_is_rectified, config.default_vertical_fov_deg)
 
     # ---- output ------------------------------------------------------------------------------------------
     def _publish(
-        self, header: Header, rgb: np.ndarray, result: FaceMeshResult, geometries: list[FaceGeometry | None]
+        self,
+        config: LiveConfig,
+        header: Header,
+        rgb: np.ndarray,
+        result: FaceMeshResult,
+        geometries: list[FaceGeometry | None],
+        camera: Camera,
     ) -> None:
         self._last_header = header
         self._faces_pub.publish(face_mesh_array(header, result, geometries))
-        if self._param("publish_tf") and any(g is not None for g in geometries):
-            self._tf_pub.publish(face_transforms(header, result.track_ids, geometries, self._param("frame_prefix")))
-        if self._param("publish_markers") and self._markers_pub.get_subscription_count() > 0:
-            self._publish_markers(header, result.track_ids, geometries)
+        if config.publish_tf and any(g is not None for g in geometries):
+            self._tf_pub.publish(face_transforms(header, result.track_ids, geometries, config.frame_prefix))
+        if config.publish_markers and self._markers_pub.get_subscription_count() > 0:
+            self._publish_markers(config, header, result.track_ids, geometries)
         if self._annotated_pub.get_subscription_count() > 0:
             bgr = annotate(
-                rgb,
-                result,
-                geometries,
-                self._camera(*result.image_size),
-                draw_tesselation=self._param("annotated.draw_tesselation"),
-                draw_axes=self._param("annotated.draw_axes"),
+                rgb, result, geometries, camera, draw_tesselation=config.draw_tesselation, draw_axes=config.draw_axes
             )
             self._annotated_pub.publish(image_from_pixels(header, bgr, "bgr8"))
 
-    def _publish_markers(self, header: Header, track_ids: np.ndarray, geometries: list[FaceGeometry | None]) -> None:
-        options = MarkerOptions(**{ns: self._param(f"markers.{ns}") for ns in ("mesh", "contours", "points", "axes")})
+    def _publish_markers(
+        self, config: LiveConfig, header: Header, track_ids: np.ndarray, geometries: list[FaceGeometry | None]
+    ) -> None:
         lifetime = Duration(seconds=self._marker_lifetime_s()).to_msg()
         markers = []
         for track_id, geometry in zip(track_ids.tolist(), geometries, strict=True):
             if geometry is not None:
-                markers += face_markers(header, track_id, geometry, options)
+                markers += face_markers(header, track_id, geometry, config.markers)
         for marker, _ in markers:
             marker.lifetime = lifetime
         shown = {(marker.ns, marker.id) for marker, _ in markers}
-        with self._markers_lock:  # the parameter callback may DELETEALL meanwhile
+        with self._markers_lock:
             # DELETE what is no longer drawn: faces that are gone, and namespaces switched off
             markers += [(marker, None) for marker in deleted_markers(header, sorted(self._marker_keys - shown))]
             self._marker_keys = shown
@@ -334,16 +293,11 @@ class FaceMeshNode(Node):
             self._markers_pub.publish(MarkerArray(markers=[Marker(header=self._last_header, action=Marker.DELETEALL)]))
 
     def _publish_diagnostics(self) -> None:
-        device = ",".join(self._face_mesh.providers)
-        report = self._stats.report(image_topic(self), device)
-        status = DiagnosticStatus(
-            name=f"{self.get_fully_qualified_name()}: face mesh pipeline",
-            hardware_id=device,
-            level=getattr(DiagnosticStatus, report.level),
-            message=report.message,
+        devices = ",".join(self._face_mesh.providers)
+        name = f"{self.get_fully_qualified_name()}: face mesh pipeline"
+        msg = DiagnosticArray(
+            status=[pipeline_status(name, devices, self._input.image_topic, self._stats.take_period())]
         )
-        status.values = [KeyValue(key=k, value=v) for k, v in report.values.items()]
-        msg = DiagnosticArray(status=[status])
         msg.header.stamp = self.get_clock().now().to_msg()
         self._diagnostics_pub.publish(msg)
         self._warn_if_name_taken()
@@ -351,16 +305,19 @@ class FaceMeshNode(Node):
     def _warn_if_name_taken(self) -> None:
         """Two nodes of one name share parameters services and topics: say so (once) when another appears."""
         me = (self.get_name(), self.get_namespace())
-        if sum(1 for node in self.get_node_names_and_namespaces() if node == me) > 1:
-            self._log.warn_once(
-                "duplicate name",
-                f"another node is also named {self.get_fully_qualified_name()}: "
-                "their parameters, services and outputs get mixed up; give each "
-                "a namespace or a name of its own",
+        if sum(1 for node in self.get_node_names_and_namespaces() if node == me) > 1 and self._errors.first("name"):
+            self.get_logger().warning(
+                f"another node is also named {self.get_fully_qualified_name()}: their parameters, services and "
+                "outputs get mixed up; give each a namespace or a name of its own"
             )
 
 
+def _seconds(header: Header) -> float:
+    return header.stamp.sec + header.stamp.nanosec * 1e-9
+
+
 def main(args: list[str] | None = None) -> None:
+    """Entry point of face_mesh_node."""
     run_node(FaceMeshNode, "face_mesh", args, fatal_errors=(ModelLoadError, ValueError))
 
 

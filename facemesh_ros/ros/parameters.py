@@ -23,7 +23,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from facemesh_ros.ros.camera_model import PLAUSIBLE_FOV_DEG
 from facemesh_ros.ros.image_codec import DEFAULT_MAX_IMAGE_PIXELS
-from facemesh_ros.ros.log_limits import shorten
+from facemesh_ros.ros.throttle import shorten
 from facemesh_ros.types import DETECTOR_NAMES, DEVICES
 
 MAX_FRAME_PREFIX = 128
@@ -37,6 +37,8 @@ class ParamsFileError(ValueError):
 
 @dataclass(frozen=True)
 class ParameterSpec:
+    """One parameter: name, default (its type is the parameter's), description, kind, choices or range."""
+
     name: str
     default: Any
     description: str
@@ -49,11 +51,15 @@ class ParameterSpec:
         descriptor = ParameterDescriptor(name=self.name, description=self.description, read_only=self.kind == "startup")
         if self.choices:
             descriptor.additional_constraints = "one of: " + ", ".join(self.choices)
-        if self.low is not None and isinstance(self.default, bool):
+        if (self.low is None) != (self.high is None):
+            raise TypeError(f"{self.name}: a range needs both low and high")
+        if self.low is None or self.high is None:
+            return descriptor
+        if isinstance(self.default, bool):
             raise TypeError(f"{self.name}: a bool parameter has no range")
-        if self.low is not None and isinstance(self.default, int):
+        if isinstance(self.default, int):
             descriptor.integer_range = [IntegerRange(from_value=int(self.low), to_value=int(self.high), step=1)]
-        elif self.low is not None:
+        else:
             descriptor.floating_point_range = [
                 FloatingPointRange(from_value=float(self.low), to_value=float(self.high), step=0.0)
             ]
@@ -220,6 +226,12 @@ def input_qos(node: Node, depth: int) -> QoSProfile:
 def image_topic(node: Node) -> str:
     """The image topic for the node's image_transport parameter."""
     return "image/compressed" if node.get_parameter("image_transport").value == "compressed" else "image"
+
+
+def reliability_qos(reliability: str, depth: int) -> QoSProfile:
+    """The QoS of a qos_reliability parameter value ('reliable' or 'best_effort') and a history depth."""
+    policy = ReliabilityPolicy.RELIABLE if reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
+    return QoSProfile(depth=depth, reliability=policy)
 
 
 def parameter_checker(

@@ -16,6 +16,7 @@ import signal
 import threading
 import traceback
 from collections.abc import Callable
+from typing import TypeVar
 
 import rclpy
 from rclpy.exceptions import ParameterException
@@ -23,18 +24,20 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
-from facemesh_ros.ros.log_limits import shorten
+from facemesh_ros.ros.throttle import shorten
 
 SPIN_PERIOD_S = 0.1  # how often the spin loop looks at the stop request
 MAX_FATAL_CHARS = 600
 
+N = TypeVar("N", bound=Node)
+
 
 def run_node(
-    create: Callable[[], Node],
+    create: Callable[[], N],
     name: str,
     args: list[str] | None = None,
     fatal_errors: tuple[type[BaseException], ...] = (),
-    done: Callable[[Node], bool] | None = None,
+    done: Callable[[N], bool] | None = None,
 ) -> None:
     """Spin the node `create()` returns until a signal, shutdown or `done(node)`; then call its stop().
 
@@ -48,12 +51,13 @@ def run_node(
         _fatal(name, _init_failure(error))
         raise SystemExit(1) from None
     stop_requested = _stop_on_signals()
+    startup_errors: tuple[type[BaseException], ...] = (ParameterException, *fatal_errors)
     node = None
     code = 0
     try:
         try:
             node = create()
-        except (ParameterException, *fatal_errors) as error:  # only startup errors: not ones while spinning
+        except startup_errors as error:  # only startup errors: not ones while spinning
             _fatal(name, str(error))
             code = 1
         except Exception as error:
@@ -76,7 +80,7 @@ def run_node(
         raise SystemExit(code)
 
 
-def _spin(node: Node, stop_requested: threading.Event, done: Callable[[Node], bool] | None) -> None:
+def _spin(node: N, stop_requested: threading.Event, done: Callable[[N], bool] | None) -> None:
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:
