@@ -216,18 +216,6 @@ def check_frame_prefix(parameter: Parameter) -> str | None:
     return None
 
 
-def input_qos(node: Node, depth: int) -> QoSProfile:
-    """QoS of the camera subscriptions from the node's qos_reliability parameter."""
-    reliable = node.get_parameter("qos_reliability").value == "reliable"
-    reliability = ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT
-    return QoSProfile(depth=depth, reliability=reliability)
-
-
-def image_topic(node: Node) -> str:
-    """The image topic for the node's image_transport parameter."""
-    return "image/compressed" if node.get_parameter("image_transport").value == "compressed" else "image"
-
-
 def reliability_qos(reliability: str, depth: int) -> QoSProfile:
     """The QoS of a qos_reliability parameter value ('reliable' or 'best_effort') and a history depth."""
     policy = ReliabilityPolicy.RELIABLE if reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
