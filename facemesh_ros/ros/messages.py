@@ -54,11 +54,11 @@ def face_mesh_array(header: Header, result: FaceMeshResult,
     return msg
 
 
-def face_transforms(header: Header, track_ids: np.ndarray, geometries: Sequence[FaceGeometry | None],
+def face_transforms(header: Header, face_ids: Sequence[int | str], geometries: Sequence[FaceGeometry | None],
                     frame_prefix: str) -> TFMessage:
     """`<prefix>face_<id>` and `<prefix>gaze_<id>` (REP-155) as children of the image's frame."""
     transforms = []
-    for track_id, geometry in zip(track_ids.tolist(), geometries, strict=True):
+    for track_id, geometry in zip(face_ids, geometries, strict=True):
         if geometry is None:
             continue
         for kind, orientation in (("face", geometry.orientation), ("gaze", geometry.gaze_orientation)):

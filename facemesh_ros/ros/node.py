@@ -33,11 +33,14 @@ from facemesh_ros.geometry import (
     FaceGeometrySmoother,
     estimate_face_geometry,
 )
+from facemesh_ros.hri import hri_face_id
 from facemesh_ros.inference import ModelLoadError
 from facemesh_ros.msg import FaceMeshArray
 from facemesh_ros.ros.camera_model import CameraModel
+from facemesh_ros.ros.hri_publisher import HriFacePublisher
 from facemesh_ros.ros.image_codec import ImageDecodeError, decode_image, image_from_pixels
 from facemesh_ros.ros.latest import LatestSlot
+from facemesh_ros.ros.look_at import LookAt, LookAtPublisher, target_transform
 from facemesh_ros.ros.markers import MarkerOptions, deleted_markers, face_markers, serialize_marker_array
 from facemesh_ros.ros.messages import face_mesh_array, face_transforms
 from facemesh_ros.ros.parameters import PARAMETERS, SPECS, declare_parameters, image_topic, input_qos
@@ -77,6 +80,9 @@ class FaceMeshNode(Node):
         self._markers_pub = self.create_publisher(MarkerArray, "~/markers", 10)
         self._annotated_pub = self.create_publisher(Image, "~/annotated", 1)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._hri = HriFacePublisher(self) if self._param("ros4hri") else None
+        self._look_at = LookAt(*(self._param(f"target.{name}") for name in ("policy", "switch_ratio", "switch_time")))
+        self._look_at_pub = LookAtPublisher(self)
         self._subscribe_inputs()
         self.create_timer(self._param("diagnostics_period"), self._publish_diagnostics)
 
@@ -138,6 +144,9 @@ class FaceMeshNode(Node):
                 self._face_mesh.set_thresholds(
                     min_detection_confidence=self._param("min_detection_confidence"),
                     min_tracking_confidence=self._param("min_tracking_confidence"))
+        if names & {"target.policy", "target.switch_ratio", "target.switch_time"}:
+            with self._pipeline_lock:
+                self._look_at = LookAt(*(self._param(f"target.{n}") for n in ("policy", "switch_ratio", "switch_time")))
         if names & {"smoothing", "smoothing_min_cutoff", "smoothing_beta"}:
             with self._pipeline_lock:
                 self._smoothers.clear()
@@ -246,8 +255,19 @@ class FaceMeshNode(Node):
     def _publish(self, header: Header, rgb: np.ndarray, result: FaceMeshResult,
                  geometries: list[FaceGeometry | None]) -> None:
         self._faces_pub.publish(face_mesh_array(header, result, geometries))
-        if self._param("publish_tf") and any(g is not None for g in geometries):
-            self._tf_pub.publish(face_transforms(header, result.track_ids, geometries, self._param("frame_prefix")))
+        labels = [hri_face_id(i) for i in result.track_ids.tolist()] if self._hri else result.track_ids.tolist()
+        if self._hri is not None:
+            self._hri.publish(header, rgb, labels, result.landmarks, result.presence)
+        primary = self._look_at.primary(header, result.track_ids, result.landmarks, geometries)
+        primary_geometry = None if primary is None else geometries[primary]
+        self._look_at_pub.publish(header, primary_geometry, geometries)
+        if self._param("publish_tf") and primary_geometry is not None:
+            prefix = self._param("frame_prefix")
+            transforms = face_transforms(header, labels, geometries, prefix)
+            if self._param("target.frame"):
+                child = prefix + self._param("target.frame")
+                transforms.transforms.append(target_transform(header, primary_geometry, child))
+            self._tf_pub.publish(transforms)
         if self._param("publish_markers") and self._markers_pub.get_subscription_count() > 0:
             self._publish_markers(header, result.track_ids, geometries)
         if self._annotated_pub.get_subscription_count() > 0:

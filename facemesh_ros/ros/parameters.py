@@ -87,6 +87,19 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("markers.axes", True, "Markers: the face frame's axes (LINE_LIST).", "live"),
     ParameterSpec("annotated.draw_tesselation", True, "~/annotated: draw the mesh tesselation.", "live"),
     ParameterSpec("annotated.draw_axes", True, "~/annotated: draw the head pose axes and ids.", "live"),
+    ParameterSpec("ros4hri", False, "ROS4HRI mode (REP-155): /humans/faces/tracked and per-face /humans/faces/<id>/"
+                  "{roi,cropped,aligned,landmarks}; TF frames face_<id>/gaze_<id> with the string ids f<track id>.",
+                  "startup"),
+    # Look-at target
+    ParameterSpec("target.policy", "largest", "Primary face for ~/target and the face_target frame: 'largest' "
+                  "(landmarks' box), 'closest' (3D distance) or 'centered' (nearest the image centre).", "live",
+                  ("largest", "closest", "centered")),
+    ParameterSpec("target.switch_ratio", 1.5, "Hysteresis: another face must score this many times higher than "
+                  "the primary face ...", "live", low=1.0, high=100.0),
+    ParameterSpec("target.switch_time", 1.0, "... for this many seconds (image stamps) without a break to take "
+                  "over.", "live", low=0.0, high=60.0),
+    ParameterSpec("target.frame", "face_target", "TF frame of the primary face (<frame_prefix><target.frame>); "
+                  "empty: none.", "live"),
     ParameterSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", "startup",
                   low=0.1, high=60.0),
     # Smoothing
