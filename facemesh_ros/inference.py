@@ -13,34 +13,18 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from facemesh_ros.model_paths import models_dir
+from facemesh_ros.types import DEVICES
+
 LOG = logging.getLogger(__name__)
 
-MODELS_ENV = "FACEMESH_ROS_MODELS_DIR"
 REGENERATE_HINT = "regenerate the models with `make models` (.venv/bin/python -m scripts.models.build_models)"
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
-DEVICES = ("auto", "cuda", "cpu")
 
 
 class ModelLoadError(RuntimeError):
     """A model file is missing or cannot be loaded by onnxruntime."""
-
-
-def models_dir() -> Path:
-    """The .onnx directory: $FACEMESH_ROS_MODELS_DIR, else <repo>/models, else <prefix>/share/.../models.
-
-    The repo layout is <repo>/facemesh_ros/inference.py; an installed package sits in
-    <prefix>/lib/python3.X/site-packages/facemesh_ros/, its data in <prefix>/share/facemesh_ros/models.
-    When none exists the repo path is returned, so the load error names a concrete file.
-    """
-    override = os.environ.get(MODELS_ENV)
-    if override:
-        return Path(override).expanduser()
-    here = Path(__file__).resolve()
-    candidates = [here.parents[1] / "models"]
-    if len(here.parents) > 4:
-        candidates.append(here.parents[4] / "share" / "facemesh_ros" / "models")
-    return next((path for path in candidates if path.is_dir()), candidates[0])
 
 
 def select_providers(device: str, available: list[str] | None = None) -> list[str]:
@@ -95,6 +79,11 @@ def resolve_model_path(name_or_path: str | os.PathLike) -> Path:
     return Path(name_or_path)
 
 
+def scores_from_logits(logits: np.ndarray) -> np.ndarray:
+    """Logistic of raw model logits, clipped to [-100, 100] first as MediaPipe does (float64: e^100 fits)."""
+    return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(logits, np.float64), -100.0, 100.0)))
+
+
 class OnnxModel:
     """One converted model: `run(x)` takes an NHWC float32 batch and returns {output name: array}."""
 
@@ -104,29 +93,27 @@ class OnnxModel:
         if not self.path.is_file():
             raise ModelLoadError(f"model file {self.path} not found; {REGENERATE_HINT}")
         try:
-            self.session = ort.InferenceSession(str(self.path), sess_options=session_options(threads),
-                                                providers=requested)
+            self.session = ort.InferenceSession(
+                str(self.path), sess_options=session_options(threads), providers=requested
+            )
         except Exception as error:  # onnxruntime raises several types for unreadable models
             message = f"cannot load model file {self.path} ({error}); {REGENERATE_HINT}"
             raise ModelLoadError(message) from error
         self.providers: list[str] = self.session.get_providers()
         if requested[0] == CUDA and self.providers[0] != CUDA:
-            LOG.warning("%s: CUDA requested but onnxruntime created a %s session", self.path.name,
-                        self.providers[0])
+            LOG.warning("%s: CUDA requested but onnxruntime created a %s session", self.path.name, self.providers[0])
         inputs = self.session.get_inputs()
         if len(inputs) != 1:
             raise ModelLoadError(f"model file {self.path} has {len(inputs)} inputs, expected 1")
         self.input_name: str = inputs[0].name
-        self.input_shape: tuple[int | None, ...] = tuple(d if isinstance(d, int) else None
-                                                         for d in inputs[0].shape)
+        self.input_shape: tuple[int | None, ...] = tuple(d if isinstance(d, int) else None for d in inputs[0].shape)
         self.output_names: list[str] = [output.name for output in self.session.get_outputs()]
 
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Run a batch [N, H, W, C]; a single image [H, W, C] is not accepted (say x[None])."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         expected = self.input_shape
-        if x.ndim != len(expected) or any(
-                e is not None and e != s for e, s in zip(expected, x.shape, strict=True)):
+        if x.ndim != len(expected) or any(e is not None and e != s for e, s in zip(expected, x.shape, strict=True)):
             shown = ["N" if d is None else d for d in expected]
             raise ValueError(f"{self.path.name}: input shape {list(x.shape)} does not match {shown}")
         outputs = self.session.run(self.output_names, {self.input_name: x})

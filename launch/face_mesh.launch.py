@@ -18,35 +18,53 @@ from launch_ros.parameter_descriptions import ParameterValue
 def generate_launch_description() -> LaunchDescription:
     share = get_package_share_directory("facemesh_ros")
     arguments = [
-        DeclareLaunchArgument("image", default_value="/camera/image_raw",
-                              description="Image topic (with image_transport:=compressed, '<image>/compressed')"),
-        DeclareLaunchArgument("camera_info", default_value="/camera/camera_info",
-                              description="CameraInfo topic of the same camera"),
-        DeclareLaunchArgument("params_file", default_value=os.path.join(share, "config", "face_mesh.yaml"),
-                              description="YAML parameters file"),
+        DeclareLaunchArgument(
+            "image",
+            default_value="/camera/image_raw",
+            description="Image topic (with image_transport:=compressed, '<image>/compressed')",
+        ),
+        DeclareLaunchArgument(
+            "camera_info", default_value="/camera/camera_info", description="CameraInfo topic of the same camera"
+        ),
+        DeclareLaunchArgument(
+            "params_file",
+            default_value=os.path.join(share, "config", "face_mesh.yaml"),
+            description="YAML parameters file",
+        ),
         DeclareLaunchArgument("namespace", default_value="", description="Namespace of the node"),
         DeclareLaunchArgument("image_transport", default_value="raw", description="raw or compressed"),
-        DeclareLaunchArgument("ros4hri", default_value="false",
-                              description="ROS4HRI mode: REP-155 /humans/faces/... topics"),
+        DeclareLaunchArgument(
+            "ros4hri", default_value="false", description="ROS4HRI mode: REP-155 /humans/faces/... topics"
+        ),
         DeclareLaunchArgument("rviz", default_value="false", description="Also start RViz with the config"),
-        DeclareLaunchArgument("effect", default_value="none",
-                              description="none, or glasses / face_paint: also start face_effect (~/image)"),
+        DeclareLaunchArgument(
+            "effect",
+            default_value="none",
+            description="none, or glasses / face_paint: also start face_effect (~/image)",
+        ),
     ]
     image = LaunchConfiguration("image")
     # both nodes read the same camera, in the same namespace (face_effect reads face_mesh/faces there)
     same_camera = {
         "namespace": LaunchConfiguration("namespace"),
-        "remappings": [("image", image), ("image/compressed", [image, "/compressed"]),
-                       ("camera_info", LaunchConfiguration("camera_info"))],
+        "remappings": [
+            ("image", image),
+            ("image/compressed", [image, "/compressed"]),
+            ("camera_info", LaunchConfiguration("camera_info")),
+        ],
         "output": "screen",
     }
     face_mesh = Node(
         package="facemesh_ros",
         executable="face_mesh_node",
         name="face_mesh",
-        parameters=[LaunchConfiguration("params_file"),
-                    {"image_transport": LaunchConfiguration("image_transport"),
-                     "ros4hri": ParameterValue(LaunchConfiguration("ros4hri"), value_type=bool)}],
+        parameters=[
+            LaunchConfiguration("params_file"),
+            {
+                "image_transport": LaunchConfiguration("image_transport"),
+                "ros4hri": ParameterValue(LaunchConfiguration("ros4hri"), value_type=bool),
+            },
+        ],
         **same_camera,
     )
     effect = LaunchConfiguration("effect")
@@ -54,8 +72,10 @@ def generate_launch_description() -> LaunchDescription:
         package="facemesh_ros",
         executable="face_effect_node",
         name="face_effect",
-        parameters=[LaunchConfiguration("params_file"),  # its /** section: the same camera model as face_mesh
-                    {"effect": effect, "image_transport": LaunchConfiguration("image_transport")}],
+        parameters=[
+            LaunchConfiguration("params_file"),  # its /** section: the same camera model as face_mesh
+            {"effect": effect, "image_transport": LaunchConfiguration("image_transport")},
+        ],
         condition=IfCondition(PythonExpression(["'", effect, "' != 'none'"])),
         **same_camera,
     )

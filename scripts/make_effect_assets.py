@@ -12,21 +12,43 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from facemesh_ros.effects.assets import (
-    ASSETS_DIR,
-    GLASSES_ANCHOR_VERTEX,
-    GLASSES_PARTS,
-    ObjectMesh,
-    glasses_part_u,
-    glasses_stripe_texture,
-    save_obj,
-)
-from facemesh_ros.geometry import CanonicalFaceModel, default_canonical_face_model
+from facemesh_ros.effects.assets import ASSETS_DIR, GLASSES_PARTS, ObjectMesh
+from facemesh_ros.geometry import SELLION_INDEX, CanonicalFaceModel, default_canonical_face_model
+
+GLASSES_STRIPE_WIDTH = 16  # texels per stripe of the glasses atlas
+# The glasses' bridge is built around the canonical face's sellion (the top of the nose bridge), in x and y.
+GLASSES_ANCHOR_VERTEX = SELLION_INDEX
+
+
+def save_obj(path: str | os.PathLike[str], mesh: ObjectMesh, header: str = "") -> None:
+    """Write `mesh` as OBJ with v, vt (flipped back to OBJ's bottom-up v), vn and 1-based v/vt/vn faces."""
+    lines = [f"# {line}" for line in header.splitlines()]
+    lines += [f"v {x:.3f} {y:.3f} {z:.3f}" for x, y, z in mesh.positions.tolist()]
+    lines += [f"vt {u:.4f} {1.0 - v:.4f}" for u, v in mesh.uvs.tolist()]
+    lines += [f"vn {x:.3f} {y:.3f} {z:.3f}" for x, y, z in mesh.normals.tolist()]
+    lines += ["f " + " ".join(f"{i}/{i}/{i}" for i in tri) for tri in (mesh.triangles + 1).tolist()]
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def glasses_stripe_texture(colors: dict[str, tuple[int, int, int, int]], height: int = 16) -> np.ndarray:
+    """A glasses atlas with one RGBA colour per part (parts not named are fully transparent)."""
+    texture = np.zeros((height, GLASSES_STRIPE_WIDTH * len(GLASSES_PARTS), 4), np.uint8)
+    for part, color in colors.items():
+        start = GLASSES_PARTS.index(part) * GLASSES_STRIPE_WIDTH
+        texture[:, start : start + GLASSES_STRIPE_WIDTH] = color
+    return texture
+
+
+def glasses_part_u(part: str) -> float:
+    """The texture u at the centre of a part's stripe (every vertex of that part uses it)."""
+    return (GLASSES_PARTS.index(part) + 0.5) / len(GLASSES_PARTS)
+
 
 # Glasses shape (cm, canonical frame). The frame front is a slightly wrapped surface z = FRONT_Z - WRAP x^2,
 # ~1.2 cm in front of the eyes and ~0.45 cm in front of the nose bridge.
@@ -76,8 +98,12 @@ class MeshBuilder:
         self.count += len(positions)
 
     def mesh(self) -> ObjectMesh:
-        return ObjectMesh(np.vstack(self.positions).astype(np.float32), np.vstack(self.uvs).astype(np.float32),
-                          np.vstack(self.normals).astype(np.float32), np.vstack(self.triangles).astype(np.int32))
+        return ObjectMesh(
+            np.vstack(self.positions).astype(np.float32),
+            np.vstack(self.uvs).astype(np.float32),
+            np.vstack(self.normals).astype(np.float32),
+            np.vstack(self.triangles).astype(np.int32),
+        )
 
 
 def front_z(x: np.ndarray) -> np.ndarray:
@@ -149,8 +175,14 @@ def temple_path(model: CanonicalFaceModel, side: float, hinge: np.ndarray) -> np
     x = np.maximum.accumulate(x)
     straight = np.stack([side * x, y, z], axis=1)
     t = np.linspace(0.0, 0.5 * np.pi, 10)[1:]
-    drop = np.stack([np.full_like(t, side * (x[-1] - 0.1)), y[-1] - EAR_DROP[0] * (1.0 - np.cos(t)),
-                     TEMPLE_BACK_Z - EAR_DROP[1] * np.sin(t)], axis=1)
+    drop = np.stack(
+        [
+            np.full_like(t, side * (x[-1] - 0.1)),
+            y[-1] - EAR_DROP[0] * (1.0 - np.cos(t)),
+            TEMPLE_BACK_Z - EAR_DROP[1] * np.sin(t),
+        ],
+        axis=1,
+    )
     return np.vstack([hinge, straight, drop])
 
 
@@ -167,8 +199,7 @@ def glasses_mesh(model: CanonicalFaceModel) -> ObjectMesh:
         hinge = np.array([hinge_x, top_outer[1], front_z(np.array([hinge_x]))[0] - 0.15])
         piece = np.linspace(top_outer, hinge, 5)
         builder.add(*tube(piece, RIM_RADIUS, closed=False, reference=z_axis), part="rims")
-        builder.add(*tube(temple_path(model, side, hinge), TEMPLE_RADIUS, closed=False, reference=x_axis),
-                    part=temple)
+        builder.add(*tube(temple_path(model, side, hinge), TEMPLE_RADIUS, closed=False, reference=x_axis), part=temple)
     bridge_x = np.linspace(-1.2, 1.2, 9)
     bridge = np.stack([bridge_x, np.full_like(bridge_x, anchor[1]), front_z(bridge_x)], axis=1)
     builder.add(*tube(bridge, BRIDGE_RADIUS, closed=False, reference=z_axis), part="bridge")
@@ -201,8 +232,11 @@ def face_paint_texture(model: CanonicalFaceModel, size: int = 1024) -> np.ndarra
         fill(ellipse.astype(np.float64), (110, 40, 150), 220)
     inner_x = uv[[133, 362], 0]
     top, bottom = uv[168, 1] - 12.0, uv[6, 1] + 8.0
-    fill(np.array([[inner_x[0], top], [inner_x[1], top], [inner_x[1], bottom], [inner_x[0], bottom]]),
-         (110, 40, 150), 220)
+    fill(
+        np.array([[inner_x[0], top], [inner_x[1], top], [inner_x[1], bottom], [inner_x[0], bottom]]),
+        (110, 40, 150),
+        220,
+    )
     for eye in (RIGHT_EYE, LEFT_EYE):
         points = uv[eye]
         centre = points.mean(axis=0)
@@ -232,10 +266,15 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     model = default_canonical_face_model()
     mesh = glasses_mesh(model)
-    save_obj(args.out / "glasses.obj", mesh, header=(
-        "facemesh_ros glasses, generated by scripts/make_effect_assets.py from the canonical face model.\n"
-        "Canonical face frame, cm: x = subject's left, y up, +z out of the face. Texture: glasses.png,\n"
-        f"one stripe per part: {', '.join(GLASSES_PARTS)}."))
+    save_obj(
+        args.out / "glasses.obj",
+        mesh,
+        header=(
+            "facemesh_ros glasses, generated by scripts/make_effect_assets.py from the canonical face model.\n"
+            "Canonical face frame, cm: x = subject's left, y up, +z out of the face. Texture: glasses.png,\n"
+            f"one stripe per part: {', '.join(GLASSES_PARTS)}."
+        ),
+    )
     save_png(args.out / "glasses.png", glasses_stripe_texture(PART_COLORS))
     save_png(args.out / "face_paint.png", face_paint_texture(model))
     print(f"glasses: {len(mesh.positions)} vertices, {len(mesh.triangles)} triangles -> {args.out}")

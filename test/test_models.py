@@ -8,7 +8,6 @@ crops from the test images and on random images.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 import shutil
 import struct
@@ -17,23 +16,16 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
+from repo_scripts import load_script
 
 from facemesh_ros import inference
-from facemesh_ros.inference import CPU, CUDA, ModelLoadError, OnnxModel, models_dir, select_providers
+from facemesh_ros.inference import CPU, CUDA, ModelLoadError, OnnxModel, select_providers
+from facemesh_ros.model_paths import MODELS_ENV, models_dir
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _load_build_module(name: str):
-    """A build script module by file path: scripts/ is not installed, and pytest does not put the repo
-    root on sys.path."""
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "models" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-canonical_face = _load_build_module("canonical_face")
+canonical_face = load_script("models/canonical_face.py")
 REFERENCES = REPO / "test" / "fixtures" / "model_references.npz"
 
 # model -> {output: shape without the batch dim}, the I/O contract of models/README.md
@@ -41,9 +33,18 @@ CONTRACT = {
     "face_detection_short_range": ((128, 128, 3), {"regressors": (896, 16), "classificators": (896, 1)}),
     "face_detection_full_range": ((192, 192, 3), {"regressors": (2304, 16), "classificators": (2304, 1)}),
     "face_landmark": ((192, 192, 3), {"landmarks": (1404,), "face_flag": (1,)}),
-    "face_landmark_with_attention": ((192, 192, 3), {
-        "landmarks": (1404,), "lips": (160,), "left_eye": (142,), "right_eye": (142,), "left_iris": (10,),
-        "right_iris": (10,), "face_flag": (1,)}),
+    "face_landmark_with_attention": (
+        (192, 192, 3),
+        {
+            "landmarks": (1404,),
+            "lips": (160,),
+            "left_eye": (142,),
+            "right_eye": (142,),
+            "left_iris": (10,),
+            "right_iris": (10,),
+            "face_flag": (1,),
+        },
+    ),
     "iris_landmark": ((64, 64, 3), {"eye_contour": (213,), "iris": (15,)}),
 }
 SCORES = {"classificators", "face_flag"}  # raw logits: compared after sigmoid
@@ -113,9 +114,9 @@ def test_batch_equals_single_calls(loaded_models, references, model):
     assert len(x) >= 4
     batched = onnx_model.run(x)
     for k in range(len(x)):
-        single = onnx_model.run(x[k:k + 1])
+        single = onnx_model.run(x[k : k + 1])
         for name, value in single.items():
-            np.testing.assert_allclose(batched[name][k:k + 1], value, rtol=0, atol=1e-5, err_msg=name)
+            np.testing.assert_allclose(batched[name][k : k + 1], value, rtol=0, atol=1e-5, err_msg=name)
 
 
 def test_wrong_input_shape_is_rejected(loaded_models):
@@ -126,7 +127,7 @@ def test_wrong_input_shape_is_rejected(loaded_models):
 
 
 def test_missing_model_names_file_and_command(tmp_path, monkeypatch):
-    monkeypatch.setenv(inference.MODELS_ENV, str(tmp_path))
+    monkeypatch.setenv(MODELS_ENV, str(tmp_path))
     with pytest.raises(ModelLoadError) as error:
         OnnxModel("face_landmark", device="cpu")
     message = str(error.value)
@@ -139,24 +140,23 @@ def test_corrupt_model_names_file_and_command(tmp_path, damage):
     path = tmp_path / "face_landmark.onnx"
     shutil.copy(models_dir() / "face_landmark.onnx", path)
     data = path.read_bytes()
-    path.write_bytes({"truncate": data[: len(data) // 3], "garbage": b"not an onnx model" * 100,
-                      "empty": b""}[damage])
+    path.write_bytes({"truncate": data[: len(data) // 3], "garbage": b"not an onnx model" * 100, "empty": b""}[damage])
     with pytest.raises(ModelLoadError) as error:
         OnnxModel(path, device="cpu")
     assert str(path) in str(error.value) and "make models" in str(error.value)
 
 
 def test_bare_names_resolve_in_models_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv(inference.MODELS_ENV, str(tmp_path))
+    monkeypatch.setenv(MODELS_ENV, str(tmp_path))
     assert inference.resolve_model_path("face_landmark") == tmp_path / "face_landmark.onnx"
     assert inference.resolve_model_path("iris_landmark.onnx") == tmp_path / "iris_landmark.onnx"
     assert inference.resolve_model_path(Path("x.onnx")) == Path("x.onnx")
 
 
 def test_models_dir_search_order(tmp_path, monkeypatch):
-    monkeypatch.setenv(inference.MODELS_ENV, str(tmp_path))
+    monkeypatch.setenv(MODELS_ENV, str(tmp_path))
     assert models_dir() == tmp_path
-    monkeypatch.delenv(inference.MODELS_ENV)
+    monkeypatch.delenv(MODELS_ENV)
     assert models_dir() == REPO / "models"
 
 
@@ -206,8 +206,10 @@ def test_session_requests_cuda_when_onnxruntime_reports_it(monkeypatch, caplog):
 
     monkeypatch.setattr(ort, "get_available_providers", lambda: [CUDA, CPU])
     monkeypatch.setattr(ort, "InferenceSession", recording_session)
-    with caplog.at_level(logging.WARNING, logger="facemesh_ros.inference"), \
-            pytest.warns(UserWarning, match="CUDAExecutionProvider"):
+    with (
+        caplog.at_level(logging.WARNING, logger="facemesh_ros.inference"),
+        pytest.warns(UserWarning, match="CUDAExecutionProvider"),
+    ):
         model = OnnxModel("iris_landmark", device="auto")
     assert requested == [[CUDA, CPU]]
     if CUDA not in really_available:

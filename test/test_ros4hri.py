@@ -24,7 +24,7 @@ from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
 
 from facemesh_ros.hri import FACE_CROP_SIZE
-from facemesh_ros.virtual_camera import VirtualCamera
+from facemesh_ros.simulation.virtual_camera import VirtualCamera
 
 REPO = Path(__file__).resolve().parent.parent
 SIZE = (640, 480)

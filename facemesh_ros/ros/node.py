@@ -25,8 +25,8 @@ from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
-from facemesh_ros.annotate import annotate
-from facemesh_ros.face_mesh import FaceMesh, FaceMeshResult
+from facemesh_ros.drawing.annotate import annotate
+from facemesh_ros.face_mesh import FaceMesh
 from facemesh_ros.geometry import (
     Camera,
     FaceGeometry,
@@ -45,6 +45,7 @@ from facemesh_ros.ros.markers import MarkerOptions, deleted_markers, face_marker
 from facemesh_ros.ros.messages import face_mesh_array, face_transforms
 from facemesh_ros.ros.parameters import PARAMETERS, SPECS, declare_parameters, image_topic, input_qos
 from facemesh_ros.ros.spin import run_node
+from facemesh_ros.types import FaceMeshResult
 
 ERROR_THROTTLE_S = 5.0
 STATS_WINDOW = 300  # processing times kept for the diagnostics percentiles
@@ -90,7 +91,8 @@ class FaceMeshNode(Node):
         self._worker.start()
         self.get_logger().info(
             f"face_mesh ready: {image_topic(self)} -> {self._faces_pub.topic_name}, "
-            f"inference on {', '.join(self._face_mesh.providers)}")
+            f"inference on {', '.join(self._face_mesh.providers)}"
+        )
 
     # ---- setup -------------------------------------------------------------------------------------------
     def _param(self, name: str) -> Any:
@@ -143,7 +145,8 @@ class FaceMeshNode(Node):
             with self._pipeline_lock:
                 self._face_mesh.set_thresholds(
                     min_detection_confidence=self._param("min_detection_confidence"),
-                    min_tracking_confidence=self._param("min_tracking_confidence"))
+                    min_tracking_confidence=self._param("min_tracking_confidence"),
+                )
         if names & {"target.policy", "target.switch_ratio", "target.switch_time"}:
             with self._pipeline_lock:
                 self._look_at = LookAt(*(self._param(f"target.{n}") for n in ("policy", "switch_ratio", "switch_time")))
@@ -177,8 +180,11 @@ class FaceMeshNode(Node):
         start = time.perf_counter()
         header = msg.header
         if not header.frame_id:
-            self._reject("frame_id", "image header has an empty frame_id: faces, TF and markers need the "
-                                     "camera's frame; set the camera driver's frame_id")
+            self._reject(
+                "frame_id",
+                "image header has an empty frame_id: faces, TF and markers need the "
+                "camera's frame; set the camera driver's frame_id",
+            )
             return
         try:
             rgb = decode_image(msg)
@@ -221,16 +227,19 @@ class FaceMeshNode(Node):
     def _check_stamp(self, header: Header) -> None:
         stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
         if self._last_stamp_ns is not None and stamp_ns < self._last_stamp_ns:
-            self.get_logger().warning("image stamps went backwards (a looping bag?): tracking and smoothing "
-                                      "restart", throttle_duration_sec=ERROR_THROTTLE_S)
+            self.get_logger().warning(
+                "image stamps went backwards (a looping bag?): tracking and smoothing restart",
+                throttle_duration_sec=ERROR_THROTTLE_S,
+            )
             with self._pipeline_lock:
                 self._face_mesh.reset()
                 self._smoothers.clear()
         self._last_stamp_ns = stamp_ns
 
     def _camera(self, width: int, height: int) -> Camera:
-        return self._camera_model.camera(width, height, self._param("image_is_rectified"),
-                                         self._param("default_vertical_fov_deg"))
+        return self._camera_model.camera(
+            width, height, self._param("image_is_rectified"), self._param("default_vertical_fov_deg")
+        )
 
     def _geometries(self, result: FaceMeshResult, header: Header) -> list[FaceGeometry | None]:
         width, height = result.image_size
@@ -245,15 +254,20 @@ class FaceMeshNode(Node):
         smoothed = []
         for track_id, geometry in zip(ids, geometries, strict=True):
             if geometry is not None:
-                smoother = self._smoothers.setdefault(track_id, FaceGeometrySmoother(
-                    min_cutoff=self._param("smoothing_min_cutoff"), beta=self._param("smoothing_beta")))
+                smoother = self._smoothers.setdefault(
+                    track_id,
+                    FaceGeometrySmoother(
+                        min_cutoff=self._param("smoothing_min_cutoff"), beta=self._param("smoothing_beta")
+                    ),
+                )
                 geometry = smoother(geometry, stamp)
             smoothed.append(geometry)
         return smoothed
 
     # ---- output ------------------------------------------------------------------------------------------
-    def _publish(self, header: Header, rgb: np.ndarray, result: FaceMeshResult,
-                 geometries: list[FaceGeometry | None]) -> None:
+    def _publish(
+        self, header: Header, rgb: np.ndarray, result: FaceMeshResult, geometries: list[FaceGeometry | None]
+    ) -> None:
         self._faces_pub.publish(face_mesh_array(header, result, geometries))
         labels = [hri_face_id(i) for i in result.track_ids.tolist()] if self._hri else result.track_ids.tolist()
         if self._hri is not None:
@@ -271,15 +285,18 @@ class FaceMeshNode(Node):
         if self._param("publish_markers") and self._markers_pub.get_subscription_count() > 0:
             self._publish_markers(header, result.track_ids, geometries)
         if self._annotated_pub.get_subscription_count() > 0:
-            bgr = annotate(rgb, result, geometries, self._camera(*result.image_size),
-                           draw_tesselation=self._param("annotated.draw_tesselation"),
-                           draw_axes=self._param("annotated.draw_axes"))
+            bgr = annotate(
+                rgb,
+                result,
+                geometries,
+                self._camera(*result.image_size),
+                draw_tesselation=self._param("annotated.draw_tesselation"),
+                draw_axes=self._param("annotated.draw_axes"),
+            )
             self._annotated_pub.publish(image_from_pixels(header, bgr, "bgr8"))
 
-    def _publish_markers(self, header: Header, track_ids: np.ndarray,
-                         geometries: list[FaceGeometry | None]) -> None:
-        options = MarkerOptions(**{ns: self._param(f"markers.{ns}") for ns in ("mesh", "contours", "points",
-                                                                               "axes")})
+    def _publish_markers(self, header: Header, track_ids: np.ndarray, geometries: list[FaceGeometry | None]) -> None:
+        options = MarkerOptions(**{ns: self._param(f"markers.{ns}") for ns in ("mesh", "contours", "points", "axes")})
         markers = []
         for track_id, geometry in zip(track_ids.tolist(), geometries, strict=True):
             if geometry is not None:
@@ -300,8 +317,10 @@ class FaceMeshNode(Node):
             faces = self._faces_tracked
             self._received = self._dropped = self._processed = self._rejected = 0
             self._stats_since = now
-        status = DiagnosticStatus(name=f"{self.get_fully_qualified_name()}: face mesh pipeline",
-                                  hardware_id=",".join(self._face_mesh.providers))
+        status = DiagnosticStatus(
+            name=f"{self.get_fully_qualified_name()}: face mesh pipeline",
+            hardware_id=",".join(self._face_mesh.providers),
+        )
         if received == 0:
             status.level, status.message = DiagnosticStatus.WARN, f"no images on {image_topic(self)}"
         elif rejected:

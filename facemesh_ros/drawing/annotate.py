@@ -11,16 +11,16 @@ import cv2
 import numpy as np
 
 from facemesh_ros.connections import FACEMESH_CONTOURS, FACEMESH_IRISES, FACEMESH_TESSELATION
-from facemesh_ros.drawing import (
+from facemesh_ros.drawing.drawing_utils import (
     draw_landmarks,
     get_default_face_mesh_contours_style,
     get_default_face_mesh_iris_connections_style,
     get_default_face_mesh_tesselation_style,
 )
-from facemesh_ros.face_mesh import FaceMeshResult
 from facemesh_ros.geometry import Camera, FaceGeometry
 from facemesh_ros.geometry.camera import FISHEYE_MODEL
 from facemesh_ros.geometry.frames import frame_axes
+from facemesh_ros.types import NUM_LANDMARKS_WITH_IRISES, FaceMeshResult
 
 AXIS_LENGTH_M = 0.08  # head axes drawn in the image and as RViz markers
 AXIS_COLORS_BGR = ((0, 0, 255), (0, 255, 0), (255, 0, 0))  # face frame x red, y green, z blue
@@ -29,16 +29,22 @@ _CONTOURS = get_default_face_mesh_contours_style()
 _IRISES = get_default_face_mesh_iris_connections_style()
 
 
-def annotate(rgb: np.ndarray, result: FaceMeshResult, geometries: Sequence[FaceGeometry | None],
-             camera: Camera, *, draw_tesselation: bool = True, draw_axes: bool = True) -> np.ndarray:
+def annotate(
+    rgb: np.ndarray,
+    result: FaceMeshResult,
+    geometries: Sequence[FaceGeometry | None],
+    camera: Camera,
+    *,
+    draw_tesselation: bool = True,
+    draw_axes: bool = True,
+) -> np.ndarray:
     """A BGR copy of `rgb` with every face drawn (MediaPipe's default styles; ids, distance, pose axes)."""
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    for landmarks, track_id, geometry in zip(result.landmarks, result.track_ids.tolist(), geometries,
-                                             strict=True):
+    for landmarks, track_id, geometry in zip(result.landmarks, result.track_ids.tolist(), geometries, strict=True):
         if draw_tesselation:
             draw_landmarks(bgr, landmarks, FACEMESH_TESSELATION, None, _TESSELATION)
         draw_landmarks(bgr, landmarks, FACEMESH_CONTOURS, None, _CONTOURS)
-        if len(landmarks) == 478:
+        if len(landmarks) == NUM_LANDMARKS_WITH_IRISES:
             draw_landmarks(bgr, landmarks, FACEMESH_IRISES, None, _IRISES)
         label = f"id {track_id}"
         if geometry is not None:

@@ -1,4 +1,4 @@
-"""A small MCAP recorder: `python -m facemesh_ros.ros.recorder --ros-args -p output:=run.mcap`.
+"""A small MCAP recorder: `python -m facemesh_ros.tools.recorder --ros-args -p output:=run.mcap`.
 
 rosbag2 (`ros2 bag record`) is not on PyPI, so the demo records with the `mcap` library instead, in the
 layout rosbag2's MCAP storage writes: profile "ros2", one schema per type named like "sensor_msgs/msg/Image"
@@ -21,9 +21,7 @@ all of them bit-exact.
 
 from __future__ import annotations
 
-import importlib
 import queue
-import re
 import threading
 import time
 from collections import Counter
@@ -33,7 +31,6 @@ from typing import Any
 
 import cv2
 import rclpy
-from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
 from mcap.writer import CompressionType, Writer
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -43,12 +40,17 @@ from sensor_msgs.msg import CompressedImage, Image
 from facemesh_ros.ros.image_codec import SUPPORTED_ENCODINGS, ImageDecodeError, image_to_rgb
 from facemesh_ros.ros.parameters import ParameterSpec, declare_parameters
 from facemesh_ros.ros.spin import run_node
+from facemesh_ros.tools.message_types import DefinitionError, full_definition, message_class
 
-DEFAULT_TOPICS = ["/image", "/camera_info", "/face_mesh/faces", "/face_mesh/markers", "/face_mesh/annotated",
-                  "/tf", "/diagnostics"]
-DEFINITION_DELIMITER = "=" * 80
-PRIMITIVE_TYPES = {"bool", "byte", "char", "float32", "float64", "int8", "uint8", "int16", "uint16", "int32",
-                   "uint32", "int64", "uint64", "string", "wstring"}
+DEFAULT_TOPICS = [
+    "/image",
+    "/camera_info",
+    "/face_mesh/faces",
+    "/face_mesh/markers",
+    "/face_mesh/annotated",
+    "/tf",
+    "/diagnostics",
+]
 COMPRESSIONS = {"zstd": CompressionType.ZSTD, "lz4": CompressionType.LZ4, "none": CompressionType.NONE}
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
@@ -61,77 +63,6 @@ MAX_QUEUED = 500
 ERROR_LOG_PERIOD_S = 5.0
 
 
-class DefinitionError(LookupError):
-    """A message type whose .msg definition cannot be found."""
-
-
-def message_class(type_name: str) -> type:
-    """'sensor_msgs/msg/Image' -> the generated Python class."""
-    package, kind, name = _split_type(type_name)
-    return getattr(importlib.import_module(f"{package}.{kind}"), name)
-
-
-def _split_type(type_name: str) -> tuple[str, str, str]:
-    parts = type_name.split("/")
-    if len(parts) == 2:
-        return parts[0], "msg", parts[1]
-    if len(parts) == 3:
-        return parts[0], parts[1], parts[2]
-    raise DefinitionError(f"not a ROS message type name: '{type_name}'")
-
-
-def msg_file_text(type_name: str) -> str:
-    """The installed .msg file of a type (share/<package>/msg/<Type>.msg)."""
-    package, kind, name = _split_type(type_name)
-    try:
-        path = Path(get_package_share_directory(package)) / kind / f"{name}.msg"
-    except PackageNotFoundError as error:
-        raise DefinitionError(f"package '{package}' of {type_name} is not installed (AMENT_PREFIX_PATH)") from error
-    if not path.is_file():
-        raise DefinitionError(f"no message definition for {type_name} at {path}")
-    return path.read_text()
-
-
-def nested_types(text: str, package: str) -> list[str]:
-    """The non-primitive field types of a .msg text, as 'pkg/msg/Type', in order of appearance."""
-    found = []
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        field_type = line.split()[0]  # fields and constants alike; constants are always primitive
-        base = re.sub(r"\[.*\]$", "", field_type)  # arrays: T[], T[3], T[<=3]
-        base = re.sub(r"<=\d+$", "", base)  # bounded strings: string<=10
-        if base in PRIMITIVE_TYPES:
-            continue
-        if base.count("/") == 1:
-            owner, name = base.split("/")
-            found.append(f"{owner}/msg/{name}")
-        elif "/" in base:
-            found.append(base)
-        else:
-            found.append(f"{package}/msg/{base}")
-    return found
-
-
-def full_definition(type_name: str) -> str:
-    """The complete ros2msg definition: the type's .msg text, then every nested type's, each once."""
-    package = _split_type(type_name)[0]
-    top = msg_file_text(type_name)
-    parts = [top.rstrip("\n")]
-    seen = {type_name}
-    pending = nested_types(top, package)
-    while pending:
-        nested = pending.pop(0)
-        if nested in seen:
-            continue
-        seen.add(nested)
-        text = msg_file_text(nested)
-        parts.append(f"{DEFINITION_DELIMITER}\nMSG: {nested}\n{text.rstrip(chr(10))}")
-        pending += nested_types(text, _split_type(nested)[0])
-    return "\n".join(parts) + "\n"
-
-
 def publishers_qos(node: Node, topic: str, depth: int) -> QoSProfile | None:
     """A QoS that hears every current publisher of `topic` (None while there is none)."""
     infos = node.get_publishers_info_by_topic(topic)
@@ -139,9 +70,11 @@ def publishers_qos(node: Node, topic: str, depth: int) -> QoSProfile | None:
         return None
     reliable = all(info.qos_profile.reliability == ReliabilityPolicy.RELIABLE for info in infos)
     latched = all(info.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for info in infos)
-    return QoSProfile(depth=depth,
-                      reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
-                      durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
+    return QoSProfile(
+        depth=depth,
+        reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE,
+    )
 
 
 def jpeg_compressed(cdr: bytes) -> bytes:
@@ -179,8 +112,14 @@ class McapSink:
     alike, in the order they were queued.
     """
 
-    def __init__(self, path: Path, compression: str = "zstd", jpeg_images: bool = True,
-                 max_queued: int = MAX_QUEUED, logger: Any = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        compression: str = "zstd",
+        jpeg_images: bool = True,
+        max_queued: int = MAX_QUEUED,
+        logger: Any = None,
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.jpeg_images = jpeg_images
@@ -222,8 +161,10 @@ class McapSink:
                     self._write(item)
             except Exception as error:  # one bad message, or a full disk, must not end the recording
                 self.failures[type(error).__name__] += 1
-                self._logger.warning(f"could not record a message on {item.topic}: {type(error).__name__}: {error}",
-                                     throttle_duration_sec=ERROR_LOG_PERIOD_S)
+                self._logger.warning(
+                    f"could not record a message on {item.topic}: {type(error).__name__}: {error}",
+                    throttle_duration_sec=ERROR_LOG_PERIOD_S,
+                )
 
     def _register(self, item: _Registration) -> None:
         if item.maybe_jpeg:
@@ -231,13 +172,12 @@ class McapSink:
         else:
             self._add_channel(item.topic, item.topic, item.type_name, item.definitions[item.type_name], False)
 
-    def _add_channel(self, topic: str, recorded_topic: str, type_name: str, definition: bytes,
-                     transcode: bool) -> None:
+    def _add_channel(self, topic: str, recorded_topic: str, type_name: str, definition: bytes, transcode: bool) -> None:
         if type_name not in self._schemas:
-            self._schemas[type_name] = self._writer.register_schema(name=type_name, encoding="ros2msg",
-                                                                    data=definition)
-        channel = self._writer.register_channel(topic=recorded_topic, message_encoding="cdr",
-                                                schema_id=self._schemas[type_name])
+            self._schemas[type_name] = self._writer.register_schema(name=type_name, encoding="ros2msg", data=definition)
+        channel = self._writer.register_channel(
+            topic=recorded_topic, message_encoding="cdr", schema_id=self._schemas[type_name]
+        )
         self._channels[topic] = (channel, recorded_topic, transcode)
 
     def _decide_image_storage(self, topic: str, cdr: bytes) -> None:
@@ -258,8 +198,13 @@ class McapSink:
         if transcode:
             data = jpeg_compressed(data)
         self._sequence[item.topic] += 1
-        self._writer.add_message(channel, log_time=item.receive_ns, data=data, publish_time=item.receive_ns,
-                                 sequence=self._sequence[item.topic])
+        self._writer.add_message(
+            channel,
+            log_time=item.receive_ns,
+            data=data,
+            publish_time=item.receive_ns,
+            sequence=self._sequence[item.topic],
+        )
         self.counts[recorded_topic] += 1
 
     def summary(self) -> str:
@@ -267,8 +212,11 @@ class McapSink:
         counts = ", ".join(f"{topic}: {count}" for topic, count in sorted(self.counts.items()))
         lost = [f"{self.dropped} dropped (writer queue full)"] if self.dropped else []
         if self.failures:
-            lost.append(f"{sum(self.failures.values())} not written ("
-                        + ", ".join(f"{name}: {n}" for name, n in sorted(self.failures.items())) + ")")
+            lost.append(
+                f"{sum(self.failures.values())} not written ("
+                + ", ".join(f"{name}: {n}" for name, n in sorted(self.failures.items()))
+                + ")"
+            )
         return f"{counts or 'no messages'}" + (f"; {'; '.join(lost)}" if lost else "")
 
     def close(self) -> None:
@@ -280,11 +228,21 @@ class McapSink:
 
 PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("output", "recording.mcap", "Path of the MCAP file to write (its folder is created).", "startup"),
-    ParameterSpec("topics", DEFAULT_TOPICS, "Topics to record; each is subscribed as soon as a publisher of it "
-                  "appears.", "startup"),
+    ParameterSpec(
+        "topics",
+        DEFAULT_TOPICS,
+        "Topics to record; each is subscribed as soon as a publisher of it appears.",
+        "startup",
+    ),
     ParameterSpec("compression", "zstd", "Chunk compression.", "startup", tuple(COMPRESSIONS)),
-    ParameterSpec("images", "jpeg", "sensor_msgs/Image topics: 'jpeg' = stored as CompressedImage on "
-                  "<topic>/compressed (like image_transport), 'raw' = as received", "startup", ("jpeg", "raw")),
+    ParameterSpec(
+        "images",
+        "jpeg",
+        "sensor_msgs/Image topics: 'jpeg' = stored as CompressedImage on "
+        "<topic>/compressed (like image_transport), 'raw' = as received",
+        "startup",
+        ("jpeg", "raw"),
+    ),
 )
 
 
@@ -315,13 +273,16 @@ class RecorderNode(Node):
                 self.get_logger().error(f"cannot record {topic} ({type_name}): {error}")
                 self._subscribed.add(topic)
                 continue
-            self.create_subscription(msg_type, topic, lambda data, t=topic: self.sink.put(t, data, time.time_ns()),
-                                     qos, raw=True)
+            self.create_subscription(
+                msg_type, topic, lambda data, t=topic: self.sink.put(t, data, time.time_ns()), qos, raw=True
+            )
             self._subscribed.add(topic)
             reliability = "reliable" if qos.reliability == ReliabilityPolicy.RELIABLE else "best effort"
             jpeg = self.sink.jpeg_images and type_name == IMAGE_TYPE
-            self.get_logger().info(f"recording {topic} [{type_name}] ({reliability})"
-                                   + (f", 8-bit images as {topic}/compressed (jpeg)" if jpeg else ""))
+            self.get_logger().info(
+                f"recording {topic} [{type_name}] ({reliability})"
+                + (f", 8-bit images as {topic}/compressed (jpeg)" if jpeg else "")
+            )
 
     def stop(self) -> None:
         self.sink.close()
