@@ -62,8 +62,13 @@ def test_negative_track_id_is_rejected():
 
 def test_facial_landmarks_match_human_annotations(annotated_faces):
     """The mapped 68 points lie where people annotated them, relative to the inter-ocular distance."""
-    groups = {"jaw": slice(0, 17), "brows": slice(17, 27), "nose": slice(27, 36), "eyes": slice(36, 48),
-              "mouth": slice(48, 68)}  # fmt: skip
+    groups = {
+        "jaw": slice(0, 17),
+        "brows": slice(17, 27),
+        "nose": slice(27, 36),
+        "eyes": slice(36, 48),
+        "mouth": slice(48, 68),
+    }
     for image, mesh, truth in annotated_faces:
         height, width = image.shape[:2]
         points = facial_landmarks(mesh)

@@ -39,8 +39,9 @@ FACE_TOPIC_TYPES = {
 @pytest.fixture(scope="module")
 def photos(test_data_dir):
     face = cv2.cvtColor(cv2.imread(str(test_data_dir / "astronaut.png")), cv2.COLOR_BGR2RGB)
-    camera = VirtualCamera(face, size=SIZE, num_frames=8, target=(230, 170), pan=0.01, zoom_range=(1.6, 1.7),
-                           roll_deg=3.0)  # fmt: skip
+    camera = VirtualCamera(
+        face, size=SIZE, num_frames=8, target=(230, 170), pan=0.01, zoom_range=(1.6, 1.7), roll_deg=3.0
+    )
     empty = cv2.resize(cv2.cvtColor(cv2.imread(str(test_data_dir / "chelsea.png")), cv2.COLOR_BGR2RGB), SIZE)
     return list(camera), empty
 
@@ -50,8 +51,13 @@ def node(ros, tmp_path_factory):
     folder = tmp_path_factory.mktemp("ros4hri")
     override = folder / "override.yaml"  # a YAML file: a node-specific YAML value outranks `-p`
     override.write_text("face_mesh:\n  ros__parameters:\n    ros4hri: true\n    refine_landmarks: true\n")
-    process = NodeProcess(folder / "face_mesh.log", "--params-file", str(REPO / "config" / "face_mesh.yaml"),
-                          "--params-file", str(override))  # fmt: skip
+    process = NodeProcess(
+        folder / "face_mesh.log",
+        "--params-file",
+        str(REPO / "config" / "face_mesh.yaml"),
+        "--params-file",
+        str(override),
+    )
     yield process
     process.stop()
 
@@ -59,8 +65,9 @@ def node(ros, tmp_path_factory):
 @pytest.fixture(scope="module")
 def listener(ros, tmp_path_factory):
     log = (tmp_path_factory.mktemp("listener") / "hri_listener.jsonl").open("w+")
-    process = subprocess.Popen([sys.executable, str(REPO / "scripts" / "hri_listener.py")], stdout=log,
-                               stderr=subprocess.STDOUT)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "scripts" / "hri_listener.py")], stdout=log, stderr=subprocess.STDOUT
+    )
     yield log
     process.terminate()
     process.wait(timeout=15)
@@ -103,9 +110,13 @@ def send(client: DdsClient, image: np.ndarray, intrinsics: np.ndarray, index: in
 
 def face_topics(client: DdsClient) -> dict[str, str]:
     """Per-face topics that have a publisher (subscribers, like this test's, keep a topic in the graph)."""
-    return {name: types[0] for name, types in client.node.get_topic_names_and_types()
-            if name.startswith("/humans/faces/") and name != "/humans/faces/tracked"
-            and client.node.count_publishers(name) > 0}  # fmt: skip
+    return {
+        name: types[0]
+        for name, types in client.node.get_topic_names_and_types()
+        if name.startswith("/humans/faces/")
+        and name != "/humans/faces/tracked"
+        and client.node.count_publishers(name) > 0
+    }
 
 
 def expected_topics(face_id: str) -> dict[str, str]:
@@ -125,9 +136,15 @@ def test_faces_appear_and_disappear_with_their_topics(client, listener, photos):
     first = ids[0]
     assert client.spin_until(lambda: face_topics(client) == expected_topics(first), timeout=10.0), face_topics(client)
     # per-face messages, read here too
-    received = {name: client.collect(kind, f"/humans/faces/{first}/{name}")
-                for name, kind in (("roi", NormalizedRegionOfInterest2D), ("landmarks", FacialLandmarks),
-                                   ("cropped", Image), ("aligned", Image))}  # fmt: skip
+    received = {
+        name: client.collect(kind, f"/humans/faces/{first}/{name}")
+        for name, kind in (
+            ("roi", NormalizedRegionOfInterest2D),
+            ("landmarks", FacialLandmarks),
+            ("cropped", Image),
+            ("aligned", Image),
+        )
+    }
     # frames until both this test and the listener process have heard every per-face topic (new
     # subscriptions take a moment to be discovered)
     deadline = time.monotonic() + 20.0

@@ -55,8 +55,9 @@ class HriFacePublisher:
     def face_ids(self) -> list[str]:
         return sorted(self._faces)
 
-    def publish(self, header: Header, rgb: np.ndarray, face_ids: Sequence[str], landmarks: np.ndarray,
-                scores: np.ndarray) -> None:  # fmt: skip
+    def publish(
+        self, header: Header, rgb: np.ndarray, face_ids: Sequence[str], landmarks: np.ndarray, scores: np.ndarray
+    ) -> None:
         """One frame: `face_ids` (F,), `landmarks` (F, N, 3) normalized, `scores` (F,), `rgb` the image."""
         for gone in set(self._faces) - set(face_ids):
             self._remove(gone)

@@ -49,8 +49,9 @@ class LookAt:
         self.policy = policy
         self.selector = PrimaryFaceSelector(switch_ratio, switch_time)
 
-    def primary(self, header: Header, track_ids: np.ndarray, landmarks: np.ndarray,
-                geometries: Sequence[FaceGeometry | None]) -> int | None:  # fmt: skip
+    def primary(
+        self, header: Header, track_ids: np.ndarray, landmarks: np.ndarray, geometries: Sequence[FaceGeometry | None]
+    ) -> int | None:
         """Index (into this frame's faces) of the primary face, or None when no face has a pose."""
         posed = [index for index, geometry in enumerate(geometries) if geometry is not None]
         positions = np.array([geometries[index].position for index in posed]).reshape(-1, 3)
