@@ -46,10 +46,19 @@ class HriListener(Node):
             self.emit(event="disappeared", id=face_id)
         for face_id in msg.ids:
             if face_id not in self.faces:
-                self.faces[face_id] = {"seen": {}, "reported": False, "subscriptions": [
-                    self.create_subscription(msg_type, f"/humans/faces/{face_id}/{name}",
-                                             lambda m, f=face_id, n=name: self.on_face(f, n, m), 10)
-                    for name, msg_type in FACE_TOPICS.items()]}  # fmt: skip
+                self.faces[face_id] = {
+                    "seen": {},
+                    "reported": False,
+                    "subscriptions": [
+                        self.create_subscription(
+                            msg_type,
+                            f"/humans/faces/{face_id}/{name}",
+                            lambda m, f=face_id, n=name: self.on_face(f, n, m),
+                            10,
+                        )
+                        for name, msg_type in FACE_TOPICS.items()
+                    ],
+                }
                 self.emit(event="appeared", id=face_id)
 
     def on_face(self, face_id: str, name: str, msg: object) -> None:

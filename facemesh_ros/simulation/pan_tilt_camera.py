@@ -4,8 +4,9 @@ The photo is the view of its own pinhole camera (vertical field of view `photo_f
 position: its scene lies in directions around the head. A camera on a pan/tilt head (at the joint axes: a
 camera turning about its own centre sees the exact homography K_out R K_photo^-1 of the photo, whatever the
 scene's depth) renders what it sees at the head's angles (facemesh_ros.head_tracking's kinematics and
-signs). The person "jumps" by turning the whole scene about the head (scene yaw, pitch): the face appears
-somewhere else and the head must find it again. The servo follows position commands at its own speed limit.
+signs). The person "jumps" by turning the whole scene about the head: scene (yaw, pitch) is the direction of the
+face from the head (yaw left, pitch down, radians; (0, 0) = straight ahead of the head at rest), and after
+a jump the head must find it again. The servo follows position commands at its own speed limit.
 
 Truth: `face_pixel` is where the face's sellion (a fixed photo pixel) lands in the rendered frame, so the
 face's offset from the image centre is known exactly in every frame, independently of the face detector.
@@ -33,6 +34,11 @@ def scene_rotation(yaw: float, pitch: float) -> np.ndarray:
     return rotation_z(yaw) @ rotation_y(pitch)
 
 
+def _direction_angles(ray: np.ndarray) -> tuple[float, float]:
+    """(yaw left, pitch down) of a ray in a body frame (x forward, y left, z up)."""
+    return float(np.arctan2(ray[1], ray[0])), float(np.arctan2(-ray[2], np.hypot(ray[0], ray[1])))
+
+
 class PanTiltCamera:
     """Renders `photo` (H x W x 3 uint8) as seen by a `size` camera of vertical field of view `fov_deg` on
     `head` (whose camera offsets must be zero: see the module docstring)."""
@@ -58,11 +64,14 @@ class PanTiltCamera:
         self.photo_k = intrinsics(photo_focal, photo_w, photo_h)
         self.k = intrinsics((self.size[1] / 2.0) / np.tan(np.radians(fov_deg) / 2.0), *self.size)
         self.face_photo = np.array([face_pixel[0], face_pixel[1], 1.0])
+        # the scene frame has the face straight ahead (its x axis): scene (yaw, pitch) = the face's direction
+        face_ray = OPTICAL_IN_LINK @ np.linalg.solve(self.photo_k, self.face_photo)
+        self._photo_to_scene = scene_rotation(*_direction_angles(face_ray)).T
 
     def _camera_to_photo(self, angles: np.ndarray, scene: np.ndarray) -> np.ndarray:
         """3x3 rotation: rays in the head camera's optical frame -> rays in the photo camera's optical frame."""
         camera_to_base = self.head.camera_pose(*angles)[:3, :3]
-        return OPTICAL_IN_LINK.T @ scene_rotation(*scene).T @ camera_to_base
+        return OPTICAL_IN_LINK.T @ self._photo_to_scene.T @ scene_rotation(*scene).T @ camera_to_base
 
     def render(self, angles: np.ndarray, scene: np.ndarray = (0.0, 0.0)) -> np.ndarray:
         """The RGB frame at head angles (pan, tilt) with the scene turned by (yaw, pitch)."""

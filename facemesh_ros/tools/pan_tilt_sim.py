@@ -3,10 +3,11 @@
 It renders a real photo as the head's camera sees it (facemesh_ros.simulation.pan_tilt_camera) and publishes
 `image` + `camera_info` at `rate` and the servo's `joint_states` at `joint_rate`; the servo follows the
 position commands on `command` (sensor_msgs/JointState, e.g. head_tracker's ~/command). At the times of
-`jumps` the face jumps to another direction. The clock of the jumps starts once something subscribes to the
-images and commands arrive, and the node ends `duration` seconds later. Every servo step is written to
-`truth_path` (JSON lines: t, jump, pan, tilt, and the face's true offset from the image centre in image
-widths), which is what the demo's settle times and overshoot are computed from.
+`jumps` the face jumps to another direction. The clock of the jumps starts with the first face target heard
+on `target` (face_mesh's ~/target: the loop is up), and the node ends `duration` seconds later. Every servo
+step is written to `truth_path` (JSON lines: t, the stamp, jump, pan, tilt, the face's true offset from the
+image centre in image widths, and `frame` for the steps of published images): the demo's settle times and
+overshoot are computed from it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 import rclpy
+from geometry_msgs.msg import PointStamped
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Header
@@ -27,8 +29,9 @@ from facemesh_ros.ros.spin import run_node
 from facemesh_ros.simulation.pan_tilt_camera import ASTRONAUT_SELLION, PanTiltCamera, Servo
 from facemesh_ros.tools.player import camera_info_msg
 
-# t (s), scene yaw, scene pitch (deg): the face starts up and to the left, then jumps four times
-DEFAULT_JUMPS = [0.0, 0.0, 0.0, 3.0, 12.0, 0.0, 6.0, -10.0, 6.0, 9.0, 5.0, -6.0, 12.0, -14.0, -3.0]
+# t (s), the face's direction from the head: yaw (left), pitch (down) in degrees. It starts off to the right
+# and up, then jumps four times by 8-13 degrees (a fifth to a third of the image width).
+DEFAULT_JUMPS = [0.0, -6.0, -4.0, 3.0, 6.0, 2.0, 6.0, -4.0, 5.0, 9.0, 4.0, -5.0, 12.0, -5.0, 0.0]
 
 
 class PanTiltSimNode(Node):
@@ -60,6 +63,7 @@ class PanTiltSimNode(Node):
         self.info_pub = self.create_publisher(CameraInfo, "camera_info", 1)
         self.joints_pub = self.create_publisher(JointState, "joint_states", 10)
         self.create_subscription(JointState, "command", self._on_command, 10)
+        self.create_subscription(PointStamped, "target", self._on_target, 10)
         self._last_step = time.monotonic()
         self.create_timer(1.0 / joint_rate, self._on_servo)
         self.create_timer(1.0 / rate, self._on_camera)
@@ -80,13 +84,23 @@ class PanTiltSimNode(Node):
             return
         self.commanded = True
 
-    def _on_servo(self) -> None:
+    def _advance(self) -> tuple[np.ndarray, Header]:
+        """Move the servo up to now, publish its angles (stamped now) and log the truth; (angles, header).
+        Every image gets a joint sample at its own stamp, however irregular the timers run."""
         now = time.monotonic()
         angles = self.servo.step(now - self._last_step)
         self._last_step = now
+        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
         state = JointState(name=self.joint_names, position=angles.tolist())
-        state.header.stamp = self.get_clock().now().to_msg()
+        state.header.stamp = header.stamp
         self.joints_pub.publish(state)
+        return angles, header
+
+    def _on_servo(self) -> None:
+        angles, header = self._advance()
+        self._log_truth(angles, header, frame=False)
+
+    def _log_truth(self, angles: np.ndarray, header: Header, frame: bool) -> None:
         elapsed = self._elapsed()
         if elapsed is None:
             return
@@ -96,17 +110,20 @@ class PanTiltSimNode(Node):
         if self.truth is not None:
             index, scene = self._scene()
             offset = self.camera.face_offset(angles, scene)
-            row = {"t": round(elapsed, 4), "jump": index, "pan": angles[0], "tilt": angles[1]}
-            row.update(offset_x=float(offset[0]), offset_y=float(offset[1]))
+            row = {"t": round(elapsed, 4), "stamp": header.stamp.sec + header.stamp.nanosec * 1e-9, "jump": index}
+            row.update(pan=angles[0], tilt=angles[1], offset_x=float(offset[0]), offset_y=float(offset[1]), frame=frame)
             self.truth.write(json.dumps(row) + "\n")
 
-    def _on_camera(self) -> None:
-        if self.started is None and self.commanded and self.image_pub.get_subscription_count() > 0:
+    def _on_target(self, _msg: PointStamped) -> None:
+        if self.started is None and self.commanded:
             self.started = time.monotonic()
-            self.get_logger().info("subscriber and commands present: the jumps start")
-        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
+            self.get_logger().info("the face is seen and commands arrive: the jumps start")
+
+    def _on_camera(self) -> None:
+        angles, header = self._advance()
+        self._log_truth(angles, header, frame=True)
         _, scene = self._scene()
-        rgb = self.camera.render(self.servo.angles, scene)
+        rgb = self.camera.render(angles, scene)
         width, height = self.camera.size
         self.info_pub.publish(camera_info_msg(header, self.camera.k, width, height))
         self.image_pub.publish(image_from_pixels(header, rgb, "rgb8"))
