@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -45,6 +46,38 @@ def test_library_core_imports_no_ros() -> None:
         "print(','.join(bad))\n"
     )
     assert run_fresh_python(code) == "", "the core imports ROS modules"
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module an `import` or `from ... import` statement of the file names (relative ones skipped)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def is_ros(module: str) -> bool:
+    top = module.split(".")[0]
+    return (
+        top in {"rclpy", "ament_index_python", "rosidl_runtime_py"}
+        or top.endswith("_msgs")
+        or module == "facemesh_ros.msg"
+    )
+
+
+def test_no_core_source_imports_ros() -> None:
+    """Statically, so a ROS import on a path the import test does not run is found too."""
+    package = REPO_ROOT / "facemesh_ros"
+    core = [p for p in package.rglob("*.py") if not {"ros", "tools"} & set(p.relative_to(package).parts)]
+    assert len(core) > 20
+    offenders = {str(p.relative_to(REPO_ROOT)): sorted(filter(is_ros, imported_modules(p))) for p in core}
+    assert {name: mods for name, mods in offenders.items() if mods} == {}
+    # the check sees ROS imports where they are
+    assert "rclpy.lifecycle" in imported_modules(REPO_ROOT / "facemesh_ros" / "ros" / "node.py")
+    assert any(map(is_ros, imported_modules(REPO_ROOT / "facemesh_ros" / "ros" / "messages.py")))
 
 
 # module -> what importing it must not load. The pure pipeline parts stay numpy-only; drawing, the ROS

@@ -18,7 +18,6 @@ from facemesh_ros.drawing.drawing_utils import (
     get_default_face_mesh_tesselation_style,
 )
 from facemesh_ros.geometry import Camera, FaceGeometry
-from facemesh_ros.geometry.camera import FISHEYE_MODEL
 from facemesh_ros.geometry.frames import frame_axes
 from facemesh_ros.types import NUM_LANDMARKS_WITH_IRISES, FaceMeshResult
 
@@ -59,23 +58,10 @@ def _draw_axes(bgr: np.ndarray, face_to_optical: np.ndarray, camera: Camera) -> 
     points = frame_axes(face_to_optical, AXIS_LENGTH_M)
     if (points[:, 2] <= 0).any():
         return  # behind the camera: nothing sensible to draw
-    pixels = _project(points, camera)
+    pixels = camera.optical_to_pixels(points)
     pixels = np.round(pixels.reshape(-1, 2)).astype(np.int32)
     for axis, color in enumerate(AXIS_COLORS_BGR):
         cv2.line(bgr, tuple(pixels[0].tolist()), tuple(pixels[axis + 1].tolist()), color, 2, cv2.LINE_AA)
-
-
-def _project(points: np.ndarray, camera: Camera) -> np.ndarray:
-    """Optical-frame points (metres) -> pixels of the (possibly distorted) image."""
-    if not camera.has_distortion:
-        projected = points[:, :2] / points[:, 2:]
-        return projected * (camera.fx, camera.fy) + (camera.cx, camera.cy)
-    coeffs = np.asarray(camera.distortion, np.float64)
-    if camera.distortion_model == FISHEYE_MODEL:
-        pixels, _ = cv2.fisheye.projectPoints(points[None], np.zeros(3), np.zeros(3), camera.matrix, coeffs[:4])
-    else:
-        pixels, _ = cv2.projectPoints(points, np.zeros(3), np.zeros(3), camera.matrix, coeffs)
-    return pixels.reshape(-1, 2)
 
 
 def _draw_label(bgr: np.ndarray, landmarks: np.ndarray, text: str) -> None:

@@ -1,4 +1,5 @@
-"""The camera that turns MediaPipe normalized landmarks into MediaPipe's near-plane coordinates.
+"""The camera that turns MediaPipe normalized landmarks into MediaPipe's near-plane coordinates, and optical-frame
+points back into pixels (to_near_plane and optical_to_pixels: both projection directions live here).
 
 MediaPipe assumes a symmetric perspective camera (vertical FOV 63 deg, near plane 1) and maps a normalized
 landmark (x, y, z) to the near plane as  x_n = (x - 1/2) w_n,  y_n = (1/2 - y) h_n,  z_n = z w_n,  with
@@ -200,6 +201,18 @@ class Camera:
             near[:, 0] = ideal[:, 0]
             near[:, 1] = -ideal[:, 1]
         return near
+
+    def optical_to_pixels(self, points: np.ndarray) -> np.ndarray:
+        """(N, 3) points in the camera optical frame (x right, y down, z forward; z > 0, any unit) -> (N, 2)
+        pixels of the image this camera describes, lens distortion applied: the inverse of to_near_plane."""
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+        if self._coeffs is None:
+            return points[:, :2] / points[:, 2:] * (self.fx, self.fy) + (self.cx, self.cy)
+        if self.distortion_model == FISHEYE_MODEL:
+            pixels, _ = cv2.fisheye.projectPoints(points[None], np.zeros(3), np.zeros(3), self._matrix, self._coeffs)
+        else:
+            pixels, _ = cv2.projectPoints(points, np.zeros(3), np.zeros(3), self._matrix, self._coeffs)
+        return pixels.reshape(-1, 2)
 
     def _undistort_normalized(self, xy: np.ndarray) -> np.ndarray:
         pixels = (xy * (self.width, self.height) - 0.5).reshape(-1, 1, 2)

@@ -81,7 +81,16 @@ CAMERA_INPUT_PARAMETERS: tuple[ParameterSpec, ...] = (
     ),
 )
 
+AUTOSTART = ParameterSpec(
+    "autostart",
+    True,
+    "Configure and activate at start (ros2 run, launch files). false: a lifecycle manager drives the node "
+    "(configure loads the models and checks every parameter, activate subscribes to the camera).",
+    "startup",
+)
+
 PARAMETERS: tuple[ParameterSpec, ...] = (
+    AUTOSTART,
     *CAMERA_INPUT_PARAMETERS,
     ParameterSpec(
         "qos_depth", 1, "Subscription queue depth. Only the newest frame is ever processed.", "startup", low=1, high=100
@@ -204,16 +213,10 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
 SPECS = {spec.name: spec for spec in PARAMETERS}
 
 
-def input_qos(node: Node, depth: int) -> QoSProfile:
-    """QoS of the camera subscriptions from the node's qos_reliability parameter."""
-    reliable = node.get_parameter("qos_reliability").value == "reliable"
-    reliability = ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT
-    return QoSProfile(depth=depth, reliability=reliability)
-
-
-def image_topic(node: Node) -> str:
-    """The image topic for the node's image_transport parameter."""
-    return "image/compressed" if node.get_parameter("image_transport").value == "compressed" else "image"
+def reliability_qos(reliability: str, depth: int) -> QoSProfile:
+    """The QoS of a qos_reliability parameter value ('reliable' or 'best_effort') and a history depth."""
+    policy = ReliabilityPolicy.RELIABLE if reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
+    return QoSProfile(depth=depth, reliability=policy)
 
 
 def parameter_checker(
@@ -249,14 +252,22 @@ def parameter_checker(
 
 
 def declare_parameters(
-    node: Node, specs: Iterable[ParameterSpec], extra_check: Callable[[Parameter], str | None] | None = None
+    node: Node,
+    specs: Iterable[ParameterSpec],
+    extra_check: Callable[[Parameter], str | None] | None = None,
+    check_declared: bool = True,
 ) -> Callable[[list[Parameter]], SetParametersResult]:
     """Declare `specs` on `node`, validated from the start: a bad value given at launch fails the declaration
-    (rclpy's InvalidParameterValueException, with the reason) instead of reaching the pipeline. Returns the
-    checker, for callbacks that must validate before acting."""
+    (rclpy's InvalidParameterValueException, with the reason) instead of reaching the pipeline. With
+    check_declared=False the given values are declared as they are (ranges aside, which rclpy enforces) and
+    only later changes are checked: a lifecycle node checks them when it is configured. Returns the checker,
+    for callbacks that must validate before acting."""
     specs = tuple(specs)
     check = parameter_checker(specs, extra_check)
-    node.add_on_set_parameters_callback(check)
+    if check_declared:
+        node.add_on_set_parameters_callback(check)
     for spec in specs:
         node.declare_parameter(spec.name, spec.default, spec.descriptor())
+    if not check_declared:
+        node.add_on_set_parameters_callback(check)
     return check

@@ -27,13 +27,12 @@ import cv2
 import numpy as np
 import rclpy
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from facemesh_ros.geometry import Camera
 from facemesh_ros.ros.image_codec import image_from_pixels
-from facemesh_ros.ros.parameters import ParameterSpec, declare_parameters
+from facemesh_ros.ros.parameters import ParameterSpec, declare_parameters, reliability_qos
 from facemesh_ros.ros.spin import run_node
 from facemesh_ros.simulation.demo_sequence import DEFAULT_FRAMES, DEFAULT_RATE_HZ, DEFAULT_SIZE, DemoSequence
 from facemesh_ros.tools.message_types import message_class
@@ -269,12 +268,7 @@ class PlayerNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("player", **kwargs)
         declare_parameters(self, PARAMETERS)
-        qos = QoSProfile(
-            depth=self._param("qos_depth"),
-            reliability=ReliabilityPolicy.RELIABLE
-            if self._param("qos_reliability") == "reliable"
-            else ReliabilityPolicy.BEST_EFFORT,
-        )
+        qos = reliability_qos(self._param("qos_reliability"), self._param("qos_depth"))
         self.source = open_source(
             self._param("source"),
             self._param("sequence.frames"),
