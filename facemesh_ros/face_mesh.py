@@ -42,6 +42,12 @@ def _check_unit(name: str, value: object) -> float:
     return float(value)
 
 
+def _check_count(name: str, value: object, what: str = "an integer >= 1") -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or int(value) < 1:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return int(value)
+
+
 def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}")
@@ -83,21 +89,17 @@ class FaceMesh:
     ) -> None:
         self.static_image_mode = _check_bool("static_image_mode", static_image_mode)
         self.refine_landmarks = _check_bool("refine_landmarks", refine_landmarks)
-        if isinstance(max_num_faces, bool) or not isinstance(max_num_faces, Integral) or max_num_faces < 1:
-            raise ValueError(f"max_num_faces must be an integer >= 1, got {max_num_faces!r}")
-        self.max_num_faces = int(max_num_faces)
+        self.max_num_faces = _check_count("max_num_faces", max_num_faces)
         self.min_detection_confidence = _check_unit("min_detection_confidence", min_detection_confidence)
         self.min_tracking_confidence = _check_unit("min_tracking_confidence", min_tracking_confidence)
         self.detector_name = _check_choice("detector", detector, DETECTOR_NAMES)
         self.device = _check_choice("device", device, DEVICES)
-        if num_threads is None:
-            num_threads = min(2, os.cpu_count() or 1)
-        if isinstance(num_threads, bool) or not isinstance(num_threads, Integral) or num_threads < 1:
-            raise ValueError(f"num_threads must be None or an integer >= 1, got {num_threads!r}")
+        threads = min(2, os.cpu_count() or 1) if num_threads is None else num_threads
+        threads = _check_count("num_threads", threads, "None or an integer >= 1")
         self._detector: FaceDetector | None = FaceDetector(
             self.detector_name, self.min_detection_confidence, self.device, threads=1
         )
-        self._landmarks: LandmarkModel | None = LandmarkModel(self.refine_landmarks, self.device, num_threads)
+        self._landmarks: LandmarkModel | None = LandmarkModel(self.refine_landmarks, self.device, threads)
         self._tracker = FaceTracker(self.max_num_faces, self.static_image_mode)
 
     @property

@@ -29,16 +29,19 @@ AIM_TOLERANCE = 1e-9  # radians
 
 
 def rotation_x(angle: float) -> np.ndarray:
+    """3x3 rotation by `angle` (rad) about the x axis."""
     c, s = np.cos(angle), np.sin(angle)
     return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
 
 
 def rotation_y(angle: float) -> np.ndarray:
+    """3x3 rotation by `angle` (rad) about the y axis."""
     c, s = np.cos(angle), np.sin(angle)
     return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
 
 
 def rotation_z(angle: float) -> np.ndarray:
+    """3x3 rotation by `angle` (rad) about the z axis."""
     c, s = np.cos(angle), np.sin(angle)
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 

@@ -56,10 +56,12 @@ class PrimaryFaceSelector:
     def reset(self) -> None:
         self.primary = self._challenger = None
 
-    def update(self, track_ids: Sequence[int], scores: Sequence[float], stamp: float) -> int | None:
+    def update(
+        self, track_ids: Sequence[int] | np.ndarray, face_scores: Sequence[float] | np.ndarray, stamp: float
+    ) -> int | None:
         """The primary track id after a frame at `stamp` (seconds) with these faces, or None without faces."""
         ids = [int(i) for i in track_ids]
-        scores = np.asarray(scores, np.float64)
+        scores = np.asarray(face_scores, np.float64)
         if len(ids) != len(scores):
             raise ValueError(f"{len(ids)} track ids but {len(scores)} scores")
         if not ids:

@@ -16,6 +16,7 @@ from launch_ros.parameter_descriptions import ParameterValue
 
 
 def generate_launch_description() -> LaunchDescription:
+    """face_mesh_node with the package's parameters, optionally RViz and face_effect_node."""
     share = get_package_share_directory("facemesh_ros")
     arguments = [
         DeclareLaunchArgument(

@@ -80,6 +80,46 @@ def test_no_core_source_imports_ros() -> None:
     assert any(map(is_ros, imported_modules(REPO_ROOT / "facemesh_ros" / "ros" / "messages.py")))
 
 
+# The README's architecture table, top to bottom: a module may import only from its own row and those above.
+LAYERS = (
+    ("types", "model_paths"),
+    ("geometry",),
+    ("roi", "track", "connections", "primary_face", "head_tracking"),
+    ("image", "inference", "hri"),
+    ("detect", "landmarks", "face_mesh"),
+    ("drawing",),
+    ("effects",),
+    ("simulation",),
+    ("ros",),
+    ("tools",),
+)
+
+
+def layer_of(module: str) -> int | None:
+    parts = module.split(".")
+    if parts[0] != "facemesh_ros" or len(parts) < 2:
+        return None
+    return next((index for index, names in enumerate(LAYERS) if parts[1] in names), None)
+
+
+def test_modules_import_only_from_their_layer_and_the_ones_above() -> None:
+    package = REPO_ROOT / "facemesh_ros"
+    sources = {
+        p: "facemesh_ros." + ".".join(p.relative_to(package).with_suffix("").parts) for p in package.rglob("*.py")
+    }
+    placed = {mod.removesuffix(".__init__") for mod in sources.values() if layer_of(mod) is not None}
+    assert {m.split(".")[1] for m in placed} == {name for names in LAYERS for name in names}  # every room placed
+    upward = [
+        f"{module} -> {imported}"
+        for path, module in sources.items()
+        if (layer := layer_of(module)) is not None
+        for imported in imported_modules(path)
+        if (target := layer_of(imported)) is not None and target > layer
+    ]
+    assert upward == []
+    assert layer_of("facemesh_ros.ros.node") > layer_of("facemesh_ros.face_mesh")  # the check orders the rows
+
+
 # module -> what importing it must not load. The pure pipeline parts stay numpy-only; drawing, the ROS
 # message/marker builders, the effect node (it never runs a model) and the player need no inference runtime;
 # only the recorder needs mcap.

@@ -157,7 +157,8 @@ def create_gl_context() -> Any:
     except ImportError as error:
         raise EffectRendererUnavailable(f"the effect renderer needs moderngl ({error}): {INSTALL_HINT}") from None
     try:
-        return moderngl.create_standalone_context(backend="egl", require=330)
+        # moderngl's stub types **settings as dict values; the keyword is a string (backend="egl")
+        return moderngl.create_standalone_context(backend="egl", require=330)  # type: ignore[arg-type]
     except Exception as error:  # glcontext raises plain Exceptions whose text names the failing EGL call
         raise EffectRendererUnavailable(
             f"no offscreen OpenGL 3.3 context through EGL ({type(error).__name__}: {error}): {INSTALL_HINT}"
@@ -275,14 +276,14 @@ class EffectRenderer:
         """
         frame = _checked_frame(frame, camera)
         result = RenderResult(frame)
-        poses = []
+        poses: list[FaceGeometry] = []
         for index, face in enumerate(faces):
             reason = _unusable_reason(face)
-            if reason is None:
+            if reason is not None:
+                result.skipped.append((index, reason))
+            elif face is not None:  # always, as a None face has a reason
                 poses.append(face)
                 result.drawn.append(index)
-            else:
-                result.skipped.append((index, reason))
         if not poses:
             result.image = frame.copy()
             return result

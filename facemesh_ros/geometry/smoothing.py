@@ -118,7 +118,7 @@ class TrackSmoothers:
         self._smoothers: dict[int, FaceGeometrySmoother] = {}
 
     def __call__(
-        self, track_ids: Sequence[int], geometries: Sequence[FaceGeometry | None], stamp: float
+        self, track_ids: Sequence[int] | np.ndarray, geometries: Sequence[FaceGeometry | None], stamp: float
     ) -> list[FaceGeometry | None]:
         """The frame's geometries smoothed per track (`stamp`: the image time in seconds)."""
         ids = [int(track_id) for track_id in track_ids]
@@ -128,12 +128,13 @@ class TrackSmoothers:
             del self._smoothers[gone]
         smoothed: list[FaceGeometry | None] = []
         for track_id, geometry in zip(ids, geometries, strict=True):
-            if geometry is not None:
-                smoother = self._smoothers.get(track_id)
-                if smoother is None:
-                    smoother = self._smoothers[track_id] = FaceGeometrySmoother(**self._options)
-                geometry = smoother(geometry, stamp)
-            smoothed.append(geometry)
+            if geometry is None:
+                smoothed.append(None)
+                continue
+            smoother = self._smoothers.get(track_id)
+            if smoother is None:
+                smoother = self._smoothers[track_id] = FaceGeometrySmoother(**self._options)
+            smoothed.append(smoother(geometry, stamp))
         return smoothed
 
     def __len__(self) -> int:

@@ -115,6 +115,7 @@ def effect_needs_reload(effect: str, changed: Iterable[str]) -> bool:
 
 
 def stamp_key(msg: Any) -> tuple[int, int]:
+    """The (sec, nanosec) stamp that pairs an image with its FaceMeshArray."""
     return msg.header.stamp.sec, msg.header.stamp.nanosec
 
 
@@ -150,6 +151,8 @@ class StampMatcher:
 
 
 class FaceEffectNode(Node):
+    """The face_effect node (see the module docstring): effects drawn on the faces the face_mesh node found."""
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("face_effect", **kwargs)
         declare_parameters(self, PARAMETERS, check_parameter)
@@ -300,6 +303,7 @@ def geometries_from_message(faces: FaceMeshArray) -> tuple[list[FaceGeometry | N
 
 
 def main(args: list[str] | None = None) -> None:
+    """Entry point of face_effect_node."""
     run_node(FaceEffectNode, "face_effect", args, fatal_errors=(EffectRendererUnavailable, AssetError, ValueError))
 
 

@@ -63,10 +63,13 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
 
 
 def seconds(stamp: Any) -> float:
+    """A builtin_interfaces/Time in seconds."""
     return stamp.sec + stamp.nanosec * 1e-9
 
 
 class HeadTrackerNode(Node):
+    """The head_tracker node (see the module docstring)."""
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("head_tracker", **kwargs)
         for spec in PARAMETERS:
@@ -155,6 +158,7 @@ class HeadTrackerNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
+    """Entry point of head_tracker_node."""
     run_node(HeadTrackerNode, "head_tracker", args, fatal_errors=(ValueError,))
 
 

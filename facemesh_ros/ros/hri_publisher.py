@@ -28,15 +28,18 @@ QOS_DEPTH = 1  # the newest value is what counts, as for the node's other output
 
 
 def ids_list(header: Header, face_ids: Sequence[str]) -> IdsList:
+    """/humans/faces/tracked: the ids of the faces in the image of `header`."""
     return IdsList(header=header, ids=list(face_ids))
 
 
 def roi_msg(header: Header, landmarks: np.ndarray, confidence: float) -> NormalizedRegionOfInterest2D:
+    """A face's /roi: the normalized box of its landmarks, with its presence score as the confidence."""
     xmin, ymin, xmax, ymax = normalized_roi(landmarks)
     return NormalizedRegionOfInterest2D(header=header, xmin=xmin, ymin=ymin, xmax=xmax, ymax=ymax, c=confidence)
 
 
 def landmarks_msg(header: Header, landmarks: np.ndarray, width: int, height: int) -> FacialLandmarks:
+    """A face's /landmarks: the 70 points of hri_msgs/FacialLandmarks (facemesh_ros.hri)."""
     points = facial_landmarks(landmarks)
     msg = FacialLandmarks(header=header, width=width, height=height)
     msg.landmarks = [NormalizedPointOfInterest2D(x=x, y=y, c=1.0) for x, y in points.tolist()]

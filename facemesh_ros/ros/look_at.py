@@ -22,6 +22,7 @@ TARGET_FRAME = "face_target"
 
 
 def header_seconds(header: Header) -> float:
+    """The header's stamp in seconds."""
     return header.stamp.sec + header.stamp.nanosec * 1e-9
 
 
@@ -31,11 +32,13 @@ def poses_msg(header: Header, geometries: Sequence[FaceGeometry | None]) -> Pose
 
 
 def target_msg(header: Header, geometry: FaceGeometry) -> PointStamped:
+    """~/target: the face's sellion (its REP-155 frame's origin) in the image's frame."""
     x, y, z = map(float, geometry.position)
     return PointStamped(header=header, point=Point(x=x, y=y, z=z))
 
 
 def target_transform(header: Header, geometry: FaceGeometry, child_frame: str) -> TransformStamped:
+    """The primary face's REP-155 frame under the name `child_frame`, a child of the image's frame."""
     transform = TransformStamped(header=header, child_frame_id=child_frame)
     transform.transform = _transform(geometry.position, geometry.orientation)
     return transform
@@ -54,7 +57,7 @@ class LookAt:
     ) -> int | None:
         """Index (into this frame's faces) of the primary face, or None when no face has a pose."""
         posed = [index for index, geometry in enumerate(geometries) if geometry is not None]
-        positions = np.array([geometries[index].position for index in posed]).reshape(-1, 3)
+        positions = np.array([g.position for g in geometries if g is not None]).reshape(-1, 3)
         scores = policy_scores(self.policy, landmarks[posed], positions)
         primary_id = self.selector.update(track_ids[posed], scores, header_seconds(header))
         return None if primary_id is None else posed[[int(track_ids[i]) for i in posed].index(primary_id)]

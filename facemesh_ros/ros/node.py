@@ -62,6 +62,8 @@ class StartupError(RuntimeError):
 
 
 class FaceMeshNode(LifecycleNode):
+    """The face_mesh node (see the module docstring); parameters in parameters.PARAMETERS."""
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("face_mesh", **kwargs)
         autostart = self.declare_parameter(AUTOSTART.name, AUTOSTART.default, AUTOSTART.descriptor()).value
@@ -232,14 +234,14 @@ class FaceMeshNode(LifecycleNode):
     def _apply_parameters(self, parameters: list[Parameter]) -> None:
         names = {p.name for p in parameters}
         config = LiveConfig.read(self._param)
-        rebuilt = self._rebuilt is not None
+        rebuilt, self._rebuilt = self._rebuilt, None
         with self._pipeline_lock:
             self._config = config
             if self._face_mesh is None:
                 return
-            if rebuilt:
+            if rebuilt is not None:
                 self._face_mesh.close()
-                self._face_mesh, self._rebuilt = self._rebuilt, None
+                self._face_mesh = rebuilt
                 self._ids.pipeline_rebuilt()
                 self._smoothers = config.smoothers()
             elif names & {"min_detection_confidence", "min_tracking_confidence"}:
@@ -251,7 +253,7 @@ class FaceMeshNode(LifecycleNode):
                 self._smoothers = config.smoothers()
             if names & TARGET_PARAMETERS:
                 self._look_at = config.look_at()
-        if rebuilt:
+        if rebuilt is not None:
             self.get_logger().info(f"pipeline rebuilt for {', '.join(sorted(names))}")
 
     # ---- input -------------------------------------------------------------------------------------------
@@ -276,7 +278,9 @@ class FaceMeshNode(LifecycleNode):
     # ---- one frame ---------------------------------------------------------------------------------------
     def _process(self, msg: Image | CompressedImage) -> None:
         start = time.perf_counter()
-        config = self._config
+        config, camera_input = self._config, self._input
+        if camera_input is None:
+            return  # deactivated while the frame was on its way
         header = msg.header
         if not header.frame_id:
             self._reject(
@@ -288,13 +292,16 @@ class FaceMeshNode(LifecycleNode):
         try:
             rgb = decode_image(msg)
         except ImageDecodeError as error:
-            self._reject(f"decode:{error.kind}", f"cannot decode image on {self._input.image_topic}: {error}")
+            self._reject(f"decode:{error.kind}", f"cannot decode image on {camera_input.image_topic}: {error}")
             return
         self._check_stamp(header)
         with self._pipeline_lock:
-            result = self._face_mesh.process(rgb)
-            result = self._ids.apply(result, self._face_mesh.static_image_mode)
-            camera = self._camera(config, *result.image_size)
+            face_mesh = self._face_mesh
+            if face_mesh is None:
+                return  # cleaned up while the frame was on its way
+            result = self._ids.apply(face_mesh.process(rgb), face_mesh.static_image_mode)
+            width, height = result.image_size
+            camera = camera_input.camera(width, height, config.image_is_rectified, config.default_vertical_fov_deg)
             geometries = [estimate_face_geometry(face, camera) for face in result.landmarks]
             if self._smoothers is not None:
                 geometries = self._smoothers(result.track_ids, geometries, _seconds(header))
@@ -315,13 +322,11 @@ class FaceMeshNode(LifecycleNode):
                 throttle_duration_sec=ERROR_THROTTLE_S,
             )
             with self._pipeline_lock:
-                self._face_mesh.reset()
+                if self._face_mesh is not None:
+                    self._face_mesh.reset()
                 if self._smoothers is not None:
                     self._smoothers.reset()
         self._last_stamp_ns = stamp_ns
-
-    def _camera(self, config: LiveConfig, width: int, height: int) -> Camera:
-        return self._input.camera(width, height, config.image_is_rectified, config.default_vertical_fov_deg)
 
     # ---- output ------------------------------------------------------------------------------------------
     def _publish(
@@ -370,7 +375,7 @@ class FaceMeshNode(LifecycleNode):
             self._markers_pub.publish(serialize_marker_array(markers))
 
     def _publish_diagnostics(self) -> None:
-        devices = ",".join(self._face_mesh.providers)
+        devices = ",".join(self._face_mesh.providers) if self._face_mesh is not None else "none"
         name = f"{self.get_fully_qualified_name()}: face mesh pipeline"
         topic = self._input.image_topic if self._input is not None else "the camera (node inactive)"
         msg = DiagnosticArray(status=[pipeline_status(name, devices, topic, self._stats.take_period())])
@@ -383,6 +388,7 @@ def _seconds(header: Header) -> float:
 
 
 def main(args: list[str] | None = None) -> None:
+    """Entry point of face_mesh_node."""
     run_node(FaceMeshNode, "face_mesh", args, fatal_errors=(ModelLoadError, ValueError, StartupError))
 
 

@@ -22,6 +22,8 @@ from facemesh_ros.types import DETECTOR_NAMES, DEVICES
 
 @dataclass(frozen=True)
 class ParameterSpec:
+    """One parameter: name, default (its type is the parameter's), description, kind, choices or range."""
+
     name: str
     default: Any
     description: str
@@ -34,11 +36,15 @@ class ParameterSpec:
         descriptor = ParameterDescriptor(name=self.name, description=self.description, read_only=self.kind == "startup")
         if self.choices:
             descriptor.additional_constraints = "one of: " + ", ".join(self.choices)
-        if self.low is not None and isinstance(self.default, bool):
+        if (self.low is None) != (self.high is None):
+            raise TypeError(f"{self.name}: a range needs both low and high")
+        if self.low is None or self.high is None:
+            return descriptor
+        if isinstance(self.default, bool):
             raise TypeError(f"{self.name}: a bool parameter has no range")
-        if self.low is not None and isinstance(self.default, int):
+        if isinstance(self.default, int):
             descriptor.integer_range = [IntegerRange(from_value=int(self.low), to_value=int(self.high), step=1)]
-        elif self.low is not None:
+        else:
             descriptor.floating_point_range = [
                 FloatingPointRange(from_value=float(self.low), to_value=float(self.high), step=0.0)
             ]

@@ -26,6 +26,7 @@ ASTRONAUT_SELLION = (224.9, 100.5)  # photo pixel of astronaut.png's sellion (me
 
 
 def intrinsics(focal: float, width: int, height: int) -> np.ndarray:
+    """3x3 pinhole intrinsics with the principal point at the image centre."""
     return np.array([[focal, 0.0, width / 2.0], [0.0, focal, height / 2.0], [0.0, 0.0, 1.0]])
 
 
@@ -68,12 +69,12 @@ class PanTiltCamera:
         face_ray = OPTICAL_IN_LINK @ np.linalg.solve(self.photo_k, self.face_photo)
         self._photo_to_scene = scene_rotation(*_direction_angles(face_ray)).T
 
-    def _camera_to_photo(self, angles: np.ndarray, scene: np.ndarray) -> np.ndarray:
+    def _camera_to_photo(self, angles: np.ndarray, scene: tuple[float, float] | np.ndarray) -> np.ndarray:
         """3x3 rotation: rays in the head camera's optical frame -> rays in the photo camera's optical frame."""
         camera_to_base = self.head.camera_pose(*angles)[:3, :3]
         return OPTICAL_IN_LINK.T @ self._photo_to_scene.T @ scene_rotation(*scene).T @ camera_to_base
 
-    def render(self, angles: np.ndarray, scene: np.ndarray = (0.0, 0.0)) -> np.ndarray:
+    def render(self, angles: np.ndarray, scene: tuple[float, float] | np.ndarray = (0.0, 0.0)) -> np.ndarray:
         """The RGB frame at head angles (pan, tilt) with the scene turned by (yaw, pitch)."""
         homography = self.photo_k @ self._camera_to_photo(angles, scene) @ np.linalg.inv(self.k)
         return cv2.warpPerspective(
@@ -85,13 +86,13 @@ class PanTiltCamera:
             borderValue=(40, 40, 40),
         )
 
-    def face_pixel(self, angles: np.ndarray, scene: np.ndarray = (0.0, 0.0)) -> np.ndarray:
+    def face_pixel(self, angles: np.ndarray, scene: tuple[float, float] | np.ndarray = (0.0, 0.0)) -> np.ndarray:
         """(u, v) of the face's sellion in the frame (it may lie outside the image)."""
         ray = self._camera_to_photo(angles, scene).T @ np.linalg.solve(self.photo_k, self.face_photo)
         pixel = self.k @ ray
         return pixel[:2] / pixel[2]
 
-    def face_offset(self, angles: np.ndarray, scene: np.ndarray = (0.0, 0.0)) -> np.ndarray:
+    def face_offset(self, angles: np.ndarray, scene: tuple[float, float] | np.ndarray = (0.0, 0.0)) -> np.ndarray:
         """The face's offset from the image centre, in fractions of the image width (x right, y down)."""
         return (self.face_pixel(angles, scene) - self.k[:2, 2]) / self.size[0]
 
@@ -99,7 +100,7 @@ class PanTiltCamera:
 class Servo:
     """A position-controlled joint pair: moves towards the last command at most `max_speed` rad/s."""
 
-    def __init__(self, max_speed: tuple[float, float], start: np.ndarray = (0.0, 0.0)) -> None:
+    def __init__(self, max_speed: tuple[float, float], start: tuple[float, float] | np.ndarray = (0.0, 0.0)) -> None:
         self.max_speed = np.asarray(max_speed, np.float64)
         self.angles = np.asarray(start, np.float64).copy()
         self.command = self.angles.copy()
@@ -112,6 +113,8 @@ class Servo:
 
 @dataclass(frozen=True)
 class JumpResult:
+    """Settling after one jump of the face (see settling())."""
+
     time: float  # s, when the face jumped
     initial_offset: float  # fraction of the width, just after the jump
     settle_time: float | None  # s after the jump until the offset stays below the tolerance; None: never

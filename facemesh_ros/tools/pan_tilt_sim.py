@@ -35,6 +35,8 @@ DEFAULT_JUMPS = [0.0, -6.0, -4.0, 3.0, 6.0, 2.0, 6.0, -4.0, 5.0, 9.0, 4.0, -5.0,
 
 
 class PanTiltSimNode(Node):
+    """The pan_tilt_sim node (see the module docstring)."""
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("pan_tilt_sim", **kwargs)
         declare = lambda name, default: self.declare_parameter(name, default).value  # noqa: E731
@@ -55,7 +57,7 @@ class PanTiltSimNode(Node):
         self.jumps = jumps.reshape(-1, 3)
         self.camera = PanTiltCamera(np.ascontiguousarray(photo[:, :, ::-1]), tuple(face_pixel))
         self.servo = Servo(tuple(servo_speed))
-        self.truth = open(truth_path, "w") if truth_path else None  # closed in stop()
+        self.truth = open(truth_path, "w") if truth_path else None  # noqa: SIM115 (kept open for the run, closed in stop())
         self.started: float | None = None
         self.commanded = False
         self.done = False
@@ -134,11 +136,13 @@ class PanTiltSimNode(Node):
 
 
 def spin_until_done(node: PanTiltSimNode) -> None:
+    """Spin until the simulation's duration is over (or shutdown)."""
     while rclpy.ok() and not node.done:
         rclpy.spin_once(node, timeout_sec=0.05)
 
 
 def main(args: list[str] | None = None) -> None:
+    """Entry point of pan_tilt_sim_node."""
     run_node(PanTiltSimNode, "pan_tilt_sim", args, fatal_errors=(ValueError,), spin=spin_until_done)
 
 

@@ -78,6 +78,8 @@ class FrameSource:
 
 
 class SequenceSource(FrameSource):
+    """The built-in demo sequence (facemesh_ros.simulation.demo_sequence), with its exact intrinsics."""
+
     def __init__(self, num_frames: int, size: tuple[int, int], photo_dir: str) -> None:
         if not photo_dir:
             raise SourceError("source 'default' needs sequence.photo_dir: the folder `make testdata` fills (test/data)")
@@ -123,6 +125,8 @@ class CaptureSource(FrameSource):
 
 
 class FolderSource(FrameSource):
+    """The images of a folder, in name order."""
+
     def __init__(self, folder: Path) -> None:
         self.paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not self.paths:
@@ -265,6 +269,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
 
 
 class PlayerNode(Node):
+    """player_node: publishes image + camera_info from a FrameSource (see the module docstring)."""
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("player", **kwargs)
         declare_parameters(self, PARAMETERS)
@@ -417,6 +423,7 @@ def _spin_until_done(node: PlayerNode) -> None:
 
 
 def main(args: list[str] | None = None) -> None:
+    """Entry point of player_node."""
     run_node(PlayerNode, "player", args, fatal_errors=(ValueError, OSError), spin=_spin_until_done)
 
 
