@@ -23,6 +23,7 @@ from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from facemesh_ros.head_tracking import HeadTracker, JointHistory, PanTiltHead
+from facemesh_ros.ros.messages import stamp_seconds
 from facemesh_ros.ros.parameters import ParameterSpec
 from facemesh_ros.ros.spin import run_node
 
@@ -60,11 +61,6 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         OUTPUTS,
     ),
 )
-
-
-def seconds(stamp: Any) -> float:
-    """A builtin_interfaces/Time in seconds."""
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 class HeadTrackerNode(Node):
@@ -113,10 +109,10 @@ class HeadTrackerNode(Node):
         except (ValueError, IndexError):
             return  # another part of the robot
         self._measured = True
-        self.history.add(seconds(msg.header.stamp), np.array(angles))
+        self.history.add(stamp_seconds(msg.header.stamp), np.array(angles))
 
     def _on_target(self, msg: PointStamped) -> None:
-        angles = self.history.at(seconds(msg.header.stamp))
+        angles = self.history.at(stamp_seconds(msg.header.stamp))
         if angles is None:
             return  # the head's angles are not known yet
         point = np.array([msg.point.x, msg.point.y, msg.point.z])

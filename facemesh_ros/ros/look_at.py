@@ -16,19 +16,14 @@ from std_msgs.msg import Header
 
 from facemesh_ros.geometry import FaceGeometry
 from facemesh_ros.primary_face import PrimaryFaceSelector, policy_scores
-from facemesh_ros.ros.messages import _pose, _transform
+from facemesh_ros.ros.messages import pose_msg, stamp_seconds, transform_msg
 
 TARGET_FRAME = "face_target"
 
 
-def header_seconds(header: Header) -> float:
-    """The header's stamp in seconds."""
-    return header.stamp.sec + header.stamp.nanosec * 1e-9
-
-
 def poses_msg(header: Header, geometries: Sequence[FaceGeometry | None]) -> PoseArray:
     """Every face's REP-155 frame (where its pose was recovered) in the image's frame."""
-    return PoseArray(header=header, poses=[_pose(g.position, g.orientation) for g in geometries if g is not None])
+    return PoseArray(header=header, poses=[pose_msg(g.position, g.orientation) for g in geometries if g is not None])
 
 
 def target_msg(header: Header, geometry: FaceGeometry) -> PointStamped:
@@ -40,7 +35,7 @@ def target_msg(header: Header, geometry: FaceGeometry) -> PointStamped:
 def target_transform(header: Header, geometry: FaceGeometry, child_frame: str) -> TransformStamped:
     """The primary face's REP-155 frame under the name `child_frame`, a child of the image's frame."""
     transform = TransformStamped(header=header, child_frame_id=child_frame)
-    transform.transform = _transform(geometry.position, geometry.orientation)
+    transform.transform = transform_msg(geometry.position, geometry.orientation)
     return transform
 
 
@@ -59,7 +54,7 @@ class LookAt:
         posed = [index for index, geometry in enumerate(geometries) if geometry is not None]
         positions = np.array([g.position for g in geometries if g is not None]).reshape(-1, 3)
         scores = policy_scores(self.policy, landmarks[posed], positions)
-        primary_id = self.selector.update(track_ids[posed], scores, header_seconds(header))
+        primary_id = self.selector.update(track_ids[posed], scores, stamp_seconds(header.stamp))
         return None if primary_id is None else posed[[int(track_ids[i]) for i in posed].index(primary_id)]
 
     def reset(self) -> None:

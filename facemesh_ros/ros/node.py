@@ -45,7 +45,7 @@ from facemesh_ros.ros.image_codec import ImageDecodeError, decode_image, image_f
 from facemesh_ros.ros.latest import LatestSlot
 from facemesh_ros.ros.look_at import LookAtPublisher, target_transform
 from facemesh_ros.ros.markers import deleted_markers, face_markers, serialize_marker_array
-from facemesh_ros.ros.messages import face_mesh_array, face_transforms
+from facemesh_ros.ros.messages import face_mesh_array, face_transforms, stamp_seconds
 from facemesh_ros.ros.node_config import LiveConfig, PublishedTrackIds
 from facemesh_ros.ros.parameters import AUTOSTART, PARAMETERS, SPECS, declare_parameters
 from facemesh_ros.ros.spin import run_node
@@ -304,7 +304,7 @@ class FaceMeshNode(LifecycleNode):
             camera = camera_input.camera(width, height, config.image_is_rectified, config.default_vertical_fov_deg)
             geometries = [estimate_face_geometry(face, camera) for face in result.landmarks]
             if self._smoothers is not None:
-                geometries = self._smoothers(result.track_ids, geometries, _seconds(header))
+                geometries = self._smoothers(result.track_ids, geometries, stamp_seconds(header.stamp))
         self._publish(config, header, rgb, result, geometries, camera)
         self._stats.processed((time.perf_counter() - start) * 1000.0, result.num_faces)
 
@@ -381,10 +381,6 @@ class FaceMeshNode(LifecycleNode):
         msg = DiagnosticArray(status=[pipeline_status(name, devices, topic, self._stats.take_period())])
         msg.header.stamp = self.get_clock().now().to_msg()
         self._diagnostics_pub.publish(msg)
-
-
-def _seconds(header: Header) -> float:
-    return header.stamp.sec + header.stamp.nanosec * 1e-9
 
 
 def main(args: list[str] | None = None) -> None:

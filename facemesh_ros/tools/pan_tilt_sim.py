@@ -25,6 +25,7 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Header
 
 from facemesh_ros.ros.image_codec import image_from_pixels
+from facemesh_ros.ros.messages import stamp_seconds
 from facemesh_ros.ros.spin import run_node
 from facemesh_ros.simulation.pan_tilt_camera import ASTRONAUT_SELLION, PanTiltCamera, Servo
 from facemesh_ros.tools.player import camera_info_msg
@@ -112,7 +113,7 @@ class PanTiltSimNode(Node):
         if self.truth is not None:
             index, scene = self._scene()
             offset = self.camera.face_offset(angles, scene)
-            row = {"t": round(elapsed, 4), "stamp": header.stamp.sec + header.stamp.nanosec * 1e-9, "jump": index}
+            row = {"t": round(elapsed, 4), "stamp": stamp_seconds(header.stamp), "jump": index}
             row.update(pan=angles[0], tilt=angles[1], offset_x=float(offset[0]), offset_y=float(offset[1]), frame=frame)
             self.truth.write(json.dumps(row) + "\n")
 
