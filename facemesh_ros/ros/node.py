@@ -25,7 +25,6 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
-from rclpy.subscription import Subscription
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
@@ -87,7 +86,6 @@ class FaceMeshNode(LifecycleNode):
         self._frames: LatestSlot[Image | CompressedImage] = LatestSlot()
         self._worker: threading.Thread | None = None
         self._input: CameraInput | None = None  # subscribed while active
-        self._image_sub: Subscription | None = None
         self._active = False
         self._transition_error = ""
         self.create_service(Trigger, "~/reset", self._on_reset)
@@ -128,7 +126,7 @@ class FaceMeshNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._input = CameraInput(self, self._param("qos_depth"))
-        self._image_sub = self._input.subscribe_images(self._on_image)
+        self._input.subscribe_images(self._on_image)
         self._active = True
         self.get_logger().info(f"face_mesh active: {self._input.image_topic} -> {self._faces_pub.topic_name}")
         return super().on_activate(state)
@@ -138,7 +136,7 @@ class FaceMeshNode(LifecycleNode):
         self._active = False
         if self._input is not None:
             self._input.destroy()
-            self._input = self._image_sub = None
+            self._input = None
         self._frames.put(None)  # clears a waiting frame (take() waits for a real one)
         self._drop_tracks()
         self.get_logger().info("face_mesh inactive: camera topics released")

@@ -17,6 +17,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
+from facemesh_ros.primary_face import POLICIES
 from facemesh_ros.types import DETECTOR_NAMES, DEVICES
 
 
@@ -170,7 +171,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "Primary face for ~/target and the face_target frame: 'largest' "
         "(landmarks' box), 'closest' (3D distance) or 'centered' (nearest the image centre).",
         "live",
-        ("largest", "closest", "centered"),
+        POLICIES,
     ),
     ParameterSpec(
         "target.switch_ratio",
