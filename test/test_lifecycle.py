@@ -5,20 +5,17 @@ topics and stops the output, activate resumes; ~/reset drops the tracks; cleanup
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import pytest
 from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState, GetState
-from node_harness import FRAME_ID, DdsClient, NodeProcess, camera_info, rgb_image, stamp
+from node_harness import FRAME_ID, DdsClient, camera_info, face_mesh_with_package_yaml, rgb_image, stamp
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 
 from facemesh_ros.msg import FaceMeshArray
 from facemesh_ros.simulation.virtual_camera import VirtualCamera
 
-REPO = Path(__file__).resolve().parent.parent
 SIZE = (640, 480)
 
 
@@ -30,11 +27,10 @@ def frames(test_data_dir):
 
 @pytest.fixture(scope="module")
 def node(ros, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("lifecycle")
-    override = folder / "override.yaml"  # managed, and a detector name that does not exist
-    override.write_text("face_mesh:\n  ros__parameters:\n    autostart: false\n    detector: medium\n")
-    process = NodeProcess(folder / "face_mesh.log", "--params-file", str(REPO / "config" / "face_mesh.yaml"),
-                          "--params-file", str(override))  # fmt: skip
+    # managed, and a detector name that does not exist
+    process = face_mesh_with_package_yaml(
+        tmp_path_factory.mktemp("lifecycle"), {"autostart": False, "detector": "medium"}
+    )
     yield process
     process.stop()
 
@@ -79,7 +75,9 @@ def answered(client: DdsClient, frame, index: int, timeout: float = 1.0) -> bool
 
 
 def image_subscribers(client: DdsClient) -> int:
-    return client.node.count_subscribers("/image")
+    """The face_mesh node's subscriptions to /image (other test processes on the machine may subscribe too)."""
+    infos = client.node.get_subscriptions_info_by_topic("/image")
+    return sum(info.node_name == "face_mesh" and info.node_namespace == "/" for info in infos)
 
 
 def test_lifecycle_transitions(client, frames):

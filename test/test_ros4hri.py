@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from geometry_msgs.msg import PointStamped, PoseArray
 from hri_msgs.msg import FacialLandmarks, IdsList, NormalizedRegionOfInterest2D
-from node_harness import FRAME_ID, DdsClient, NodeProcess, camera_info, rgb_image, stamp
+from node_harness import FRAME_ID, DdsClient, camera_info, face_mesh_with_package_yaml, rgb_image, stamp
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
@@ -48,15 +48,8 @@ def photos(test_data_dir):
 
 @pytest.fixture(scope="module")
 def node(ros, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("ros4hri")
-    override = folder / "override.yaml"  # a YAML file: a node-specific YAML value outranks `-p`
-    override.write_text("face_mesh:\n  ros__parameters:\n    ros4hri: true\n    refine_landmarks: true\n")
-    process = NodeProcess(
-        folder / "face_mesh.log",
-        "--params-file",
-        str(REPO / "config" / "face_mesh.yaml"),
-        "--params-file",
-        str(override),
+    process = face_mesh_with_package_yaml(
+        tmp_path_factory.mktemp("ros4hri"), {"ros4hri": True, "refine_landmarks": True}
     )
     yield process
     process.stop()
