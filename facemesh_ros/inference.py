@@ -45,6 +45,8 @@ EXPECTED_MODELS: dict[str, tuple[tuple[int, ...], dict[str, tuple[int, ...]]]] =
     "face_landmark.onnx": ((192, 192, 3), {"landmarks": (1404,), "face_flag": (1,)}),
     "face_landmark_with_attention.onnx": ((192, 192, 3), _ATTENTION_OUTPUTS),
     "iris_landmark.onnx": ((64, 64, 3), {"eye_contour": (213,), "iris": (15,)}),
+    "face_landmark_v2.onnx": ((256, 256, 3), {"landmarks": (1434,), "face_flag": (1,), "aux_score": (1,)}),
+    "face_blendshapes.onnx": ((146, 2), {"blendshapes": (52,)}),
 }
 MODEL_INPUT_NAME = "input"
 

@@ -21,10 +21,11 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
+from facemesh_ros.primary_face import POLICIES
 from facemesh_ros.ros.camera_model import PLAUSIBLE_FOV_DEG
 from facemesh_ros.ros.image_codec import DEFAULT_MAX_IMAGE_PIXELS
 from facemesh_ros.ros.throttle import shorten
-from facemesh_ros.types import DETECTOR_NAMES, DEVICES
+from facemesh_ros.types import DETECTOR_NAMES, DEVICES, LANDMARK_MODELS
 
 MAX_FRAME_PREFIX = 128
 # TF frame ids follow ROS names: parts of letters, digits and '_', joined by single '/'; a prefix may end in '/'
@@ -113,7 +114,16 @@ CAMERA_INPUT_PARAMETERS: tuple[ParameterSpec, ...] = (
     ),
 )
 
+AUTOSTART = ParameterSpec(
+    "autostart",
+    True,
+    "Configure and activate at start (ros2 run, launch files). false: a lifecycle manager drives the node "
+    "(configure loads the models and checks every parameter, activate subscribes to the camera).",
+    "startup",
+)
+
 PARAMETERS: tuple[ParameterSpec, ...] = (
+    AUTOSTART,
     *CAMERA_INPUT_PARAMETERS,
     ParameterSpec(
         "qos_depth", 1, "Subscription queue depth. Only the newest frame is ever processed.", "startup", low=1, high=100
@@ -128,6 +138,21 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ),
     ParameterSpec("max_num_faces", 1, "Maximum number of faces to track.", "rebuild", low=1, high=20),
     ParameterSpec("refine_landmarks", False, "True: 478 landmarks (refined eyes and lips, irises).", "rebuild"),
+    ParameterSpec(
+        "model",
+        "legacy",
+        "Landmark model: 'legacy' (MediaPipe Face Mesh's) or 'v2' (MediaPipe Tasks FaceLandmarker's, "
+        "256x256 input, always 478 landmarks).",
+        "rebuild",
+        LANDMARK_MODELS,
+    ),
+    ParameterSpec(
+        "output_blendshapes",
+        False,
+        "True: 52 blendshape scores per face in FaceMesh.blendshapes (needs model 'v2'); ~/annotated shows "
+        "the strongest as bars.",
+        "rebuild",
+    ),
     ParameterSpec("min_detection_confidence", 0.5, "Face detector score threshold.", "live", low=0.0, high=1.0),
     ParameterSpec(
         "min_tracking_confidence",
@@ -178,6 +203,52 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("markers.axes", True, "Markers: the face frame's axes (LINE_LIST).", "live"),
     ParameterSpec("annotated.draw_tesselation", True, "~/annotated: draw the mesh tesselation.", "live"),
     ParameterSpec("annotated.draw_axes", True, "~/annotated: draw the head pose axes and ids.", "live"),
+    ParameterSpec(
+        "annotated.blendshape_bars",
+        5,
+        "~/annotated: the strongest blendshapes of each face drawn as bars (with output_blendshapes; 0 = none).",
+        "live",
+        low=0,
+        high=51,
+    ),
+    ParameterSpec(
+        "ros4hri",
+        False,
+        "ROS4HRI mode (REP-155): /humans/faces/tracked and per-face /humans/faces/<id>/"
+        "{roi,cropped,aligned,landmarks}; TF frames face_<id>/gaze_<id> with the string ids f<track id>.",
+        "startup",
+    ),
+    # Look-at target
+    ParameterSpec(
+        "target.policy",
+        "largest",
+        "Primary face for ~/target and the face_target frame: 'largest' "
+        "(landmarks' box), 'closest' (3D distance) or 'centered' (nearest the image centre).",
+        "live",
+        POLICIES,
+    ),
+    ParameterSpec(
+        "target.switch_ratio",
+        1.5,
+        "Hysteresis: another face must score this many times higher than the primary face ...",
+        "live",
+        low=1.0,
+        high=100.0,
+    ),
+    ParameterSpec(
+        "target.switch_time",
+        1.0,
+        "... for this many seconds (image stamps) without a break to take over.",
+        "live",
+        low=0.0,
+        high=60.0,
+    ),
+    ParameterSpec(
+        "target.frame",
+        "face_target",
+        "TF frame of the primary face (<frame_prefix><target.frame>); empty: none.",
+        "live",
+    ),
     ParameterSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", "startup", low=0.1, high=60.0),
     # Smoothing
     ParameterSpec(
@@ -255,17 +326,26 @@ def parameter_checker(
 
 
 def declare_parameters(
-    node: Node, specs: Iterable[ParameterSpec], extra_check: Callable[[Parameter], str | None] | None = None
+    node: Node,
+    specs: Iterable[ParameterSpec],
+    extra_check: Callable[[Parameter], str | None] | None = None,
+    check_declared: bool = True,
 ) -> Callable[[list[Parameter]], SetParametersResult]:
     """Declare `specs` on `node`, validated from the start: a bad value given at launch fails the declaration
-    (rclpy's InvalidParameterValueException, with the reason) instead of reaching the pipeline. Returns the
-    checker, for callbacks that must validate before acting."""
+    (rclpy's InvalidParameterValueException, with the reason) instead of reaching the pipeline. With
+    check_declared=False the given values are declared as they are (ranges aside, which rclpy enforces) and
+    only later changes are checked: a lifecycle node checks them when it is configured. Returns the checker,
+    for callbacks that must validate before acting."""
     specs = tuple(specs)
-    check_params_files(node.get_fully_qualified_name(), specs, sys.argv)
+    if check_declared:
+        check_params_files(node.get_fully_qualified_name(), specs, sys.argv)
     check = parameter_checker(specs, extra_check)
-    node.add_on_set_parameters_callback(check)
+    if check_declared:
+        node.add_on_set_parameters_callback(check)
     for spec in specs:
         node.declare_parameter(spec.name, spec.default, spec.descriptor())
+    if not check_declared:
+        node.add_on_set_parameters_callback(check)
     return check
 
 
