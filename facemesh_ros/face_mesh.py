@@ -13,13 +13,14 @@ from numbers import Integral, Real
 import numpy as np
 
 from facemesh_ros.detect import Detections, FaceDetector
+from facemesh_ros.far import FarDetector, retry_upright
 from facemesh_ros.image import as_rgb_uint8
 from facemesh_ros.inference import DEVICES
 from facemesh_ros.landmarks import LandmarkModel
 from facemesh_ros.roi import rois_from_detections
 from facemesh_ros.track import FaceTracker
 
-DETECTOR_CHOICES = ("short", "full")
+DETECTOR_CHOICES = ("short", "full", "far")
 
 
 class NormalizedLandmark:
@@ -125,8 +126,9 @@ class FaceMesh:
       min_tracking_confidence: face presence threshold in [0.0, 1.0]; a face is returned (and tracked) only
         if its presence score is above it.
     Additions:
-      detector: "short" (MediaPipe's default, faces within ~2 m) or "full" (full-range model, small and
-        distant faces up to ~5 m).
+      detector: "short" (MediaPipe's default, faces within ~2 m), "full" (full-range model, small and
+        distant faces up to ~5 m) or "far" (robot range: the full-range model over the whole frame plus
+        overlapping tiles, faces down to ~24 px wide; in video one tile per frame, see facemesh_ros.far).
       device: "auto" (CUDA if onnxruntime has it, else CPU), "cuda" or "cpu".
       num_threads: onnxruntime intra-op threads of the landmark model (None = min(2, CPU count)). The
         detector always uses one: the two sessions run one after the other and each has its own spin-waiting
@@ -159,9 +161,13 @@ class FaceMesh:
             num_threads = min(2, os.cpu_count() or 1)
         if isinstance(num_threads, bool) or not isinstance(num_threads, Integral) or num_threads < 1:
             raise ValueError(f"num_threads must be None or an integer >= 1, got {num_threads!r}")
-        self._detector: FaceDetector | None = FaceDetector(
-            self.detector_name, self.min_detection_confidence, self.device, threads=1
-        )
+        self._detector: FaceDetector | FarDetector | None
+        if self.detector_name == "far":
+            self._detector = FarDetector(self.min_detection_confidence, self.device, threads=1,
+                                         spread_over_frames=not self.static_image_mode)
+        else:
+            self._detector = FaceDetector(self.detector_name, self.min_detection_confidence, self.device,
+                                          threads=1)
         self._landmarks: LandmarkModel | None = LandmarkModel(self.refine_landmarks, self.device, num_threads)
         self._tracker = FaceTracker(self.max_num_faces, self.static_image_mode)
 
@@ -183,6 +189,9 @@ class FaceMesh:
         usable = np.all(np.isfinite(rois), axis=1) & (rois[:, 2] * width >= 1) & (rois[:, 3] * height >= 1)
         rois, ids = rois[usable], ids[usable]
         landmarks, presence = self._landmarks.run(rgb, rois)
+        if self.detector_name == "far":
+            rois, landmarks, presence = retry_upright(
+                self._landmarks, rgb, rois, ids < 0, landmarks, presence, self.min_tracking_confidence)
         accepted = presence > self.min_tracking_confidence
         landmarks, presence, rois = landmarks[accepted], presence[accepted], rois[accepted]
         track_ids = self._tracker.update(landmarks, ids[accepted], width, height)

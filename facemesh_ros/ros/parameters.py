@@ -70,7 +70,9 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("min_tracking_confidence", 0.5, "Face presence threshold of the landmark model; below it a "
                   "tracked face is dropped and the detector runs again.", "live", low=0.0, high=1.0),
     ParameterSpec("detector", "short", "'short': faces within ~2 m (MediaPipe's default); 'full': the "
-                  "full-range detector, faces up to ~5 m.", "rebuild", ("short", "full")),
+                  "full-range detector, faces up to ~5 m; 'far': robot range, the full-range detector on the "
+                  "whole frame plus tiles (one per frame while tracking), faces down to ~24 px wide.",
+                  "rebuild", ("short", "full", "far")),
     ParameterSpec("device", "auto", "Inference device: 'auto' (CUDA when onnxruntime has it, else CPU), "
                   "'cuda' or 'cpu'.", "rebuild", ("auto", "cuda", "cpu")),
     ParameterSpec("num_threads", 0, "onnxruntime intra-op threads of the landmark model; 0 = the library's "

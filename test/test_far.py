@@ -1,0 +1,148 @@
+"""Far-range detection: small real faces pasted on real face-free photos, tiles, merging, upright retry."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import numpy as np
+import pytest
+from face_mesh_reference import read_rgb
+from far_scenes import BACKGROUNDS, background, match, mesh_boxes, paste_face, scene, source_faces
+
+from facemesh_ros.detect import Detections
+from facemesh_ros.face_mesh import FaceMesh
+from facemesh_ros.far import (
+    TILE_OVERLAP,
+    TILE_SIDE,
+    FarDetector,
+    retry_upright,
+    tile_layout,
+    whole_frame,
+)
+from facemesh_ros.landmarks import LandmarkModel
+from facemesh_ros.roi import rois_from_detections
+
+# countable faces of the photos: t1.jpg six people at a table, einstein.jpg a man seated behind him
+STILLS = {"astronaut.png": 1, "breakingbad.jpg": 2, "einstein.jpg": 2, "lenna.png": 1, "t1.jpg": 6,
+          "takeo.ppm": 1, "tongue.jpg": 1}
+
+
+@pytest.fixture(scope="module")
+def far_static():
+    with FaceMesh(static_image_mode=True, max_num_faces=10, detector="far", device="cpu") as mesh:
+        yield mesh
+
+
+@pytest.fixture(scope="module")
+def faces():
+    boxes = {}
+    with FaceMesh(static_image_mode=True, max_num_faces=10, detector="full", device="cpu") as full:
+        for photo in ("Tom_Hanks_54745.png", "astronaut.png", "breakingbad.jpg", "lenna.png", "t1.jpg",
+                      "tongue.jpg"):
+            rgb = read_rgb(photo)
+            boxes[photo] = mesh_boxes(full.process(rgb).landmarks, rgb.shape[1], rgb.shape[0])
+    return source_faces(boxes)
+
+
+def found(mesh: FaceMesh, rgb: np.ndarray) -> list[tuple[float, float, float, float]]:
+    return mesh_boxes(mesh.process(rgb).landmarks, rgb.shape[1], rgb.shape[0])
+
+
+@pytest.mark.parametrize(("width", "height"), [(640, 480), (1280, 720), (1920, 1080), (300, 200)])
+def test_tiles_cover_the_frame_with_the_overlap(width: int, height: int) -> None:
+    tiles = tile_layout(width, height)
+    if max(width, height) <= TILE_SIDE:
+        assert tiles == []
+        return
+    covered = np.zeros((height, width), np.int32)
+    for tile in tiles:
+        assert 0 <= tile.x0 and tile.x0 + tile.side <= width and 0 <= tile.y0 and tile.y0 + tile.side <= height
+        covered[tile.y0:tile.y0 + tile.side, tile.x0:tile.x0 + tile.side] += 1
+        assert tile.inner == (tile.x0 > 0, tile.y0 > 0, tile.x0 + tile.side < width, tile.y0 + tile.side < height)
+    assert covered.min() >= 1
+    # neighbours share at least TILE_OVERLAP pixels, so any face up to that size lies wholly in one tile
+    for starts in ({t.x0 for t in tiles}, {t.y0 for t in tiles}):
+        assert all(b - a <= tiles[0].side - TILE_OVERLAP for a, b in pairwise(sorted(starts)))
+
+
+def test_every_countable_face_of_the_photos_and_none_on_face_free_photos(far_static) -> None:
+    for photo, count in STILLS.items():
+        assert far_static.process(read_rgb(photo)).num_faces == count, photo
+    for photo in BACKGROUNDS:
+        assert far_static.process(read_rgb(photo)).num_faces == 0, photo
+
+
+def test_far_finds_small_real_faces_that_short_and_full_miss(far_static, faces) -> None:
+    rng = np.random.default_rng(2)
+    with FaceMesh(static_image_mode=True, max_num_faces=10, detector="short", device="cpu") as short, \
+            FaceMesh(static_image_mode=True, max_num_faces=10, detector="full", device="cpu") as full:
+        totals = {"far": [0, 0], "short": [0, 0], "full": [0, 0]}
+        for _ in range(3):
+            rgb, truth = scene(rng, faces, 32, 4, 1280, 720)
+            for name, mesh in (("far", far_static), ("short", short), ("full", full)):
+                hits, false = match(found(mesh, rgb), truth)
+                totals[name][0] += hits
+                totals[name][1] += false
+    assert totals["far"][0] >= 10 and totals["far"][1] == 0, totals  # of 12
+    assert totals["short"][0] == 0 and totals["full"][0] <= 2, totals
+
+
+def test_a_face_on_a_tile_border_is_found_once_and_whole(faces) -> None:
+    width, height = 1280, 720
+    tiles = tile_layout(width, height)
+    border = tiles[1].x0 + TILE_SIDE  # right edge of the second tile, inside the third
+    y_center = tiles[0].side * 0.5
+    rgb = background(np.random.default_rng(4), width, height)
+    face = next(f for f in faces if f.photo == "astronaut.png")
+    truth = paste_face(rgb, face, 60, (border, y_center))
+    detector = FarDetector(0.5, "cpu")
+    # the tile that cuts the face in half drops what it sees of it
+    cut_tile = detector.run(rgb, [tiles[1]])
+    assert len(cut_tile) == 0
+    result = detector.detect(rgb)
+    assert len(result) == 1
+    xmin, _, box_width, _ = result.boxes[0] * [width, height, width, height]
+    assert xmin < border < xmin + box_width and 0.5 < box_width / (truth[2] - truth[0]) < 1.5
+
+
+def test_video_finds_a_newcomer_within_the_round_robin(faces) -> None:
+    width, height = 1280, 720
+    rgb = background(np.random.default_rng(8), width, height)
+    face = next(f for f in faces if f.photo == "astronaut.png")
+    paste_face(rgb, face, 32, (1000, 500))
+    bound = 2 * len(tile_layout(width, height))
+    with FaceMesh(max_num_faces=2, detector="far", device="cpu") as far, \
+            FaceMesh(max_num_faces=2, detector="short", device="cpu") as short:
+        first = next((index for index in range(bound) if far.process(rgb).num_faces == 1), None)
+        assert first is not None and first > 0  # not by the whole-frame pass: by its tile
+        assert all(far.process(rgb).num_faces == 1 for _ in range(5))  # then tracked
+        assert all(short.process(rgb).num_faces == 0 for _ in range(3))
+
+
+def test_a_small_face_with_an_implausible_keypoint_roll_is_retried_upright(faces) -> None:
+    width, height = 640, 480
+    rgb = background(np.random.default_rng(9), width, height)
+    truth = paste_face(rgb, next(f for f in faces if f.photo == "lenna.png"), 32, (320, 240))
+    cx, cy = (truth[0] + truth[2]) / 2, (truth[1] + truth[3]) / 2
+    side = (truth[2] - truth[0]) * 0.8
+    box = np.array([[(cx - side / 2) / width, (cy - side / 2) / height, side / width, side / height]], np.float32)
+    # eye keypoints placed as a 32 px face's noisy ones can be: the right -> left eye vector at 70 degrees
+    eyes = np.array([[[cx - 2, cy - 5], [cx + 1, cy + 3]]]) / [width, height]
+    keypoints = np.zeros((1, 6, 2), np.float32)
+    keypoints[:, :2] = eyes
+    rois = rois_from_detections(Detections(box, keypoints, np.ones(1, np.float32)), width, height)
+    model = LandmarkModel(False, "cpu")
+    landmarks, presence = model.run(rgb, rois)
+    assert presence[0] < 0.5  # mis-rotated: rejected
+    new_rois, new_landmarks, new_presence = retry_upright(model, rgb, rois, np.array([True]), landmarks,
+                                                          presence, 0.5)
+    assert new_rois[0, 4] == 0.0 and new_presence[0] > 0.5
+    assert match(mesh_boxes(new_landmarks, width, height), [truth]) == (1, 0)
+    # a tracked face (not new) or a confident one is left alone
+    kept = retry_upright(model, rgb, rois, np.array([False]), landmarks, presence, 0.5)
+    assert kept[0][0, 4] == rois[0, 4] and kept[2][0] == presence[0]
+
+
+def test_whole_frame_square_is_centred_letterbox() -> None:
+    square = whole_frame(1280, 720)
+    assert (square.x0, square.y0, square.side) == (0, -280, 1280)
