@@ -13,7 +13,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from facemesh_ros.detect import Detections, FaceDetector
-from facemesh_ros.far import FarDetector, retry_upright
+from facemesh_ros.far import FAR_EXTRA_CANDIDATES, FarDetector, accept_far_faces
 from facemesh_ros.image import as_rgb_uint8
 from facemesh_ros.inference import DEVICES
 from facemesh_ros.landmarks import LandmarkModel
@@ -162,7 +162,9 @@ class FaceMesh:
         if isinstance(num_threads, bool) or not isinstance(num_threads, Integral) or num_threads < 1:
             raise ValueError(f"num_threads must be None or an integer >= 1, got {num_threads!r}")
         self._detector: FaceDetector | FarDetector | None
+        self._candidates = self.max_num_faces  # detections passed on to the landmark model
         if self.detector_name == "far":
+            self._candidates += FAR_EXTRA_CANDIDATES
             self._detector = FarDetector(self.min_detection_confidence, self.device, threads=1,
                                          spread_over_frames=not self.static_image_mode)
         else:
@@ -183,18 +185,20 @@ class FaceMesh:
         height, width = rgb.shape[:2]
         detections = Detections.empty()
         if self._tracker.needs_detection():
-            detections = self._detector.detect(rgb).top(self.max_num_faces)
+            detections = self._detector.detect(rgb).top(self._candidates)
         rois, ids = self._tracker.merge(rois_from_detections(detections, width, height))
         # MediaPipe rejects empty or NaN ROIs too (ValidateRoi); below a pixel nothing can be a face
         usable = np.all(np.isfinite(rois), axis=1) & (rois[:, 2] * width >= 1) & (rois[:, 3] * height >= 1)
         rois, ids = rois[usable], ids[usable]
         landmarks, presence = self._landmarks.run(rgb, rois)
-        if self.detector_name == "far":
-            rois, landmarks, presence = retry_upright(
-                self._landmarks, rgb, rois, ids < 0, landmarks, presence, self.min_tracking_confidence)
         accepted = presence > self.min_tracking_confidence
+        if self.detector_name == "far":
+            rois, landmarks, presence, accepted = accept_far_faces(
+                self._landmarks, rgb, rois, ids, landmarks, presence, self.min_tracking_confidence,
+                self.max_num_faces)
         landmarks, presence, rois = landmarks[accepted], presence[accepted], rois[accepted]
         track_ids = self._tracker.update(landmarks, ids[accepted], width, height)
+        detections = detections.top(self.max_num_faces)
         return FaceMeshResult(
             landmarks, presence, rois, track_ids,
             detections.boxes, detections.keypoints, detections.scores, (width, height),

@@ -8,8 +8,8 @@ Neighbouring tiles overlap by more than the largest face the whole-frame pass ma
 wholly inside some tile; detections touching a tile's inner edge (faces cut in half) are dropped, and what
 survives of all passes is merged with MediaPipe's weighted non-max suppression.
 
-Downscaling uses area averaging (cv2.INTER_AREA) rather than MediaPipe's bilinear sampling: small faces
-keep their contrast instead of aliasing away.
+Tiles are downscaled by area averaging (cv2.INTER_AREA) rather than MediaPipe's bilinear sampling: small
+faces keep their contrast instead of aliasing away.
 
 In video the search is spread over frames: each frame runs one pass of a round robin that alternates the
 whole-frame pass with the next tile, so per-frame cost stays that of one detector run and a face anywhere
@@ -25,10 +25,13 @@ import numpy as np
 
 from facemesh_ros.detect import DETECTORS, Detections, FaceDetector, decode_boxes, weighted_nms
 from facemesh_ros.landmarks import LandmarkModel
+from facemesh_ros.roi import ASSOCIATION_IOU, roi_iou, rois_from_landmarks
 
 TILE_SIDE = 256  # frame pixels per tile: 192 / 256 = 0.75 detector pixels per frame pixel
 TILE_OVERLAP = 112  # >= the largest face (plus margin) the whole-frame pass may miss at 1280 px
+AREA_MIN_SCALE = 0.5  # detector / frame pixels from which downscaling averages areas (tiles, small frames)
 EDGE_MARGIN = 0.02  # of the tile side: a box this close to an inner tile edge is treated as cut
+FAR_EXTRA_CANDIDATES = 4  # detections beyond max_num_faces that the landmark model checks (tiles see more)
 UPRIGHT_RETRY_MAX_SIDE = 64.0  # ROI side (px) below which a rejected face is retried with rotation 0
 UPRIGHT_RETRY_MIN_ROLL = np.radians(25.0)  # keypoint roll beyond which a small face's roll is suspect
 
@@ -72,13 +75,19 @@ def whole_frame(width: int, height: int) -> Square:
 def square_input(rgb: np.ndarray, square: Square, size: int) -> np.ndarray:
     """(size, size, 3) float32 in [-1, 1] of `square`, area-downscaled; outside the image is padding (-1)."""
     height, width = rgb.shape[:2]
-    canvas = np.zeros((square.side, square.side, 3), np.uint8)
     x0, y0 = max(square.x0, 0), max(square.y0, 0)
     x1, y1 = min(square.x0 + square.side, width), min(square.y0 + square.side, height)
-    canvas[y0 - square.y0:y1 - square.y0, x0 - square.x0:x1 - square.x0] = rgb[y0:y1, x0:x1]
-    interpolation = cv2.INTER_AREA if square.side > size else cv2.INTER_LINEAR
-    resized = cv2.resize(canvas, (size, size), interpolation=interpolation)
-    return resized.astype(np.float32) * np.float32(2.0 / 255.0) - np.float32(1.0)
+    scale = size / square.side
+    # only the image part is resized, straight into its place in the padded input
+    left, top = round((x0 - square.x0) * scale), round((y0 - square.y0) * scale)
+    right, bottom = round((x1 - square.x0) * scale), round((y1 - square.y0) * scale)
+    # area averaging on tiles (small faces keep their contrast); bilinear on the whole frame, where area
+    # resampling costs ~20x more and the faces that pass must find are large
+    interpolation = cv2.INTER_AREA if AREA_MIN_SCALE <= scale < 1 else cv2.INTER_LINEAR
+    part = cv2.resize(rgb[y0:y1, x0:x1], (right - left, bottom - top), interpolation=interpolation)
+    tensor = np.full((size, size, 3), -1.0, np.float32)
+    tensor[top:bottom, left:right] = part * np.float32(2.0 / 255.0) - np.float32(1.0)
+    return tensor
 
 
 def _cut_by_inner_edge(boxes: np.ndarray, square: Square) -> np.ndarray:
@@ -198,3 +207,29 @@ def retry_upright(
     landmarks[retry[better]] = retried[better]
     presence[retry[better]] = retried_presence[better]
     return rois, landmarks, presence
+
+
+def accept_far_faces(
+    landmark_model: LandmarkModel, rgb: np.ndarray, rois: np.ndarray, ids: np.ndarray, landmarks: np.ndarray,
+    presence: np.ndarray, threshold: float, max_faces: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The landmark check of far mode: upright retry, presence threshold, one mesh per face, max_faces.
+
+    Far mode checks more detections than max_faces (a low-scoring real face must not lose its place to a
+    false detection that the landmark model rejects), so the accepted ones are capped: tracked faces first,
+    then new ones by presence. Detections of one face from two passes that weighted NMS did not merge give
+    two meshes on it; the later one (mesh ROI IoU > ASSOCIATION_IOU) is dropped.
+    Returns rois, landmarks, presence and the accepted mask.
+    """
+    rois, landmarks, presence = retry_upright(landmark_model, rgb, rois, ids < 0, landmarks, presence, threshold)
+    order = np.lexsort((-presence, ids < 0))  # tracked (ids >= 0) first, then by presence
+    mesh_rois = rois_from_landmarks(landmarks, rgb.shape[1], rgb.shape[0])
+    kept: list[int] = []
+    for index in order[presence[order] > threshold]:
+        if len(kept) == max_faces:
+            break
+        if not kept or roi_iou(mesh_rois[index], mesh_rois[kept]).max() <= ASSOCIATION_IOU:
+            kept.append(int(index))
+    accepted = np.zeros(len(presence), bool)
+    accepted[kept] = True
+    return rois, landmarks, presence, accepted

@@ -15,6 +15,7 @@ from facemesh_ros.far import (
     TILE_OVERLAP,
     TILE_SIDE,
     FarDetector,
+    accept_far_faces,
     retry_upright,
     tile_layout,
     whole_frame,
@@ -146,3 +147,28 @@ def test_a_small_face_with_an_implausible_keypoint_roll_is_retried_upright(faces
 def test_whole_frame_square_is_centred_letterbox() -> None:
     square = whole_frame(1280, 720)
     assert (square.x0, square.y0, square.side) == (0, -280, 1280)
+
+
+def test_two_detections_of_one_face_give_one_mesh_and_max_faces_caps_new_ones(faces) -> None:
+    width, height = 640, 480
+    rgb = background(np.random.default_rng(10), width, height)
+    truths = [paste_face(rgb, next(f for f in faces if f.photo == photo), 90, center)
+              for photo, center in (("lenna.png", (180, 240)), ("astronaut.png", (460, 240)))]
+    rois = []
+    for x0, y0, x1, y1 in truths:
+        side = (x1 - x0) * 1.3
+        rois.append([(x0 + x1) / 2 / width, (y0 + y1) / 2 / height, side / width, side / height, 0.0])
+    # the first face twice (as from two passes, slightly apart), then the second face
+    rois = np.array([rois[0], [rois[0][0] + 0.01, *rois[0][1:]], rois[1]], np.float32)
+    model = LandmarkModel(False, "cpu")
+    landmarks, presence = model.run(rgb, rois)
+    assert np.all(presence > 0.5)
+    new = np.full(3, -1)
+    *_, accepted = accept_far_faces(model, rgb, rois, new, landmarks, presence, 0.5, 10)
+    assert accepted.sum() == 2 and accepted[2] and accepted[:2].sum() == 1
+    *_, capped = accept_far_faces(model, rgb, rois, new, landmarks, presence, 0.5, 1)
+    assert capped.sum() == 1 and presence[capped][0] == presence[accepted].max()
+    # a tracked face keeps its place over new ones
+    tracked = np.array([-1, -1, 7])
+    *_, first = accept_far_faces(model, rgb, rois, tracked, landmarks, presence, 0.5, 1)
+    assert first.tolist() == [False, False, True]
