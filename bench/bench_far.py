@@ -34,15 +34,28 @@ DETECTORS = ("short", "full", "far")
 SIZES = ((640, 480), (1280, 720))
 WIDTHS = (16, 24, 32, 48, 80, 160)
 # countable faces per photo (t1.jpg: six people at a table; einstein.jpg: a man seated behind him)
-STILLS = {"Tom_Hanks_54745.png": 1, "astronaut.png": 1, "breakingbad.jpg": 2, "einstein.jpg": 2,
-          "lenna.png": 1, "t1.jpg": 6, "takeo.ppm": 1, "tongue.jpg": 1, "chelsea.png": 0, "coffee.png": 0,
-          "brick.png": 0, "grass.png": 0, "gravel.png": 0, "rocket.jpg": 0, "motorcycle_left.png": 0}
+STILLS = {
+    "Tom_Hanks_54745.png": 1,
+    "astronaut.png": 1,
+    "breakingbad.jpg": 2,
+    "einstein.jpg": 2,
+    "lenna.png": 1,
+    "t1.jpg": 6,
+    "takeo.ppm": 1,
+    "tongue.jpg": 1,
+    "chelsea.png": 0,
+    "coffee.png": 0,
+    "brick.png": 0,
+    "grass.png": 0,
+    "gravel.png": 0,
+    "rocket.jpg": 0,
+    "motorcycle_left.png": 0,
+}
 
 
 def static_mesh(detector: str, max_faces: int = 10) -> FaceMesh:
     # one landmark thread: on a shared machine spinning pools of several meshes would fight over the cores
-    return FaceMesh(static_image_mode=True, max_num_faces=max_faces, detector=detector, device="cpu",
-                    num_threads=1)
+    return FaceMesh(static_image_mode=True, max_num_faces=max_faces, detector=detector, device="cpu", num_threads=1)
 
 
 def found_boxes(mesh: FaceMesh, rgb: np.ndarray) -> list[tuple[float, float, float, float]]:
@@ -87,8 +100,11 @@ def bench_recall(meshes: dict[str, FaceMesh], faces: list[scenes.SourceFace], fr
                     found, wrong = scenes.match(found_boxes(mesh, rgb), truth)
                     hits[name] += found
                     false[name] += wrong
-            print(f"  {face_width:4d} px " + "  ".join(
-                f"{100 * hits[n] / total:5.1f}% f{false[n]:<3d}" for n in meshes) + f"  (n={total})")
+            print(
+                f"  {face_width:4d} px "
+                + "  ".join(f"{100 * hits[n] / total:5.1f}% f{false[n]:<3d}" for n in meshes)
+                + f"  (n={total})"
+            )
 
 
 def bench_false(meshes: dict[str, FaceMesh], frames: int) -> None:
@@ -122,21 +138,30 @@ def bench_cost(faces: list[scenes.SourceFace], repeats: int) -> None:
             for name, mesh in meshes.items():
                 times[name].append(timed(mesh, rgb))
         medians = {n: 1000 * float(np.median(t)) for n, t in times.items()}
-        print(f"static {width}x{height}: " + "  ".join(
-            f"{n} {medians[n]:.1f} ms ({medians[n] / medians['short']:.2f}x)" for n in meshes))
+        print(
+            f"static {width}x{height}: "
+            + "  ".join(f"{n} {medians[n]:.1f} ms ({medians[n] / medians['short']:.2f}x)" for n in meshes)
+        )
     for width, height in SIZES:
         rng = np.random.default_rng(12)
         room = scenes.background(rng, width, height)
         near = room.copy()
         scenes.paste_face(near, faces[1], height * 0.4, (width * 0.3, height * 0.5))
         entering, entered = entering_sequence(faces, width, height)
-        for label, frames, start in (("empty room", [room] * 60, None),
-                                     ("one face tracked", [near] * 60, None),
-                                     (f"a person enters at frame {entered}", entering, entered)):
+        for label, frames, start in (
+            ("empty room", [room] * 60, None),
+            ("one face tracked", [near] * 60, None),
+            (f"a person enters at frame {entered}", entering, entered),
+        ):
             means, first_seen = run_video(frames, start)
-            print(f"tracking {width}x{height} max_num_faces=2, {label}: " + "  ".join(
-                f"{n} {means[n]:.1f} ms ({means[n] / means['short']:.2f}x"
-                + (f", found after {first_seen[n]} frames)" if start is not None else ")") for n in means))
+            print(
+                f"tracking {width}x{height} max_num_faces=2, {label}: "
+                + "  ".join(
+                    f"{n} {means[n]:.1f} ms ({means[n] / means['short']:.2f}x"
+                    + (f", found after {first_seen[n]} frames)" if start is not None else ")")
+                    for n in means
+                )
+            )
 
 
 def run_video(frames: list[np.ndarray], start: int | None) -> tuple[dict[str, float], dict[str, int | None]]:
@@ -155,8 +180,9 @@ def run_video(frames: list[np.ndarray], start: int | None) -> tuple[dict[str, fl
     return {n: 1000 * float(np.mean(t)) for n, t in times.items()}, first_seen
 
 
-def entering_sequence(faces: list[scenes.SourceFace], width: int, height: int, length: int = 120
-                      ) -> tuple[list[np.ndarray], int]:
+def entering_sequence(
+    faces: list[scenes.SourceFace], width: int, height: int, length: int = 120
+) -> tuple[list[np.ndarray], int]:
     """A face-free room; from frame length/4 a person walks in from the left edge, 36 px wide, then nearer."""
     rng = np.random.default_rng(11)
     room = scenes.background(rng, width, height)
@@ -200,16 +226,17 @@ def bench_landmarks(meshes: dict[str, FaceMesh]) -> None:
         for face_width in widths:
             scale = 1.0 if face_width is None else face_width / true_width
             interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-            small = full if face_width is None else cv2.resize(full, None, fx=scale, fy=scale,
-                                                               interpolation=interpolation)
+            small = (
+                full if face_width is None else cv2.resize(full, None, fx=scale, fy=scale, interpolation=interpolation)
+            )
             if face_width is None:
                 canvas, offset = small, np.zeros(2)
             else:
                 canvas = backdrop.copy()
                 offset = np.array([(1280 - small.shape[1]) // 2, (720 - small.shape[0]) // 2])
                 x0, y0 = max(offset[0], 0), max(offset[1], 0)
-                part = small[y0 - offset[1]:y0 - offset[1] + 720, x0 - offset[0]:x0 - offset[0] + 1280]
-                canvas[y0:y0 + part.shape[0], x0:x0 + part.shape[1]] = part
+                part = small[y0 - offset[1] : y0 - offset[1] + 720, x0 - offset[0] : x0 - offset[0] + 1280]
+                canvas[y0 : y0 + part.shape[0], x0 : x0 + part.shape[1]] = part
             result = mesh.process(canvas)
             height, width = canvas.shape[:2]
             true_here = truth * scale + offset

@@ -165,11 +165,11 @@ class FaceMesh:
         self._candidates = self.max_num_faces  # detections passed on to the landmark model
         if self.detector_name == "far":
             self._candidates += FAR_EXTRA_CANDIDATES
-            self._detector = FarDetector(self.min_detection_confidence, self.device, threads=1,
-                                         spread_over_frames=not self.static_image_mode)
+            self._detector = FarDetector(
+                self.min_detection_confidence, self.device, threads=1, spread_over_frames=not self.static_image_mode
+            )
         else:
-            self._detector = FaceDetector(self.detector_name, self.min_detection_confidence, self.device,
-                                          threads=1)
+            self._detector = FaceDetector(self.detector_name, self.min_detection_confidence, self.device, threads=1)
         self._landmarks: LandmarkModel | None = LandmarkModel(self.refine_landmarks, self.device, num_threads)
         self._tracker = FaceTracker(self.max_num_faces, self.static_image_mode)
 
@@ -194,14 +194,20 @@ class FaceMesh:
         accepted = presence > self.min_tracking_confidence
         if self.detector_name == "far":
             rois, landmarks, presence, accepted = accept_far_faces(
-                self._landmarks, rgb, rois, ids, landmarks, presence, self.min_tracking_confidence,
-                self.max_num_faces)
+                self._landmarks, rgb, rois, ids, landmarks, presence, self.min_tracking_confidence, self.max_num_faces
+            )
         landmarks, presence, rois = landmarks[accepted], presence[accepted], rois[accepted]
         track_ids = self._tracker.update(landmarks, ids[accepted], width, height)
         detections = detections.top(self.max_num_faces)
         return FaceMeshResult(
-            landmarks, presence, rois, track_ids,
-            detections.boxes, detections.keypoints, detections.scores, (width, height),
+            landmarks,
+            presence,
+            rois,
+            track_ids,
+            detections.boxes,
+            detections.keypoints,
+            detections.scores,
+            (width, height),
         )
 
     @property
@@ -211,8 +217,9 @@ class FaceMesh:
             return []
         return list(self._landmarks.model.providers)
 
-    def set_thresholds(self, min_detection_confidence: float | None = None,
-                       min_tracking_confidence: float | None = None) -> None:
+    def set_thresholds(
+        self, min_detection_confidence: float | None = None, min_tracking_confidence: float | None = None
+    ) -> None:
         """Change the confidence thresholds without rebuilding the pipeline (tracking goes on)."""
         if min_detection_confidence is not None:
             self.min_detection_confidence = _check_unit("min_detection_confidence", min_detection_confidence)

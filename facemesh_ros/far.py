@@ -111,15 +111,19 @@ def _to_image(detections: Detections, square: Square, width: int, height: int) -
     scale = np.array([square.side / width, square.side / height], np.float32)
     offset = np.array([square.x0 / width, square.y0 / height], np.float32)
     boxes = np.concatenate([detections.boxes[:, :2] * scale + offset, detections.boxes[:, 2:] * scale], axis=1)
-    return Detections(boxes.astype(np.float32), (detections.keypoints * scale + offset).astype(np.float32),
-                      detections.scores)
+    return Detections(
+        boxes.astype(np.float32), (detections.keypoints * scale + offset).astype(np.float32), detections.scores
+    )
 
 
 def concatenate(parts: list[Detections]) -> Detections:
     if not parts:
         return Detections.empty()
-    return Detections(np.concatenate([p.boxes for p in parts]), np.concatenate([p.keypoints for p in parts]),
-                      np.concatenate([p.scores for p in parts]))
+    return Detections(
+        np.concatenate([p.boxes for p in parts]),
+        np.concatenate([p.keypoints for p in parts]),
+        np.concatenate([p.scores for p in parts]),
+    )
 
 
 class FarDetector:
@@ -129,8 +133,9 @@ class FarDetector:
     runs the next pass of the round robin (video, see detect_step).
     """
 
-    def __init__(self, min_score: float = 0.5, device: str = "auto", threads: int | None = None,
-                 spread_over_frames: bool = False) -> None:
+    def __init__(
+        self, min_score: float = 0.5, device: str = "auto", threads: int | None = None, spread_over_frames: bool = False
+    ) -> None:
         self._detector = FaceDetector("full", min_score, device, threads)
         self.spec = DETECTORS["full"]
         self.spread_over_frames = spread_over_frames
@@ -158,8 +163,13 @@ class FarDetector:
         outputs = self._detector.model.run(batch)
         parts = []
         for index, square in enumerate(squares):
-            found = decode_boxes(outputs["regressors"][index], outputs["classificators"][index, :, 0],
-                                 self._detector.anchors, size, self.min_score)
+            found = decode_boxes(
+                outputs["regressors"][index],
+                outputs["classificators"][index, :, 0],
+                self._detector.anchors,
+                size,
+                self.min_score,
+            )
             found = weighted_nms(found)
             keep = ~_cut_by_inner_edge(found.boxes, square)
             kept = Detections(found.boxes[keep], found.keypoints[keep], found.scores[keep])
@@ -183,10 +193,14 @@ class FarDetector:
         return self.run(rgb, [whole if step % 2 == 0 else tiles[step // 2]])
 
 
-
 def retry_upright(
-    landmark_model: LandmarkModel, rgb: np.ndarray, rois: np.ndarray, is_new: np.ndarray,
-    landmarks: np.ndarray, presence: np.ndarray, threshold: float,
+    landmark_model: LandmarkModel,
+    rgb: np.ndarray,
+    rois: np.ndarray,
+    is_new: np.ndarray,
+    landmarks: np.ndarray,
+    presence: np.ndarray,
+    threshold: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Second landmark run at rotation 0 for new faces that were rejected, small, with a large keypoint roll.
 
@@ -210,8 +224,14 @@ def retry_upright(
 
 
 def accept_far_faces(
-    landmark_model: LandmarkModel, rgb: np.ndarray, rois: np.ndarray, ids: np.ndarray, landmarks: np.ndarray,
-    presence: np.ndarray, threshold: float, max_faces: int,
+    landmark_model: LandmarkModel,
+    rgb: np.ndarray,
+    rois: np.ndarray,
+    ids: np.ndarray,
+    landmarks: np.ndarray,
+    presence: np.ndarray,
+    threshold: float,
+    max_faces: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The landmark check of far mode: upright retry, presence threshold, one mesh per face, max_faces.
 

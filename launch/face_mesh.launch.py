@@ -17,32 +17,44 @@ from launch_ros.actions import Node
 def generate_launch_description() -> LaunchDescription:
     share = get_package_share_directory("facemesh_ros")
     arguments = [
-        DeclareLaunchArgument("image", default_value="/camera/image_raw",
-                              description="Image topic (with image_transport:=compressed, '<image>/compressed')"),
-        DeclareLaunchArgument("camera_info", default_value="/camera/camera_info",
-                              description="CameraInfo topic of the same camera"),
-        DeclareLaunchArgument("params_file", default_value=os.path.join(share, "config", "face_mesh.yaml"),
-                              description="YAML parameters file"),
+        DeclareLaunchArgument(
+            "image",
+            default_value="/camera/image_raw",
+            description="Image topic (with image_transport:=compressed, '<image>/compressed')",
+        ),
+        DeclareLaunchArgument(
+            "camera_info", default_value="/camera/camera_info", description="CameraInfo topic of the same camera"
+        ),
+        DeclareLaunchArgument(
+            "params_file",
+            default_value=os.path.join(share, "config", "face_mesh.yaml"),
+            description="YAML parameters file",
+        ),
         DeclareLaunchArgument("namespace", default_value="", description="Namespace of the node"),
         DeclareLaunchArgument("image_transport", default_value="raw", description="raw or compressed"),
         DeclareLaunchArgument("rviz", default_value="false", description="Also start RViz with the config"),
-        DeclareLaunchArgument("effect", default_value="none",
-                              description="none, or glasses / face_paint: also start face_effect (~/image)"),
+        DeclareLaunchArgument(
+            "effect",
+            default_value="none",
+            description="none, or glasses / face_paint: also start face_effect (~/image)",
+        ),
     ]
     image = LaunchConfiguration("image")
     # both nodes read the same camera, in the same namespace (face_effect reads face_mesh/faces there)
     same_camera = {
         "namespace": LaunchConfiguration("namespace"),
-        "remappings": [("image", image), ("image/compressed", [image, "/compressed"]),
-                       ("camera_info", LaunchConfiguration("camera_info"))],
+        "remappings": [
+            ("image", image),
+            ("image/compressed", [image, "/compressed"]),
+            ("camera_info", LaunchConfiguration("camera_info")),
+        ],
         "output": "screen",
     }
     face_mesh = Node(
         package="facemesh_ros",
         executable="face_mesh_node",
         name="face_mesh",
-        parameters=[LaunchConfiguration("params_file"),
-                    {"image_transport": LaunchConfiguration("image_transport")}],
+        parameters=[LaunchConfiguration("params_file"), {"image_transport": LaunchConfiguration("image_transport")}],
         **same_camera,
     )
     effect = LaunchConfiguration("effect")
@@ -50,8 +62,10 @@ def generate_launch_description() -> LaunchDescription:
         package="facemesh_ros",
         executable="face_effect_node",
         name="face_effect",
-        parameters=[LaunchConfiguration("params_file"),  # its /** section: the same camera model as face_mesh
-                    {"effect": effect, "image_transport": LaunchConfiguration("image_transport")}],
+        parameters=[
+            LaunchConfiguration("params_file"),  # its /** section: the same camera model as face_mesh
+            {"effect": effect, "image_transport": LaunchConfiguration("image_transport")},
+        ],
         condition=IfCondition(PythonExpression(["'", effect, "' != 'none'"])),
         **same_camera,
     )

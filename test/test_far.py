@@ -24,8 +24,15 @@ from facemesh_ros.landmarks import LandmarkModel
 from facemesh_ros.roi import rois_from_detections
 
 # countable faces of the photos: t1.jpg six people at a table, einstein.jpg a man seated behind him
-STILLS = {"astronaut.png": 1, "breakingbad.jpg": 2, "einstein.jpg": 2, "lenna.png": 1, "t1.jpg": 6,
-          "takeo.ppm": 1, "tongue.jpg": 1}
+STILLS = {
+    "astronaut.png": 1,
+    "breakingbad.jpg": 2,
+    "einstein.jpg": 2,
+    "lenna.png": 1,
+    "t1.jpg": 6,
+    "takeo.ppm": 1,
+    "tongue.jpg": 1,
+}
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +45,7 @@ def far_static():
 def faces():
     boxes = {}
     with FaceMesh(static_image_mode=True, max_num_faces=10, detector="full", device="cpu") as full:
-        for photo in ("Tom_Hanks_54745.png", "astronaut.png", "breakingbad.jpg", "lenna.png", "t1.jpg",
-                      "tongue.jpg"):
+        for photo in ("Tom_Hanks_54745.png", "astronaut.png", "breakingbad.jpg", "lenna.png", "t1.jpg", "tongue.jpg"):
             rgb = read_rgb(photo)
             boxes[photo] = mesh_boxes(full.process(rgb).landmarks, rgb.shape[1], rgb.shape[0])
     return source_faces(boxes)
@@ -58,7 +64,7 @@ def test_tiles_cover_the_frame_with_the_overlap(width: int, height: int) -> None
     covered = np.zeros((height, width), np.int32)
     for tile in tiles:
         assert 0 <= tile.x0 and tile.x0 + tile.side <= width and 0 <= tile.y0 and tile.y0 + tile.side <= height
-        covered[tile.y0:tile.y0 + tile.side, tile.x0:tile.x0 + tile.side] += 1
+        covered[tile.y0 : tile.y0 + tile.side, tile.x0 : tile.x0 + tile.side] += 1
         assert tile.inner == (tile.x0 > 0, tile.y0 > 0, tile.x0 + tile.side < width, tile.y0 + tile.side < height)
     assert covered.min() >= 1
     # neighbours share at least TILE_OVERLAP pixels, so any face up to that size lies wholly in one tile
@@ -75,8 +81,10 @@ def test_every_countable_face_of_the_photos_and_none_on_face_free_photos(far_sta
 
 def test_far_finds_small_real_faces_that_short_and_full_miss(far_static, faces) -> None:
     rng = np.random.default_rng(2)
-    with FaceMesh(static_image_mode=True, max_num_faces=10, detector="short", device="cpu") as short, \
-            FaceMesh(static_image_mode=True, max_num_faces=10, detector="full", device="cpu") as full:
+    with (
+        FaceMesh(static_image_mode=True, max_num_faces=10, detector="short", device="cpu") as short,
+        FaceMesh(static_image_mode=True, max_num_faces=10, detector="full", device="cpu") as full,
+    ):
         totals = {"far": [0, 0], "short": [0, 0], "full": [0, 0]}
         for _ in range(3):
             rgb, truth = scene(rng, faces, 32, 4, 1280, 720)
@@ -112,8 +120,10 @@ def test_video_finds_a_newcomer_within_the_round_robin(faces) -> None:
     face = next(f for f in faces if f.photo == "astronaut.png")
     paste_face(rgb, face, 32, (1000, 500))
     bound = 2 * len(tile_layout(width, height))
-    with FaceMesh(max_num_faces=2, detector="far", device="cpu") as far, \
-            FaceMesh(max_num_faces=2, detector="short", device="cpu") as short:
+    with (
+        FaceMesh(max_num_faces=2, detector="far", device="cpu") as far,
+        FaceMesh(max_num_faces=2, detector="short", device="cpu") as short,
+    ):
         first = next((index for index in range(bound) if far.process(rgb).num_faces == 1), None)
         assert first is not None and first > 0  # not by the whole-frame pass: by its tile
         assert all(far.process(rgb).num_faces == 1 for _ in range(5))  # then tracked
@@ -135,8 +145,7 @@ def test_a_small_face_with_an_implausible_keypoint_roll_is_retried_upright(faces
     model = LandmarkModel(False, "cpu")
     landmarks, presence = model.run(rgb, rois)
     assert presence[0] < 0.5  # mis-rotated: rejected
-    new_rois, new_landmarks, new_presence = retry_upright(model, rgb, rois, np.array([True]), landmarks,
-                                                          presence, 0.5)
+    new_rois, new_landmarks, new_presence = retry_upright(model, rgb, rois, np.array([True]), landmarks, presence, 0.5)
     assert new_rois[0, 4] == 0.0 and new_presence[0] > 0.5
     assert match(mesh_boxes(new_landmarks, width, height), [truth]) == (1, 0)
     # a tracked face (not new) or a confident one is left alone
@@ -152,8 +161,10 @@ def test_whole_frame_square_is_centred_letterbox() -> None:
 def test_two_detections_of_one_face_give_one_mesh_and_max_faces_caps_new_ones(faces) -> None:
     width, height = 640, 480
     rgb = background(np.random.default_rng(10), width, height)
-    truths = [paste_face(rgb, next(f for f in faces if f.photo == photo), 90, center)
-              for photo, center in (("lenna.png", (180, 240)), ("astronaut.png", (460, 240)))]
+    truths = [
+        paste_face(rgb, next(f for f in faces if f.photo == photo), 90, center)
+        for photo, center in (("lenna.png", (180, 240)), ("astronaut.png", (460, 240)))
+    ]
     rois = []
     for x0, y0, x1, y1 in truths:
         side = (x1 - x0) * 1.3

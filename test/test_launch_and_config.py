@@ -23,8 +23,11 @@ def _launch_tree() -> ast.Module:
 
 
 def _calls(tree: ast.Module, name: str) -> list[ast.Call]:
-    return [node for node in ast.walk(tree) if isinstance(node, ast.Call)
-            and getattr(node.func, "id", getattr(node.func, "attr", None)) == name]
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == name
+    ]
 
 
 def _keyword(call: ast.Call, name: str) -> ast.expr | None:

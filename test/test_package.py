@@ -48,9 +48,20 @@ def test_library_core_imports_no_ros() -> None:
 
 def test_package_xml_declares_the_runtime_dependencies() -> None:
     deps = {e.text for e in _package_xml().iter() if e.tag.endswith("depend")}
-    for key in ("rclpy", "sensor_msgs", "geometry_msgs", "tf2_msgs", "visualization_msgs", "diagnostic_msgs",
-                "launch_ros", "python3-numpy", "python3-opencv", "python3-transforms3d",
-                "rosidl_default_generators", "ament_cmake_python"):
+    for key in (
+        "rclpy",
+        "sensor_msgs",
+        "geometry_msgs",
+        "tf2_msgs",
+        "visualization_msgs",
+        "diagnostic_msgs",
+        "launch_ros",
+        "python3-numpy",
+        "python3-opencv",
+        "python3-transforms3d",
+        "rosidl_default_generators",
+        "ament_cmake_python",
+    ):
         assert key in deps, key
 
 
