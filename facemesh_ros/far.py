@@ -23,9 +23,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facemesh_ros.detect import DETECTORS, Detections, FaceDetector, decode_boxes, weighted_nms
+from facemesh_ros.detect import DETECTORS, FaceDetector, decode_boxes, weighted_nms
 from facemesh_ros.landmarks import LandmarkModel
 from facemesh_ros.roi import ASSOCIATION_IOU, roi_iou, rois_from_landmarks
+from facemesh_ros.types import Detections
 
 TILE_SIDE = 256  # frame pixels per tile: 192 / 256 = 0.75 detector pixels per frame pixel
 TILE_OVERLAP = 112  # >= the largest face (plus margin) the whole-frame pass may miss at 1280 px

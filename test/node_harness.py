@@ -22,7 +22,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from facemesh_ros.ros.image_codec import image_from_pixels
-from facemesh_ros.ros.player import camera_info_msg
+from facemesh_ros.tools.player import camera_info_msg
 
 FRAME_ID = "camera_optical_frame"
 

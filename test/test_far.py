@@ -9,7 +9,6 @@ import pytest
 from face_mesh_reference import read_rgb
 from far_scenes import BACKGROUNDS, background, match, mesh_boxes, paste_face, scene, source_faces
 
-from facemesh_ros.detect import Detections
 from facemesh_ros.face_mesh import FaceMesh
 from facemesh_ros.far import (
     TILE_OVERLAP,
@@ -22,6 +21,7 @@ from facemesh_ros.far import (
 )
 from facemesh_ros.landmarks import LandmarkModel
 from facemesh_ros.roi import rois_from_detections
+from facemesh_ros.types import Detections
 
 # countable faces of the photos: t1.jpg six people at a table, einstein.jpg a man seated behind him
 STILLS = {

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
@@ -35,7 +36,7 @@ def test_library_core_imports_no_ros() -> None:
     """The core must run in a plain Python without ROS: importing it must not pull rclpy or any *_msgs."""
     code = (
         "import pkgutil, sys, facemesh_ros\n"
-        "skip = {'facemesh_ros.msg', 'facemesh_ros.ros'}\n"
+        "skip = {'facemesh_ros.msg', 'facemesh_ros.ros', 'facemesh_ros.tools'}\n"
         "for m in pkgutil.walk_packages(facemesh_ros.__path__, 'facemesh_ros.'):\n"
         "    private = m.name.rsplit('.', 1)[1].startswith('_')\n"
         "    if not private and not any(m.name == s or m.name.startswith(s + '.') for s in skip):\n"
@@ -44,6 +45,33 @@ def test_library_core_imports_no_ros() -> None:
         "print(','.join(bad))\n"
     )
     assert run_fresh_python(code) == "", "the core imports ROS modules"
+
+
+# module -> what importing it must not load. The pure pipeline parts stay numpy-only; drawing, the ROS
+# message/marker builders, the effect node (it never runs a model) and the player need no inference runtime;
+# only the recorder needs mcap.
+HEAVY = ("onnxruntime", "mcap", "cv2", "facemesh_ros.detect", "facemesh_ros.inference")
+LIGHT_IMPORTS = {
+    "facemesh_ros.types": HEAVY,
+    "facemesh_ros.model_paths": HEAVY,
+    "facemesh_ros.roi": HEAVY,
+    "facemesh_ros.track": HEAVY,
+    "facemesh_ros.connections": ("onnxruntime", "mcap", "facemesh_ros.inference"),
+    "facemesh_ros.drawing": ("onnxruntime", "mcap", "facemesh_ros.inference"),
+    "facemesh_ros.drawing.annotate": ("onnxruntime", "mcap", "facemesh_ros.inference"),
+    "facemesh_ros.geometry": ("onnxruntime", "mcap", "facemesh_ros.inference"),
+    "facemesh_ros.ros.messages": ("onnxruntime", "mcap"),
+    "facemesh_ros.ros.markers": ("onnxruntime", "mcap"),
+    "facemesh_ros.ros.effect_node": ("onnxruntime", "mcap"),
+    "facemesh_ros.tools.player": ("onnxruntime", "mcap"),
+}
+
+
+@pytest.mark.parametrize("module", sorted(LIGHT_IMPORTS))
+def test_cheap_modules_do_not_load_heavy_ones(module: str) -> None:
+    forbidden = LIGHT_IMPORTS[module]
+    code = f"import sys, {module}\nprint(','.join(m for m in {forbidden!r} if m in sys.modules))\n"
+    assert run_fresh_python(code) == "", f"importing {module} loaded these"
 
 
 def test_package_xml_declares_the_runtime_dependencies() -> None:

@@ -19,7 +19,6 @@ from .model import (
     SELLION_INDEX,
     CanonicalFaceModel,
     default_canonical_face_model,
-    find_models_dir,
     load_canonical_face_model,
 )
 from .pipeline import FaceGeometry, estimate_face_geometry
@@ -40,7 +39,6 @@ __all__ = [
     "WeightedProcrustes",
     "default_canonical_face_model",
     "estimate_face_geometry",
-    "find_models_dir",
     "load_canonical_face_model",
     "matrix_from_pose",
     "mediapipe_to_optical_points",

@@ -13,9 +13,9 @@ from geometry_msgs.msg import Point, Pose, Quaternion, Transform, TransformStamp
 from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
 
-from facemesh_ros.face_mesh import FaceMeshResult
 from facemesh_ros.geometry import FaceGeometry
 from facemesh_ros.msg import FaceMesh, FaceMeshArray
+from facemesh_ros.types import FaceMeshResult
 
 
 def float32_sequence(values: np.ndarray) -> array.array:

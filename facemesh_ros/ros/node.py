@@ -25,8 +25,8 @@ from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
-from facemesh_ros.annotate import annotate
-from facemesh_ros.face_mesh import FaceMesh, FaceMeshResult
+from facemesh_ros.drawing.annotate import annotate
+from facemesh_ros.face_mesh import FaceMesh
 from facemesh_ros.geometry import (
     Camera,
     FaceGeometry,
@@ -42,6 +42,7 @@ from facemesh_ros.ros.markers import MarkerOptions, deleted_markers, face_marker
 from facemesh_ros.ros.messages import face_mesh_array, face_transforms
 from facemesh_ros.ros.parameters import PARAMETERS, SPECS, declare_parameters, image_topic, input_qos
 from facemesh_ros.ros.spin import run_node
+from facemesh_ros.types import FaceMeshResult
 
 ERROR_THROTTLE_S = 5.0
 STATS_WINDOW = 300  # processing times kept for the diagnostics percentiles

@@ -17,6 +17,8 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
+from facemesh_ros.types import DETECTOR_NAMES, DEVICES
+
 
 @dataclass(frozen=True)
 class ParameterSpec:
@@ -107,18 +109,18 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec(
         "detector",
         "short",
-        "'short': faces within ~2 m (MediaPipe's default); 'full': the "
-        "full-range detector, faces up to ~5 m; 'far': robot range, the full-range detector on the "
-        "whole frame plus tiles (one per frame while tracking), faces down to ~24 px wide.",
+        "'short': faces within ~2 m (MediaPipe's default); 'full': the full-range detector, faces up to ~5 m; "
+        "'far': robot range, the full-range detector on the whole frame plus tiles (one pass per frame while "
+        "tracking), faces down to ~24 px wide.",
         "rebuild",
-        ("short", "full", "far"),
+        DETECTOR_NAMES,
     ),
     ParameterSpec(
         "device",
         "auto",
         "Inference device: 'auto' (CUDA when onnxruntime has it, else CPU), 'cuda' or 'cpu'.",
         "rebuild",
-        ("auto", "cuda", "cpu"),
+        DEVICES,
     ),
     ParameterSpec(
         "num_threads",

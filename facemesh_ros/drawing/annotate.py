@@ -11,16 +11,16 @@ import cv2
 import numpy as np
 
 from facemesh_ros.connections import FACEMESH_CONTOURS, FACEMESH_IRISES, FACEMESH_TESSELATION
-from facemesh_ros.drawing import (
+from facemesh_ros.drawing.drawing_utils import (
     draw_landmarks,
     get_default_face_mesh_contours_style,
     get_default_face_mesh_iris_connections_style,
     get_default_face_mesh_tesselation_style,
 )
-from facemesh_ros.face_mesh import FaceMeshResult
 from facemesh_ros.geometry import Camera, FaceGeometry
 from facemesh_ros.geometry.camera import FISHEYE_MODEL
 from facemesh_ros.geometry.frames import frame_axes
+from facemesh_ros.types import NUM_LANDMARKS_WITH_IRISES, FaceMeshResult
 
 AXIS_LENGTH_M = 0.08  # head axes drawn in the image and as RViz markers
 AXIS_COLORS_BGR = ((0, 0, 255), (0, 255, 0), (255, 0, 0))  # face frame x red, y green, z blue
@@ -44,7 +44,7 @@ def annotate(
         if draw_tesselation:
             draw_landmarks(bgr, landmarks, FACEMESH_TESSELATION, None, _TESSELATION)
         draw_landmarks(bgr, landmarks, FACEMESH_CONTOURS, None, _CONTOURS)
-        if len(landmarks) == 478:
+        if len(landmarks) == NUM_LANDMARKS_WITH_IRISES:
             draw_landmarks(bgr, landmarks, FACEMESH_IRISES, None, _IRISES)
         label = f"id {track_id}"
         if geometry is not None:

@@ -1,5 +1,8 @@
-"""Spec §5 of MediaPipe's Face Geometry written out literally (dense 3xN matrices, every point), as the
-reference the library's faster solver is compared with (tests) and timed against (bench/bench_geometry.py)."""
+"""Spec §5 of MediaPipe's Face Geometry written out literally (dense 3xN matrices, every point).
+
+Not used by the pipeline: it is the yardstick the fast solver (procrustes.py, pipeline.py) is compared with
+in the tests and timed against in bench/bench_geometry.py, kept here so both import it from the library.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import math
 
 import numpy as np
 
-from facemesh_ros.geometry import default_canonical_face_model
+from .model import default_canonical_face_model
 
 MODEL = default_canonical_face_model()
 
