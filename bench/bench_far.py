@@ -2,7 +2,7 @@
 """Far-range detection: recall vs face width, false faces, cost, and landmark / pose error as faces shrink.
 
 Faces are real faces of the test photos (test/data, `make testdata`) scaled and pasted on real face-free
-photos (test/far_scenes.py). A face counts as found when FaceMesh returns a mesh on it (detector and
+photos (facemesh_ros.simulation.far_scenes). A face counts as found when FaceMesh returns a mesh on it (detector and
 landmark check), false when a returned mesh matches no pasted face. Timings alternate the detectors frame by
 frame in one process and are printed as ratios to `short` (the machine may be shared).
 
@@ -22,13 +22,12 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "test"))
-
-import far_scenes as scenes  # noqa: E402
-from face_mesh_reference import read_rgb  # noqa: E402
 
 from facemesh_ros.face_mesh import FaceMesh  # noqa: E402
 from facemesh_ros.geometry import Camera, estimate_face_geometry  # noqa: E402
+from facemesh_ros.simulation import far_scenes as scenes  # noqa: E402
+
+DATA = REPO / "test" / "data"  # `make testdata`
 
 DETECTORS = ("short", "full", "far")
 SIZES = ((640, 480), (1280, 720))
@@ -65,8 +64,8 @@ def found_boxes(mesh: FaceMesh, rgb: np.ndarray) -> list[tuple[float, float, flo
 
 def load_source_faces() -> list[scenes.SourceFace]:
     with static_mesh("full") as mesh:
-        boxes = {photo: found_boxes(mesh, read_rgb(photo)) for photo in scenes.FACE_PHOTOS}
-    return scenes.source_faces(boxes)
+        boxes = {photo: found_boxes(mesh, scenes.read_rgb(DATA / photo)) for photo in scenes.FACE_PHOTOS}
+    return scenes.source_faces(DATA, boxes)
 
 
 def bench_stills(meshes: dict[str, FaceMesh]) -> None:
@@ -74,7 +73,7 @@ def bench_stills(meshes: dict[str, FaceMesh]) -> None:
     totals = dict.fromkeys(meshes, 0)
     false = dict.fromkeys(meshes, 0)
     for photo, count in STILLS.items():
-        rgb = read_rgb(photo)
+        rgb = scenes.read_rgb(DATA / photo)
         found = {name: meshes[name].process(rgb).num_faces for name in meshes}
         for name, number in found.items():
             totals[name] += min(number, count)
@@ -94,7 +93,7 @@ def bench_recall(meshes: dict[str, FaceMesh], faces: list[scenes.SourceFace], fr
             rng = np.random.default_rng(face_width * 7 + width)
             hits, false, total = dict.fromkeys(meshes, 0), dict.fromkeys(meshes, 0), 0
             for _ in range(frames):
-                rgb, truth = scenes.scene(rng, faces, face_width, 4, width, height)
+                rgb, truth = scenes.scene(rng, DATA, faces, face_width, 4, width, height)
                 total += len(truth)
                 for name, mesh in meshes.items():
                     found, wrong = scenes.match(found_boxes(mesh, rgb), truth)
@@ -113,7 +112,7 @@ def bench_false(meshes: dict[str, FaceMesh], frames: int) -> None:
         rng = np.random.default_rng(width)
         false = dict.fromkeys(meshes, 0)
         for _ in range(frames):
-            rgb = scenes.background(rng, width, height)
+            rgb = scenes.background(rng, DATA, width, height)
             for name, mesh in meshes.items():
                 false[name] += mesh.process(rgb).num_faces
         print(f"{width}x{height}: " + "  ".join(f"{n} {1000 * false[n] / frames:.1f}/1000" for n in meshes))
@@ -129,7 +128,7 @@ def bench_cost(faces: list[scenes.SourceFace], repeats: int) -> None:
     print("\n== ms per frame (alternating detectors in one process; ratio to short) ==")
     rng = np.random.default_rng(5)
     for width, height in SIZES:
-        rgb, _ = scenes.scene(rng, faces, 40, 2, width, height)
+        rgb, _ = scenes.scene(rng, DATA, faces, 40, 2, width, height)
         meshes = {name: static_mesh(name, 2) for name in DETECTORS}
         for mesh in meshes.values():
             mesh.process(rgb)
@@ -144,7 +143,7 @@ def bench_cost(faces: list[scenes.SourceFace], repeats: int) -> None:
         )
     for width, height in SIZES:
         rng = np.random.default_rng(12)
-        room = scenes.background(rng, width, height)
+        room = scenes.background(rng, DATA, width, height)
         near = room.copy()
         scenes.paste_face(near, faces[1], height * 0.4, (width * 0.3, height * 0.5))
         entering, entered = entering_sequence(faces, width, height)
@@ -185,7 +184,7 @@ def entering_sequence(
 ) -> tuple[list[np.ndarray], int]:
     """A face-free room; from frame length/4 a person walks in from the left edge, 36 px wide, then nearer."""
     rng = np.random.default_rng(11)
-    room = scenes.background(rng, width, height)
+    room = scenes.background(rng, DATA, width, height)
     face = faces[1]  # astronaut: frontal
     entered = length // 4
     frames = []
@@ -216,11 +215,11 @@ def bench_landmarks(meshes: dict[str, FaceMesh]) -> None:
     mesh = meshes["far"]
     widths = (None, 160, 80, 48, 40, 32, 24)
     rng = np.random.default_rng(3)
-    backdrop = scenes.background(rng, 1280, 720)
+    backdrop = scenes.background(rng, DATA, 1280, 720)
     results: dict[str, dict] = {}
     for photo, pts in photos.items():
-        truth = scenes.read_pts(pts)
-        full = read_rgb(photo)
+        truth = scenes.read_pts(DATA / pts)
+        full = scenes.read_rgb(DATA / photo)
         true_width = truth[:, 0].max() - truth[:, 0].min()
         results[photo] = {}
         for face_width in widths:

