@@ -33,6 +33,7 @@ TILE_OVERLAP = 112  # >= the largest face (plus margin) the whole-frame pass may
 AREA_MIN_SCALE = 0.5  # detector / frame pixels from which downscaling averages areas (tiles, small frames)
 EDGE_MARGIN = 0.02  # of the tile side: a box this close to an inner tile edge is treated as cut
 FAR_EXTRA_CANDIDATES = 4  # detections beyond max_num_faces that the landmark model checks (tiles see more)
+CONFIRM_PRESENCE = 0.98  # second-look presence a new face needs (see accept_far_faces)
 UPRIGHT_RETRY_MAX_SIDE = 64.0  # ROI side (px) below which a rejected face is retried with rotation 0
 UPRIGHT_RETRY_MIN_ROLL = np.radians(25.0)  # keypoint roll beyond which a small face's roll is suspect
 
@@ -234,19 +235,28 @@ def accept_far_faces(
     threshold: float,
     max_faces: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The landmark check of far mode: upright retry, presence threshold, one mesh per face, max_faces.
+    """The landmark check of far mode: upright retry, presence threshold, second look, one mesh per face.
 
     Far mode checks more detections than max_faces (a low-scoring real face must not lose its place to a
     false detection that the landmark model rejects), so the accepted ones are capped: tracked faces first,
     then new ones by presence. Detections of one face from two passes that weighted NMS did not merge give
     two meshes on it; the later one (mesh ROI IoU > ASSOCIATION_IOU) is dropped.
+    Second look: tiles show the landmark model many more face-sized patches than one letterboxed frame, and
+    some face-like ones (a headlight between mirrors, a logo) pass once; a new face is kept only if the
+    model, run again on the ROI its own landmarks give (next frame's tracking ROI), is near-certain
+    (presence > CONFIRM_PRESENCE). Real faces almost always are; the face-like patches mostly are not.
     Returns rois, landmarks, presence and the accepted mask.
     """
     rois, landmarks, presence = retry_upright(landmark_model, rgb, rois, ids < 0, landmarks, presence, threshold)
-    order = np.lexsort((-presence, ids < 0))  # tracked (ids >= 0) first, then by presence
     mesh_rois = rois_from_landmarks(landmarks, rgb.shape[1], rgb.shape[0])
+    passed = presence > threshold
+    new = np.nonzero(passed & (ids < 0))[0]
+    if new.size:
+        _, second_look = landmark_model.run(rgb, mesh_rois[new])
+        passed[new] = second_look > CONFIRM_PRESENCE
+    order = np.lexsort((-presence, ids < 0))  # tracked (ids >= 0) first, then by presence
     kept: list[int] = []
-    for index in order[presence[order] > threshold]:
+    for index in order[passed[order]]:
         if len(kept) == max_faces:
             break
         if not kept or roi_iou(mesh_rois[index], mesh_rois[kept]).max() <= ASSOCIATION_IOU:

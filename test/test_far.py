@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from itertools import pairwise
 
+import cv2
 import numpy as np
 import pytest
 from face_mesh_reference import DATA, read_rgb
 
+from facemesh_ros import far
 from facemesh_ros.face_mesh import FaceMesh
 from facemesh_ros.far import (
     TILE_OVERLAP,
@@ -113,13 +115,19 @@ def test_a_face_on_a_tile_border_is_found_once_and_whole(faces) -> None:
     face = next(f for f in faces if f.photo.name == "astronaut.png")
     truth = paste_face(rgb, face, 60, (border, y_center))
     detector = FarDetector(0.5, "cpu")
+    near = truth[0] - 60, truth[1] - 60, truth[2] + 60, truth[3] + 60
+
+    def on_face(found: Detections) -> np.ndarray:
+        centers = (found.boxes[:, :2] + found.boxes[:, 2:] / 2) * [width, height]
+        inside = (centers >= near[:2]) & (centers <= near[2:])
+        return found.boxes[inside.all(axis=1)] * [width, height, width, height]
+
     # the tile that cuts the face in half drops what it sees of it
-    cut_tile = detector.run(rgb, [tiles[1]])
-    assert len(cut_tile) == 0
-    result = detector.detect(rgb)
-    assert len(result) == 1
-    xmin, _, box_width, _ = result.boxes[0] * [width, height, width, height]
-    assert xmin < border < xmin + box_width and 0.5 < box_width / (truth[2] - truth[0]) < 1.5
+    assert len(on_face(detector.run(rgb, [tiles[1]]))) == 0
+    (box,) = on_face(detector.detect(rgb))  # one detection of the face: no half-face beside the whole one
+    assert box[0] < border < box[0] + box[2] and 0.5 < box[2] / (truth[2] - truth[0]) < 1.5
+    with FaceMesh(static_image_mode=True, max_num_faces=5, detector="far", device="cpu") as mesh:
+        assert match(found(mesh, rgb), [truth]) == (1, 0)
 
 
 def test_video_finds_a_newcomer_within_the_round_robin(faces) -> None:
@@ -191,3 +199,12 @@ def test_two_detections_of_one_face_give_one_mesh_and_max_faces_caps_new_ones(fa
     tracked = np.array([-1, -1, 7])
     *_, first = accept_far_faces(model, rgb, rois, tracked, landmarks, presence, 0.5, 1)
     assert first.tolist() == [False, False, True]
+
+
+def test_a_face_like_headlight_passes_one_landmark_check_but_not_the_second_look(monkeypatch) -> None:
+    photo = read_rgb("motorcycle_left.png")  # headlight between two mirrors, no face
+    rgb = cv2.resize(photo, None, fx=1.3, fy=1.3)
+    with FaceMesh(static_image_mode=True, max_num_faces=5, detector="far", device="cpu") as mesh:
+        assert mesh.process(rgb).num_faces == 0
+        monkeypatch.setattr(far, "CONFIRM_PRESENCE", 0.0)  # without the second look it is taken for a face
+        assert mesh.process(rgb).num_faces == 1
