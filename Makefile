@@ -18,7 +18,7 @@ testdata: setup
 	@$(IN_ENV) python scripts/fetch_test_data.py
 
 lint: setup
-	@$(IN_ENV) ruff check . && ruff format --check .
+	@$(IN_ENV) ruff check . && ruff format --check . && mypy
 
 test: setup testdata lint
 	@$(IN_ENV) pytest

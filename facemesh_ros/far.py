@@ -25,6 +25,7 @@ import numpy as np
 
 from facemesh_ros.detect import DETECTORS, FaceDetector, decode_boxes, weighted_nms
 from facemesh_ros.landmarks import LandmarkModel
+from facemesh_ros.landmarks_v2 import LandmarkModelV2
 from facemesh_ros.roi import ASSOCIATION_IOU, roi_iou, rois_from_landmarks
 from facemesh_ros.types import Detections
 
@@ -119,6 +120,7 @@ def _to_image(detections: Detections, square: Square, width: int, height: int) -
 
 
 def concatenate(parts: list[Detections]) -> Detections:
+    """The detections of several passes in one Detections (not merged)."""
     if not parts:
         return Detections.empty()
     return Detections(
@@ -196,7 +198,7 @@ class FarDetector:
 
 
 def retry_upright(
-    landmark_model: LandmarkModel,
+    landmark_model: LandmarkModel | LandmarkModelV2,
     rgb: np.ndarray,
     rois: np.ndarray,
     is_new: np.ndarray,
@@ -226,7 +228,7 @@ def retry_upright(
 
 
 def accept_far_faces(
-    landmark_model: LandmarkModel,
+    landmark_model: LandmarkModel | LandmarkModelV2,
     rgb: np.ndarray,
     rois: np.ndarray,
     ids: np.ndarray,

@@ -15,6 +15,7 @@ from launch_ros.actions import Node
 
 
 def generate_launch_description() -> LaunchDescription:
+    """face_mesh_node with the package's parameters, optionally RViz and face_effect_node."""
     share = get_package_share_directory("facemesh_ros")
     arguments = [
         DeclareLaunchArgument(

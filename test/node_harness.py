@@ -41,7 +41,7 @@ class NodeProcess:
         self, log_path: Path, *ros_args: str, executable: str = "face_mesh_node", env: dict[str, str] | None = None
     ) -> None:
         self.log_path = log_path
-        self._log = open(log_path, "w")  # closed in stop()
+        self._log = open(log_path, "w")  # noqa: SIM115 (the process writes it until stop() closes it)
         self.process = subprocess.Popen(
             [node_executable(executable), "--ros-args", *ros_args],
             stdout=self._log,

@@ -86,7 +86,7 @@ def load_texture(path: str | os.PathLike[str]) -> np.ndarray:
     if image is None or image.size == 0:
         raise AssetError(f"cannot decode texture {path} (not an image OpenCV reads)")
     if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
+        image = np.right_shift(image, 8).astype(np.uint8)
     elif image.dtype != np.uint8:
         raise AssetError(f"texture {path}: unsupported pixel type {image.dtype} (use 8- or 16-bit)")
     if image.ndim == 2:
@@ -113,33 +113,42 @@ def load_obj(path: str | os.PathLike[str]) -> ObjectMesh:
     path = Path(path)
     if not path.is_file():
         raise AssetError(f"OBJ file not found: {path}")
-    positions, uvs, normals, corners = [], [], [], []
+    vectors: dict[str, list[list[float]]] = {"v": [], "vt": [], "vn": []}
+    corners: list[tuple[int, int, int]] = []
     for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
         fields = line.split()
         if not fields or fields[0].startswith("#"):
             continue
         try:
-            if fields[0] == "v":
-                positions.append([float(x) for x in fields[1:4]])
-            elif fields[0] == "vt":
-                uvs.append([float(x) for x in fields[1:3]])
-            elif fields[0] == "vn":
-                normals.append([float(x) for x in fields[1:4]])
-            elif fields[0] == "f":
-                polygon = [_corner(token, (len(positions), len(uvs), len(normals))) for token in fields[1:]]
-                if len(polygon) < 3:
-                    raise ValueError("a face needs at least 3 vertices")
-                corners += [c for i in range(1, len(polygon) - 1) for c in (polygon[0], polygon[i], polygon[i + 1])]
+            _read_statement(fields, vectors, corners)
         except (ValueError, IndexError) as error:
             raise AssetError(f"{path}:{number}: cannot parse {line.strip()!r}: {error}") from None
     if not corners:
         raise AssetError(f"{path}: no faces ('f' lines)")
     return _mesh_from_corners(
-        np.array(positions, np.float64).reshape(-1, 3),
-        np.array(uvs).reshape(-1, 2),
-        np.array(normals).reshape(-1, 3),
+        np.array(vectors["v"], np.float64).reshape(-1, 3),
+        np.array(vectors["vt"]).reshape(-1, 2),
+        np.array(vectors["vn"]).reshape(-1, 3),
         np.array(corners, np.int64),
     )
+
+
+_VECTOR_SIZES = {"v": 3, "vt": 2, "vn": 3}  # OBJ statement -> values read (a vt's optional w is ignored)
+
+
+def _read_statement(
+    fields: list[str], vectors: dict[str, list[list[float]]], corners: list[tuple[int, int, int]]
+) -> None:
+    """Add one OBJ statement's vertex data or fan-triangulated face corners; other statements are ignored."""
+    kind = fields[0]
+    if kind in _VECTOR_SIZES:
+        vectors[kind].append([float(x) for x in fields[1 : 1 + _VECTOR_SIZES[kind]]])
+    elif kind == "f":
+        counts = (len(vectors["v"]), len(vectors["vt"]), len(vectors["vn"]))
+        polygon = [_corner(token, counts) for token in fields[1:]]
+        if len(polygon) < 3:
+            raise ValueError("a face needs at least 3 vertices")
+        corners += [c for i in range(1, len(polygon) - 1) for c in (polygon[0], polygon[i], polygon[i + 1])]
 
 
 def _corner(token: str, counts: tuple[int, int, int]) -> tuple[int, int, int]:

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .model import default_canonical_face_model
+from .model import NUM_VERTICES, default_canonical_face_model
 
 MODEL = default_canonical_face_model()
 
@@ -40,7 +40,7 @@ def mediapipe_reference(
     w_n = width * h_n / height
     canonical, weights = MODEL.vertices, MODEL.procrustes_weights
 
-    screen = landmarks[:468].T.copy()
+    screen = landmarks[:NUM_VERTICES].T.copy()
     screen[1] = 1 - screen[1]
     screen[0] = screen[0] * w_n - w_n / 2
     screen[1] = screen[1] * h_n - h_n / 2

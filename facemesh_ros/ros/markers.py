@@ -37,6 +37,8 @@ _ONE = struct.pack("<I", 1)
 
 @dataclass(frozen=True)
 class MarkerOptions:
+    """Which marker namespaces to publish, and their colours (RGBA in [0, 1])."""
+
     mesh: bool = True
     contours: bool = True
     points: bool = False

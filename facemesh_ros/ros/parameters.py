@@ -17,11 +17,13 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-from facemesh_ros.types import DETECTOR_NAMES, DEVICES
+from facemesh_ros.types import DETECTOR_NAMES, DEVICES, LANDMARK_MODELS
 
 
 @dataclass(frozen=True)
 class ParameterSpec:
+    """One parameter: name, default (its type is the parameter's), description, kind, choices or range."""
+
     name: str
     default: Any
     description: str
@@ -34,11 +36,15 @@ class ParameterSpec:
         descriptor = ParameterDescriptor(name=self.name, description=self.description, read_only=self.kind == "startup")
         if self.choices:
             descriptor.additional_constraints = "one of: " + ", ".join(self.choices)
-        if self.low is not None and isinstance(self.default, bool):
+        if (self.low is None) != (self.high is None):
+            raise TypeError(f"{self.name}: a range needs both low and high")
+        if self.low is None or self.high is None:
+            return descriptor
+        if isinstance(self.default, bool):
             raise TypeError(f"{self.name}: a bool parameter has no range")
-        if self.low is not None and isinstance(self.default, int):
+        if isinstance(self.default, int):
             descriptor.integer_range = [IntegerRange(from_value=int(self.low), to_value=int(self.high), step=1)]
-        elif self.low is not None:
+        else:
             descriptor.floating_point_range = [
                 FloatingPointRange(from_value=float(self.low), to_value=float(self.high), step=0.0)
             ]
@@ -96,6 +102,21 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ),
     ParameterSpec("max_num_faces", 1, "Maximum number of faces to track.", "rebuild", low=1, high=20),
     ParameterSpec("refine_landmarks", False, "True: 478 landmarks (refined eyes and lips, irises).", "rebuild"),
+    ParameterSpec(
+        "model",
+        "legacy",
+        "Landmark model: 'legacy' (MediaPipe Face Mesh's) or 'v2' (MediaPipe Tasks FaceLandmarker's, "
+        "256x256 input, always 478 landmarks).",
+        "rebuild",
+        LANDMARK_MODELS,
+    ),
+    ParameterSpec(
+        "output_blendshapes",
+        False,
+        "True: 52 blendshape scores per face in FaceMesh.blendshapes (needs model 'v2'); ~/annotated shows "
+        "the strongest as bars.",
+        "rebuild",
+    ),
     ParameterSpec("min_detection_confidence", 0.5, "Face detector score threshold.", "live", low=0.0, high=1.0),
     ParameterSpec(
         "min_tracking_confidence",
@@ -143,6 +164,14 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("markers.axes", True, "Markers: the face frame's axes (LINE_LIST).", "live"),
     ParameterSpec("annotated.draw_tesselation", True, "~/annotated: draw the mesh tesselation.", "live"),
     ParameterSpec("annotated.draw_axes", True, "~/annotated: draw the head pose axes and ids.", "live"),
+    ParameterSpec(
+        "annotated.blendshape_bars",
+        5,
+        "~/annotated: the strongest blendshapes of each face drawn as bars (with output_blendshapes; 0 = none).",
+        "live",
+        low=0,
+        high=51,
+    ),
     ParameterSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", "startup", low=0.1, high=60.0),
     # Smoothing
     ParameterSpec(
@@ -168,16 +197,10 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
 SPECS = {spec.name: spec for spec in PARAMETERS}
 
 
-def input_qos(node: Node, depth: int) -> QoSProfile:
-    """QoS of the camera subscriptions from the node's qos_reliability parameter."""
-    reliable = node.get_parameter("qos_reliability").value == "reliable"
-    reliability = ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT
-    return QoSProfile(depth=depth, reliability=reliability)
-
-
-def image_topic(node: Node) -> str:
-    """The image topic for the node's image_transport parameter."""
-    return "image/compressed" if node.get_parameter("image_transport").value == "compressed" else "image"
+def reliability_qos(reliability: str, depth: int) -> QoSProfile:
+    """The QoS of a qos_reliability parameter value ('reliable' or 'best_effort') and a history depth."""
+    policy = ReliabilityPolicy.RELIABLE if reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
+    return QoSProfile(depth=depth, reliability=policy)
 
 
 def parameter_checker(

@@ -61,6 +61,8 @@ NOT_VISIBLE = 0.02
 
 @dataclass(frozen=True)
 class PhotoFace:
+    """A face of a photo: where it is, for the face-count truth."""
+
     name: str
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 in photo pixels (the face's landmarks)
 
@@ -74,6 +76,8 @@ PHOTO_FACES: dict[str, tuple[PhotoFace, ...]] = {
 
 @dataclass(frozen=True)
 class Keyframe:
+    """A camera pose within a segment: where it looks, how far it zooms, how much it rolls."""
+
     t: float  # position in the segment, 0..1
     center: tuple[float, float]  # photo pixel at the frame centre
     zoom: float  # 1 = the photo's height fills the frame height
@@ -82,6 +86,8 @@ class Keyframe:
 
 @dataclass(frozen=True)
 class Segment:
+    """One part of the sequence: a photo, its share of the frames, its keyframes, dolly or zoom."""
+
     name: str
     photo: str
     share: int  # frames of the full-length (DEFAULT_FRAMES) sequence
@@ -188,6 +194,7 @@ def find_photo_dir(photo_dir: str | os.PathLike[str]) -> Path:
 
 
 def load_photo(path: Path) -> np.ndarray:
+    """The photo as RGB uint8 (FileNotFoundError when OpenCV cannot read it)."""
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
         raise FileNotFoundError(f"cannot read photo {path}")
@@ -211,7 +218,8 @@ def _interpolate(keyframes: Sequence[Keyframe], t: float) -> tuple[tuple[float, 
         if t <= after.t:
             u = (t - before.t) / max(after.t - before.t, 1e-9)
             w = 0.5 - 0.5 * np.cos(np.pi * u)
-            center = tuple(float(a + (b - a) * w) for a, b in zip(before.center, after.center, strict=True))
+            (x0, y0), (x1, y1) = before.center, after.center
+            center = (float(x0 + (x1 - x0) * w), float(y0 + (y1 - y0) * w))
             zoom = before.zoom + (after.zoom - before.zoom) * w
             roll = before.roll_deg + (after.roll_deg - before.roll_deg) * w
             return center, float(zoom), float(roll)
@@ -414,8 +422,8 @@ class DistanceCheck:
     def samples(self) -> list[DistanceSample]:
         """Every compared sighting, in frame order, after fixing each face's anchor."""
         result = []
-        for face, sightings in self._sightings.items():
-            sightings = sorted(sightings, key=lambda s: s[0])
+        for face, unordered in self._sightings.items():
+            sightings = sorted(unordered, key=lambda s: s[0])
             first = sightings[: self.ANCHOR_FRAMES]
             truths = [self.sequence.truth(s[0]) for s in first]
             distance = float(np.median([s[1][2] / t.depth_factor for s, t in zip(first, truths, strict=True)]))

@@ -52,6 +52,8 @@ def read_pts(path: Path) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SourceFace:
+    """A face to paste: its photo and its box there."""
+
     photo: Path
     box: tuple[float, float, float, float]  # xmin, ymin, xmax, ymax in photo pixels
 
@@ -106,9 +108,11 @@ def paste_face(
         photo = cv2.GaussianBlur(photo, (0, 0), 0.5 / scale)
     matrix = np.array([[scale, 0, out_side / 2 - cx * scale], [0, scale, out_side / 2 - cy * scale]])
     patch = cv2.warpAffine(photo, matrix, (out_side, out_side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    mask = np.zeros((out_side, out_side), np.float32)
-    cv2.ellipse(mask, (out_side // 2, out_side // 2), (int(out_side * 0.45), int(out_side * 0.48)), 0, 0, 360, 1.0, -1)
-    mask = cv2.GaussianBlur(mask, (0, 0), max(1.0, out_side * 0.05))[:, :, None]
+    ellipse = np.zeros((out_side, out_side), np.float32)
+    cv2.ellipse(
+        ellipse, (out_side // 2, out_side // 2), (int(out_side * 0.45), int(out_side * 0.48)), 0, 0, 360, 1.0, -1
+    )
+    mask = cv2.GaussianBlur(ellipse, (0, 0), max(1.0, out_side * 0.05))[:, :, None]
     px, py = round(center[0] - out_side / 2), round(center[1] - out_side / 2)
     height, width = canvas.shape[:2]
     ax0, ay0, ax1, ay1 = max(px, 0), max(py, 0), min(px + out_side, width), min(py + out_side, height)

@@ -66,8 +66,8 @@ def msg_file_text(type_name: str) -> str:
 def nested_types(text: str, package: str) -> list[str]:
     """The non-primitive field types of a .msg text, as 'pkg/msg/Type', in order of appearance."""
     found = []
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
+    for raw_line in text.splitlines():
+        line = raw_line.split("#", 1)[0].strip()
         if not line:
             continue
         field_type = line.split()[0]  # fields and constants alike; constants are always primitive

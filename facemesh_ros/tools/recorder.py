@@ -25,6 +25,7 @@ import queue
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,7 @@ class McapSink:
         self.path = path
         self.jpeg_images = jpeg_images
         self._logger = logger if logger is not None else rclpy.logging.get_logger("mcap_sink")
-        self._file = open(path, "wb")
+        self._file = open(path, "wb")  # noqa: SIM115 (open for the sink's lifetime, closed by close())
         self._writer = Writer(self._file, compression=COMPRESSIONS[compression])
         self._writer.start(profile="ros2", library="facemesh_ros recorder (mcap python)")
         # writer thread only, from here on
@@ -247,6 +248,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
 
 
 class RecorderNode(Node):
+    """Records the configured topics into an MCAP file as they appear in the ROS graph."""
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("mcap_recorder", **kwargs)
         declare_parameters(self, PARAMETERS)
@@ -256,6 +259,14 @@ class RecorderNode(Node):
         self._subscribed: set[str] = set()
         self.create_timer(DISCOVERY_PERIOD_S, self._discover)
         self.get_logger().info(f"recording {', '.join(self._wanted)} to {self.sink.path}")
+
+    def _writer_of(self, topic: str) -> Callable[[bytes], None]:
+        """The raw subscription callback of `topic`: stamp the CDR bytes on arrival and queue them."""
+
+        def write(data: bytes) -> None:
+            self.sink.put(topic, data, time.time_ns())
+
+        return write
 
     def _discover(self) -> None:
         types = dict(self.get_topic_names_and_types())
@@ -273,9 +284,7 @@ class RecorderNode(Node):
                 self.get_logger().error(f"cannot record {topic} ({type_name}): {error}")
                 self._subscribed.add(topic)
                 continue
-            self.create_subscription(
-                msg_type, topic, lambda data, t=topic: self.sink.put(t, data, time.time_ns()), qos, raw=True
-            )
+            self.create_subscription(msg_type, topic, self._writer_of(topic), qos, raw=True)
             self._subscribed.add(topic)
             reliability = "reliable" if qos.reliability == ReliabilityPolicy.RELIABLE else "best effort"
             jpeg = self.sink.jpeg_images and type_name == IMAGE_TYPE
@@ -291,6 +300,7 @@ class RecorderNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
+    """Entry point of the recorder (`python -m facemesh_ros.tools.recorder`)."""
     run_node(RecorderNode, "mcap_recorder", args, fatal_errors=(ValueError, OSError))
 
 
