@@ -232,10 +232,11 @@ def bench_landmarks(meshes: dict[str, FaceMesh]) -> None:
                 canvas, offset = small, np.zeros(2)
             else:
                 canvas = backdrop.copy()
-                offset = np.array([(1280 - small.shape[1]) // 2, (720 - small.shape[0]) // 2])
+                # the face's centre at the canvas centre; what of the photo falls outside is cut off
+                offset = np.round(np.array([640, 360]) - truth.mean(axis=0) * scale).astype(int)
                 x0, y0 = max(offset[0], 0), max(offset[1], 0)
-                part = small[y0 - offset[1] : y0 - offset[1] + 720, x0 - offset[0] : x0 - offset[0] + 1280]
-                canvas[y0 : y0 + part.shape[0], x0 : x0 + part.shape[1]] = part
+                x1, y1 = min(offset[0] + small.shape[1], 1280), min(offset[1] + small.shape[0], 720)
+                canvas[y0:y1, x0:x1] = small[y0 - offset[1] : y1 - offset[1], x0 - offset[0] : x1 - offset[0]]
             result = mesh.process(canvas)
             height, width = canvas.shape[:2]
             true_here = truth * scale + offset
@@ -246,7 +247,11 @@ def bench_landmarks(meshes: dict[str, FaceMesh]) -> None:
                 results[photo][face_width] = None
                 continue
             landmarks = result.landmarks[index]
-            geometry = estimate_face_geometry(landmarks, Camera.from_fov(63.0, width, height))
+            # the canvas is the photo scaled and shifted: so is the photo's camera (same rays, same pose)
+            focal = full.shape[0] / 2 / np.tan(np.radians(63.0 / 2)) * scale
+            center_px = np.array([full.shape[1], full.shape[0]]) / 2 * scale + offset
+            camera = Camera.from_intrinsics(focal, focal, center_px[0], center_px[1], width, height)
+            geometry = estimate_face_geometry(landmarks, camera)
             results[photo][face_width] = (pixels[index], true_here, geometry.pose_matrix[:3, :3] if geometry else None)
     full_meshes = [results[p][None][0] for p in photos]
     full_truths = [results[p][None][1] for p in photos]
