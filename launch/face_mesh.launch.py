@@ -1,6 +1,6 @@
 """Start the face_mesh node: `ros2 launch facemesh_ros face_mesh.launch.py image:=/camera/image_raw`.
 
-Arguments: image and camera_info topics, params_file, namespace, image_transport, rviz, and effect (none,
+Arguments: image and camera_info topics, params_file, namespace, image_transport, ros4hri, rviz, and effect (none,
 glasses, face_paint) to also start the face_effect node on the same camera.
 """
 
@@ -12,6 +12,7 @@ from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -33,6 +34,9 @@ def generate_launch_description() -> LaunchDescription:
         ),
         DeclareLaunchArgument("namespace", default_value="", description="Namespace of the node"),
         DeclareLaunchArgument("image_transport", default_value="raw", description="raw or compressed"),
+        DeclareLaunchArgument(
+            "ros4hri", default_value="false", description="ROS4HRI mode: REP-155 /humans/faces/... topics"
+        ),
         DeclareLaunchArgument("rviz", default_value="false", description="Also start RViz with the config"),
         DeclareLaunchArgument(
             "effect",
@@ -55,7 +59,13 @@ def generate_launch_description() -> LaunchDescription:
         package="facemesh_ros",
         executable="face_mesh_node",
         name="face_mesh",
-        parameters=[LaunchConfiguration("params_file"), {"image_transport": LaunchConfiguration("image_transport")}],
+        parameters=[
+            LaunchConfiguration("params_file"),
+            {
+                "image_transport": LaunchConfiguration("image_transport"),
+                "ros4hri": ParameterValue(LaunchConfiguration("ros4hri"), value_type=bool),
+            },
+        ],
         **same_camera,
     )
     effect = LaunchConfiguration("effect")

@@ -37,7 +37,16 @@ def _keyword(call: ast.Call, name: str) -> ast.expr | None:
 def test_launch_file_declares_the_documented_arguments() -> None:
     tree = _launch_tree()
     declared = {call.args[0].value for call in _calls(tree, "DeclareLaunchArgument")}
-    assert declared == {"image", "camera_info", "params_file", "namespace", "image_transport", "rviz", "effect"}
+    assert declared == {
+        "image",
+        "camera_info",
+        "params_file",
+        "namespace",
+        "image_transport",
+        "ros4hri",
+        "rviz",
+        "effect",
+    }
     assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description" for n in tree.body)
 
 
