@@ -262,15 +262,16 @@ def test_diagnostics_say_error_while_frames_arrive_but_none_is_processed(raw, fr
     assert "stalled" in error.message and "unsupported encoding" in error.message
     assert float(values["input rate (Hz)"]) > 5 and float(values["processed rate (Hz)"]) == 0.0
     assert float(values["time since last processed frame (s)"]) >= 3.0
-    send(raw, frames[1], 1800)  # processing again: back to OK
     raw.diagnostics.clear()
-    assert raw.spin_until(
-        lambda: any(
-            (s := status_of(m, "/hostile/face_mesh")) is not None and s.level == DiagnosticStatus.OK
-            for m in raw.diagnostics
-        ),
-        timeout=5.0,
-    )
+    good = rgb_image(frames[1].image, Header(stamp=stamp(1800), frame_id=FRAME_ID))
+    deadline = time.monotonic() + 10.0
+    ok = False
+    while not ok and time.monotonic() < deadline:  # good frames again: back to OK within a period or two
+        raw.image_pub.publish(good)
+        raw.spin_for(0.1)
+        statuses = [status_of(m, "/hostile/face_mesh") for m in raw.diagnostics]
+        ok = any(s is not None and s.level == DiagnosticStatus.OK for s in statuses)
+    assert ok, [status_of(m, "/hostile/face_mesh") for m in raw.diagnostics]
 
 
 def test_frames_lost_before_the_callback_are_counted(raw, frames) -> None:
