@@ -34,6 +34,42 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# `ros2 launch` and the ros2 CLI: no wheels exist, so build the unmodified upstream sources in
+# $FACEMESH_ROS_SHARED/ros2-jazzy (default ../shared, beside the clone; read-only, never copied) into install/,
+# once: a stamp of their package manifests skips the build while nothing changed. A machine with a ROS 2
+# install of its own (`ros2` on PATH) uses that one.
+shared=${FACEMESH_ROS_SHARED:-$root/../shared}
+tooling=$shared/ros2-jazzy
+tooling_stamp=$root/install/.facemesh_ros-launch-tooling
+build_launch_tooling() {
+  if command -v ros2 >/dev/null 2>&1 && [[ "$(command -v ros2)" != "$root/install/"* ]]; then
+    echo "setup: using the installed ros2 ($(command -v ros2))"
+    return
+  fi
+  if [ ! -d "$tooling" ]; then
+    echo "setup: warning: $tooling not found (set FACEMESH_ROS_SHARED): no 'ros2 launch'" >&2
+    return
+  fi
+  local wanted_tooling
+  wanted_tooling=$( (cd "$tooling" && find . \( -name package.xml -o -name setup.py -o -name CMakeLists.txt \) \
+    | sort | xargs cat; cat "$root/cmake/composition_interfaces_wheels.cmake" "$stamp") | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$tooling_stamp" 2>/dev/null)" = "$wanted_tooling" ]; then
+    return
+  fi
+  echo "setup: colcon build of launch, launch_ros, ros2cli from $tooling (once, ~2 min)"
+  rm -rf build/ros2-jazzy  # CMake caches remember the source folder, which may have moved
+  # Not --symlink-install: that would write egg-info into the (read-only) sources.
+  if ! colcon --log-base log build --base-paths "$tooling" --build-base build/ros2-jazzy --install-base install \
+        --cmake-args -DPython3_EXECUTABLE="$venv/bin/python" -DBUILD_TESTING=OFF \
+        -DCMAKE_PROJECT_composition_interfaces_INCLUDE="$root/cmake/composition_interfaces_wheels.cmake" \
+        >log/colcon-build-launch-tooling.txt 2>&1; then
+    tail -n 40 log/colcon-build-launch-tooling.txt >&2
+    echo "setup: colcon build of the launch tooling failed, full log in log/colcon-build-launch-tooling.txt" >&2
+    exit 1
+  fi
+  echo "$wanted_tooling" > "$tooling_stamp"
+}
+
 requirements=(requirements.txt requirements-build.txt requirements-dev.txt "requirements-onnxruntime-$variant.txt")
 stamp=$venv/.facemesh_ros-requirements
 wanted=$(cat "${requirements[@]}" | sha256sum | cut -d' ' -f1)
@@ -58,8 +94,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
 fi
 
 export PATH="$venv/bin:$PATH" AMENT_PREFIX_PATH="$venv" CMAKE_PREFIX_PATH="$venv"
-echo "setup: colcon build"
 mkdir -p log
+build_launch_tooling
+echo "setup: colcon build"
 # pip_env/tf2_msgs provides tf2_msgs/TFMessage, which no wheel publishes; a ROS install has its own.
 if ! colcon --log-base log build --symlink-install --base-paths . pip_env/tf2_msgs \
       --cmake-args -DPython3_EXECUTABLE="$venv/bin/python" -DBUILD_TESTING=OFF >log/colcon-build.txt 2>&1; then
