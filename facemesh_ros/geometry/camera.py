@@ -42,6 +42,14 @@ _PINHOLE_UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT, 12, 0.0)
 _FISHEYE_UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 20, 1e-12)
 
 
+def _undistort_points_iter(pixels: np.ndarray, matrix: np.ndarray, coeffs: np.ndarray, criteria: tuple) -> np.ndarray:
+    """cv2.undistortPoints with explicit iteration criteria: OpenCV 4.x names it undistortPointsIter (its
+    undistortPoints takes no criteria), OpenCV 5 merged it into undistortPoints. Same algorithm, same result."""
+    if hasattr(cv2, "undistortPointsIter"):
+        return cv2.undistortPointsIter(pixels, matrix, coeffs, None, None, criteria)
+    return cv2.undistortPoints(pixels, matrix, coeffs, criteria=criteria)
+
+
 def _invalid(message: str) -> GeometryError:
     return GeometryError(FailureReason.INVALID_CAMERA, message)
 
@@ -188,8 +196,7 @@ class Camera:
             out = cv2.fisheye.undistortPoints(pixels, self._matrix, self._coeffs,
                                               criteria=_FISHEYE_UNDISTORT_CRITERIA)
         else:
-            out = cv2.undistortPoints(pixels, self._matrix, self._coeffs,
-                                      criteria=_PINHOLE_UNDISTORT_CRITERIA)
+            out = _undistort_points_iter(pixels, self._matrix, self._coeffs, criteria=_PINHOLE_UNDISTORT_CRITERIA)
         return out.reshape(-1, 2)
 
 
