@@ -99,7 +99,7 @@ build_launch_tooling
 echo "setup: colcon build"
 # pip_env/tf2_msgs provides tf2_msgs/TFMessage, which no wheel publishes; a ROS install has its own.
 if ! colcon --log-base log build --symlink-install --base-paths . pip_env/tf2_msgs \
-      --cmake-args -DPython3_EXECUTABLE="$venv/bin/python" -DBUILD_TESTING=OFF >log/colcon-build.txt 2>&1; then
+      --cmake-args -DPython3_EXECUTABLE="$venv/bin/python" -DBUILD_TESTING=ON >log/colcon-build.txt 2>&1; then
   tail -n 40 log/colcon-build.txt >&2
   echo "setup: colcon build failed, full log in log/colcon-build.txt" >&2
   exit 1
