@@ -3,8 +3,9 @@
 # `colcon build` a ROS workspace would run, into install/. Idempotent: pip runs only when a requirements file
 # changed, and colcon rebuilds only what changed.
 #
-# onnxruntime: a machine with an NVIDIA driver (nvidia-smi answers) gets onnxruntime-gpu, any other gets the CPU
-# build; FACEMESH_ROS_ONNXRUNTIME=cpu|gpu overrides. Neither pulls a CUDA toolkit: onnxruntime-gpu uses the
+# onnxruntime: scripts/onnxruntime_variant.sh picks the build for the machine's NVIDIA driver (onnxruntime-gpu
+# for CUDA 13 or 12) or the CPU build, and setup says what it chose and why;
+# FACEMESH_ROS_ONNXRUNTIME=cpu|gpu|gpu-cuda12 overrides. None pulls a CUDA toolkit: onnxruntime-gpu uses the
 # CUDA/cuDNN libraries of the machine, and falls back to the CPU when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,9 +15,13 @@ python=${PYTHON:-python3}
 
 variant=${FACEMESH_ROS_ONNXRUNTIME:-}
 if [ -z "$variant" ]; then
-  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then variant=gpu; else variant=cpu; fi
+  read -r variant reason < <(bash scripts/onnxruntime_variant.sh)
+else
+  reason="FACEMESH_ROS_ONNXRUNTIME=$variant"
 fi
-case "$variant" in cpu|gpu) ;; *) echo "FACEMESH_ROS_ONNXRUNTIME must be cpu or gpu, not '$variant'" >&2; exit 2;; esac
+case "$variant" in cpu|gpu|gpu-cuda12) ;; *)
+  echo "FACEMESH_ROS_ONNXRUNTIME must be cpu, gpu or gpu-cuda12, not '$variant'" >&2; exit 2;; esac
+echo "setup: onnxruntime: requirements-onnxruntime-$variant.txt ($reason)"
 
 # OpenGL for the effect renderer (moderngl): EGL + Mesa's llvmpipe, or the NVIDIA driver's EGL on GPU machines.
 system_packages=(libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri)
@@ -80,7 +85,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "setup: installing Python packages (onnxruntime: $variant)"
-  other=$([ "$variant" = gpu ] && echo onnxruntime || echo onnxruntime-gpu)
+  other=$([ "$variant" = cpu ] && echo onnxruntime-gpu || echo onnxruntime)
   "$venv/bin/python" -m pip uninstall -q -y "$other" 2>/dev/null || true
   mkdir -p log
   if ! "$venv/bin/python" -m pip install -q --disable-pip-version-check "${requirements[@]/#/-r}" \

@@ -54,6 +54,19 @@ def test_package_xml_declares_the_runtime_dependencies() -> None:
         assert key in deps, key
 
 
+def test_package_xml_onnxruntime_key_follows_the_gpu_choice() -> None:
+    from catkin_pkg.package import parse_package
+
+    package = parse_package(REPO_ROOT / "package.xml")
+    for environment, key in (({}, "python3-onnxruntime-pip"), ({"FACEMESH_ROS_ONNXRUNTIME": "cpu"},
+                             "python3-onnxruntime-pip"), ({"FACEMESH_ROS_ONNXRUNTIME": "gpu"},
+                             "python3-onnxruntime-gpu-pip")):
+        package.evaluate_conditions(environment)
+        keys = {d.name for d in package.exec_depends if d.evaluated_condition}
+        assert {k for k in keys if "onnxruntime" in k} == {key}, environment
+        assert "mcap-ros2-support" in keys
+
+
 def test_every_test_image_is_present_and_unchanged(test_data_dir: Path) -> None:
     for _requirement, (_args, members) in fetch_test_data.SOURCES.items():
         assert fetch_test_data.have_all(test_data_dir, members)
