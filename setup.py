@@ -21,8 +21,10 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=[*find_packages(include=["facemesh_ros", "facemesh_ros.*"], exclude=["facemesh_ros.ros*"]),
-              "facemesh_ros.models"],
+    packages=[
+        *find_packages(include=["facemesh_ros", "facemesh_ros.*"], exclude=["facemesh_ros.ros*"]),
+        "facemesh_ros.models",
+    ],
     package_dir={"facemesh_ros.models": "models"},
     package_data={
         "facemesh_ros.models": ["*.onnx", "*.npz", "LICENSE", "NOTICE", "README.md", "SHA256SUMS"],

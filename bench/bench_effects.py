@@ -19,13 +19,16 @@ from facemesh_ros.effects import EffectRenderer, face_paint_effect, glasses_effe
 from facemesh_ros.geometry import Camera, default_canonical_face_model, estimate_face_geometry
 
 WIDTH, HEIGHT = 1280, 720
-POSES = (((20.0, -5.0, 3.0), (0.0, 0.0, -50.0)),  # (yaw, pitch, roll) degrees, position cm
-         ((-30.0, 10.0, -8.0), (-18.0, 3.0, -65.0)),
-         ((35.0, 0.0, 10.0), (20.0, -4.0, -60.0)))
+POSES = (
+    ((20.0, -5.0, 3.0), (0.0, 0.0, -50.0)),  # (yaw, pitch, roll) degrees, position cm
+    ((-30.0, 10.0, -8.0), (-18.0, 3.0, -65.0)),
+    ((35.0, 0.0, 10.0), (20.0, -4.0, -60.0)),
+)
 
 
-def synthetic_landmarks(camera: Camera, angles: tuple[float, float, float],
-                        position: tuple[float, float, float]) -> np.ndarray:
+def synthetic_landmarks(
+    camera: Camera, angles: tuple[float, float, float], position: tuple[float, float, float]
+) -> np.ndarray:
     rotation = Rotation.from_euler("yxz", angles, degrees=True).as_matrix()
     points = default_canonical_face_model().vertices @ rotation.T + position
     depth = -points[:, 2]
@@ -63,18 +66,23 @@ def main() -> None:
             for effect in (glasses_effect(), face_paint_effect()):
                 renderer.set_effect(effect)
                 for count in (1, 3):
-                    cases = (("render", lambda n=count: renderer.render(frame, camera, geometries[:n])),
-                             ("render_landmarks",
-                              lambda n=count: renderer.render_landmarks(frame, camera, landmarks[:n])))
+                    cases = (
+                        ("render", lambda n=count: renderer.render(frame, camera, geometries[:n])),
+                        ("render_landmarks", lambda n=count: renderer.render_landmarks(frame, camera, landmarks[:n])),
+                    )
                     for call, run in cases:
                         times = time_ms(run, args.frames)
                         median = float(np.median(times))
-                        print(f"{effect.name:<12}{samples:>4}{count:>6}{call:>18}{median:>11.2f}"
-                              f"{np.percentile(times, 95):>9.2f}{1000.0 / median:>8.0f}")
+                        print(
+                            f"{effect.name:<12}{samples:>4}{count:>6}{call:>18}{median:>11.2f}"
+                            f"{np.percentile(times, 95):>9.2f}{1000.0 / median:>8.0f}"
+                        )
             if samples == 0:
                 times = time_ms(lambda: renderer.render(frame, camera, []), args.frames)
-                print(f"{'(no faces)':<12}{0:>4}{0:>6}{'render':>18}{np.median(times):>11.2f}"
-                      f"{np.percentile(times, 95):>9.2f}{1000.0 / np.median(times):>8.0f}   frame copy, no GL")
+                print(
+                    f"{'(no faces)':<12}{0:>4}{0:>6}{'render':>18}{np.median(times):>11.2f}"
+                    f"{np.percentile(times, 95):>9.2f}{1000.0 / np.median(times):>8.0f}   frame copy, no GL"
+                )
 
 
 if __name__ == "__main__":

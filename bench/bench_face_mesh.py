@@ -29,10 +29,8 @@ from facemesh_ros.virtual_camera import VirtualCamera  # noqa: E402
 REFERENCE_PYTHON = REPO / ".venv-ref" / "bin" / "python"
 CASES = {
     "static 1080p, 2 faces": {"photo": "breakingbad.jpg", "static": True, "max_num_faces": 2, "size": None},
-    "tracking 720p, 1 face": {"photo": "lenna.png", "static": False, "max_num_faces": 1,
-                              "size": [1280, 720]},
-    "tracking 1080p, 1 face": {"photo": "lenna.png", "static": False, "max_num_faces": 1,
-                               "size": [1920, 1080]},
+    "tracking 720p, 1 face": {"photo": "lenna.png", "static": False, "max_num_faces": 1, "size": [1280, 720]},
+    "tracking 1080p, 1 face": {"photo": "lenna.png", "static": False, "max_num_faces": 1, "size": [1920, 1080]},
 }
 
 
@@ -43,8 +41,9 @@ def case_frames(case: dict, count: int) -> list[np.ndarray]:
     rgb = np.ascontiguousarray(bgr[:, :, ::-1])
     if case["size"] is None:
         return [rgb] * count
-    camera = VirtualCamera(rgb, size=tuple(case["size"]), num_frames=count, pan=0.03, zoom_range=(1.0, 1.3),
-                           roll_deg=10.0)
+    camera = VirtualCamera(
+        rgb, size=tuple(case["size"]), num_frames=count, pan=0.03, zoom_range=(1.0, 1.3), roll_deg=10.0
+    )
     return [frame.image for frame in camera]
 
 
@@ -59,20 +58,25 @@ def time_frames(process, frames: list[np.ndarray], warmup: int = 5) -> tuple[lis
     return times, faces
 
 
-def run_ours(case: dict, frames: list[np.ndarray], threads: int | None,
-             refine: bool) -> tuple[list[float], list[int]]:
+def run_ours(case: dict, frames: list[np.ndarray], threads: int | None, refine: bool) -> tuple[list[float], list[int]]:
     from facemesh_ros.face_mesh import FaceMesh
 
-    with FaceMesh(static_image_mode=case["static"], max_num_faces=case["max_num_faces"], device="cpu",
-                  num_threads=threads, refine_landmarks=refine) as mesh:
+    with FaceMesh(
+        static_image_mode=case["static"],
+        max_num_faces=case["max_num_faces"],
+        device="cpu",
+        num_threads=threads,
+        refine_landmarks=refine,
+    ) as mesh:
         return time_frames(lambda frame: mesh.process(frame).num_faces, frames)
 
 
 def run_mediapipe(case: dict, frames: list[np.ndarray], refine: bool) -> tuple[list[float], list[int]]:
     from mediapipe.python.solutions.face_mesh import FaceMesh
 
-    with FaceMesh(static_image_mode=case["static"], max_num_faces=case["max_num_faces"],
-                  refine_landmarks=refine) as mesh:
+    with FaceMesh(
+        static_image_mode=case["static"], max_num_faces=case["max_num_faces"], refine_landmarks=refine
+    ) as mesh:
         return time_frames(lambda frame: len(mesh.process(frame).multi_face_landmarks or []), frames)
 
 
@@ -82,7 +86,9 @@ def reference_subprocess(name: str, count: int, refine: bool) -> tuple[list[floa
     output = subprocess.run(
         [str(REFERENCE_PYTHON), __file__, "--mediapipe-case", name, "--frames", str(count)]
         + (["--refine"] if refine else []),
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     result = json.loads(output.strip().splitlines()[-1])
     return result["times"], result["faces"]
@@ -93,11 +99,11 @@ def summary(times: list[float]) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=60)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="landmark-model threads of ours (default: FaceMesh's, min(2, CPUs))")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="landmark-model threads of ours (default: FaceMesh's, min(2, CPUs))"
+    )
     parser.add_argument("--refine", action="store_true", help="refine_landmarks=True (478) on both sides")
     parser.add_argument("--mediapipe-case", help=argparse.SUPPRESS)  # internal: run in .venv-ref
     args = parser.parse_args()
@@ -106,14 +112,15 @@ def main() -> None:
         times, faces = run_mediapipe(case, case_frames(case, args.frames), args.refine)
         print(json.dumps({"times": times, "faces": faces}))
         return
-    print(f"{'case':<24} {'ours median/mean ms':>20} {'MediaPipe median/mean ms':>25} {'ratio':>6}"
-          "  faces ours/MP")
+    print(f"{'case':<24} {'ours median/mean ms':>20} {'MediaPipe median/mean ms':>25} {'ratio':>6}  faces ours/MP")
     for name, case in CASES.items():
         ours_times, ours_faces = run_ours(case, case_frames(case, args.frames), args.threads, args.refine)
         mp_times, mp_faces = reference_subprocess(name, args.frames, args.refine)
         ours, ref = summary(ours_times), summary(mp_times)
-        print(f"{name:<24} {ours[0]:>10.2f} / {ours[1]:<7.2f} {ref[0]:>14.2f} / {ref[1]:<8.2f} "
-              f"{ours[0] / ref[0]:>6.2f}  {sum(ours_faces)}/{sum(mp_faces)}")
+        print(
+            f"{name:<24} {ours[0]:>10.2f} / {ours[1]:<7.2f} {ref[0]:>14.2f} / {ref[1]:<8.2f} "
+            f"{ours[0] / ref[0]:>6.2f}  {sum(ours_faces)}/{sum(mp_faces)}"
+        )
 
 
 if __name__ == "__main__":

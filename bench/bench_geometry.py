@@ -31,7 +31,7 @@ MODEL = default_canonical_face_model()
 def synthetic_landmarks(camera: Camera, count: int) -> np.ndarray:
     rotation = Rotation.from_euler("YXZ", [25, -10, 5], degrees=True).as_matrix()
     optical = (MODEL.vertices @ rotation.T + [4.0, 2.0, -80.0]) * [1, -1, -1]
-    optical = np.concatenate([optical, optical[:count - 468]])
+    optical = np.concatenate([optical, optical[: count - 468]])
     u = camera.fx * optical[:, 0] / optical[:, 2] + camera.cx
     v = camera.fy * optical[:, 1] / optical[:, 2] + camera.cy
     depth = optical[:, 2]
@@ -65,8 +65,9 @@ def main() -> None:
     cameras = {
         "from_fov(63) 640x480": Camera.from_fov(63, 640, 480),
         "camera_info rectified 1280x720": Camera.from_intrinsics(905.3, 948.7, 700.2, 331.9, 1280, 720),
-        "camera_info raw + plumb_bob": Camera.from_intrinsics(905.3, 948.7, 700.2, 331.9, 1280, 720,
-                                                              distortion=distortion),
+        "camera_info raw + plumb_bob": Camera.from_intrinsics(
+            905.3, 948.7, 700.2, 331.9, 1280, 720, distortion=distortion
+        ),
     }
     print(f"estimate_face_geometry, per face (best of 5 x {repeats // 5} calls):")
     for name, camera in cameras.items():
@@ -79,8 +80,9 @@ def main() -> None:
     landmarks = synthetic_landmarks(camera, 468)
     ours = per_call_us(lambda: estimate_face_geometry(landmarks, camera), repeats)
     dense = per_call_us(lambda: dense_reference(landmarks, 640, 480), repeats)
-    print(f"literal dense spec transcription (numpy, 468 points): {dense:7.1f} us -> ratio ours/dense "
-          f"{ours / dense:.2f}")
+    print(
+        f"literal dense spec transcription (numpy, 468 points): {dense:7.1f} us -> ratio ours/dense {ours / dense:.2f}"
+    )
     geometry = estimate_face_geometry(landmarks, camera)
     smoother = FaceGeometrySmoother()
     clock = iter(np.arange(0, 1e6, 1 / 30))

@@ -95,8 +95,9 @@ def run_tflite(jobs: dict[str, tuple[str, str]], repeats: int) -> dict[str, floa
     """{"model|batch|threads": ms per call} from the TFLite worker in .venv-ref."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump({"jobs": jobs, "repeats": repeats}, handle)
-    completed = subprocess.run([str(REF_PYTHON), __file__, "--tflite-worker", handle.name],
-                               capture_output=True, text=True, check=True)
+    completed = subprocess.run(
+        [str(REF_PYTHON), __file__, "--tflite-worker", handle.name], capture_output=True, text=True, check=True
+    )
     Path(handle.name).unlink()
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
@@ -160,8 +161,9 @@ def main() -> None:
                 x = make_input(model, batch)
                 calls = {}
                 for label, (source, settings) in variants.items():
-                    session = ort_session(source, settings.get("threads"), settings.get("level", "ALL"),
-                                          settings.get("spin", True))
+                    session = ort_session(
+                        source, settings.get("threads"), settings.get("level", "ALL"), settings.get("spin", True)
+                    )
                     name = session.get_inputs()[0].name
                     calls[label] = lambda s=session, n=name, x=x: s.run(None, {n: x})
                 for label, ms in time_interleaved(calls, args.repeats).items():
@@ -178,20 +180,24 @@ def main() -> None:
 
 
 def print_table(rows: list[tuple[str, int, str, float]]) -> None:
-    header = (f"{'model':28s} {'N':>2s}  {'runtime / configuration':46s} {'ms/call':>8s} {'ms/face':>8s} "
-              f"{'vs tfl 1t':>9s} {'vs tfl 2t':>9s}")
+    header = (
+        f"{'model':28s} {'N':>2s}  {'runtime / configuration':46s} {'ms/call':>8s} {'ms/face':>8s} "
+        f"{'vs tfl 1t':>9s} {'vs tfl 2t':>9s}"
+    )
     print(header)
     print("-" * len(header))
     for model in dict.fromkeys(r[0] for r in rows):
-        bases = [next((r[3] for r in rows if r[0] == model and r[1] == 1 and r[2] == label), None)
-                 for label in TFLITE_BASES]
+        bases = [
+            next((r[3] for r in rows if r[0] == model and r[1] == 1 and r[2] == label), None) for label in TFLITE_BASES
+        ]
         for batch in sorted({r[1] for r in rows if r[0] == model}):
             for _, _, label, ms in (r for r in rows if r[0] == model and r[1] == batch):
                 per_face = ms / batch
                 ratios = " ".join(f"{per_face / base:8.2f}x" if base else f"{'n/a':>9s}" for base in bases)
                 print(f"{model:28s} {batch:2d}  {label:46s} {ms:8.3f} {per_face:8.3f} {ratios}")
-    print("vs tfl = ms/face / TFLite ms/face at N=1 with 1 or 2 threads (MediaPipe runs one face per call);"
-          " < 1 is faster")
+    print(
+        "vs tfl = ms/face / TFLite ms/face at N=1 with 1 or 2 threads (MediaPipe runs one face per call); < 1 is faster"
+    )
 
 
 if __name__ == "__main__":

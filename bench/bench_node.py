@@ -42,8 +42,11 @@ RATE_HZ = 30.0
 
 def make_frames(count: int) -> list:
     photo = cv2.cvtColor(cv2.imread(str(REPO / "test" / "data" / "astronaut.png")), cv2.COLOR_BGR2RGB)
-    return list(VirtualCamera(photo, size=SIZE, num_frames=count, target=(250, 200), pan=0.05,
-                              zoom_range=(1.4, 1.8), roll_deg=15.0))
+    return list(
+        VirtualCamera(
+            photo, size=SIZE, num_frames=count, target=(250, 200), pan=0.05, zoom_range=(1.4, 1.8), roll_deg=15.0
+        )
+    )
 
 
 def library_time(frames: list, repeats: int) -> np.ndarray:
@@ -51,8 +54,9 @@ def library_time(frames: list, repeats: int) -> np.ndarray:
     with FaceMesh() as face_mesh:
         for i in range(repeats):
             frame = frames[i % len(frames)]
-            camera = Camera.from_intrinsics(frame.intrinsics[0, 0], frame.intrinsics[1, 1], frame.intrinsics[0, 2],
-                                            frame.intrinsics[1, 2], *SIZE)
+            camera = Camera.from_intrinsics(
+                frame.intrinsics[0, 0], frame.intrinsics[1, 1], frame.intrinsics[0, 2], frame.intrinsics[1, 2], *SIZE
+            )
             start = time.perf_counter()
             result = face_mesh.process(frame.image)
             for landmarks in result.landmarks:
@@ -75,8 +79,14 @@ def run_config(name: str, frames: list, seconds: float, markers: bool, annotated
 
         client.node.create_subscription(FaceMeshArray, "/face_mesh/faces", on_faces, 50)
         diagnostics: list[dict[str, str]] = []
-        client.node.create_subscription(DiagnosticArray, "/diagnostics", lambda m: diagnostics.extend(
-            {kv.key: kv.value for kv in s.values} for s in m.status if s.name.startswith("/face_mesh")), 10)
+        client.node.create_subscription(
+            DiagnosticArray,
+            "/diagnostics",
+            lambda m: diagnostics.extend(
+                {kv.key: kv.value for kv in s.values} for s in m.status if s.name.startswith("/face_mesh")
+            ),
+            10,
+        )
         # raw=True: the bench takes the serialized bytes without building Python messages, so what is measured
         # is the node's cost; deserializing ~3000 marker points here would load the shared 2 cores instead
         if markers:
@@ -116,10 +126,16 @@ def run_config(name: str, frames: list, seconds: float, markers: bool, annotated
     # the node's percentiles cover its last 300 frames (10 s at 30 Hz): take the last report
     last = diagnostics[-1] if diagnostics else {}
     lat = np.array(latencies) if latencies else np.full(1, np.nan)
-    return {"config": name, "sent": sent_count, "answered": len(latencies), "dropped": dropped,
-            "node p50": float(last.get("processing time p50 (ms)", "nan")),
-            "node p95": float(last.get("processing time p95 (ms)", "nan")),
-            "e2e p50": np.percentile(lat, 50), "e2e p95": np.percentile(lat, 95)}
+    return {
+        "config": name,
+        "sent": sent_count,
+        "answered": len(latencies),
+        "dropped": dropped,
+        "node p50": float(last.get("processing time p50 (ms)", "nan")),
+        "node p95": float(last.get("processing time p95 (ms)", "nan")),
+        "e2e p50": np.percentile(lat, 50),
+        "e2e p95": np.percentile(lat, 95),
+    }
 
 
 def main() -> None:
@@ -128,22 +144,32 @@ def main() -> None:
     args = parser.parse_args()
     frames = make_frames(60)
     library = library_time(frames, 150)
-    print(f"core library alone (FaceMesh.process + geometry), 1280x720, one face: "
-          f"p50 {np.percentile(library, 50):.2f} ms, p95 {np.percentile(library, 95):.2f} ms")
+    print(
+        f"core library alone (FaceMesh.process + geometry), 1280x720, one face: "
+        f"p50 {np.percentile(library, 50):.2f} ms, p95 {np.percentile(library, 95):.2f} ms"
+    )
     rclpy.init()
-    rows = [run_config("markers off", frames, args.seconds, markers=False, annotated=False),
-            run_config("markers on", frames, args.seconds, markers=True, annotated=False),
-            run_config("markers + annotated", frames, args.seconds, markers=True, annotated=True)]
+    rows = [
+        run_config("markers off", frames, args.seconds, markers=False, annotated=False),
+        run_config("markers on", frames, args.seconds, markers=True, annotated=False),
+        run_config("markers + annotated", frames, args.seconds, markers=True, annotated=True),
+    ]
     rclpy.shutdown()
-    print(f"\n{'config':<22}{'sent':>6}{'answered':>10}{'dropped':>9}{'node p50':>10}{'node p95':>10}"
-          f"{'e2e p50':>9}{'e2e p95':>9}   (ms; node = worker start to last publish)")
+    print(
+        f"\n{'config':<22}{'sent':>6}{'answered':>10}{'dropped':>9}{'node p50':>10}{'node p95':>10}"
+        f"{'e2e p50':>9}{'e2e p95':>9}   (ms; node = worker start to last publish)"
+    )
     for r in rows:
-        print(f"{r['config']:<22}{r['sent']:>6}{r['answered']:>10}{r['dropped']:>9}{r['node p50']:>10.2f}"
-              f"{r['node p95']:>10.2f}{r['e2e p50']:>9.2f}{r['e2e p95']:>9.2f}")
+        print(
+            f"{r['config']:<22}{r['sent']:>6}{r['answered']:>10}{r['dropped']:>9}{r['node p50']:>10.2f}"
+            f"{r['node p95']:>10.2f}{r['e2e p50']:>9.2f}{r['e2e p95']:>9.2f}"
+        )
     base = np.percentile(library, 50)
     markers_cost = rows[1]["node p50"] - rows[0]["node p50"]
-    print(f"\nnode overhead over the library (p50): markers off {rows[0]['node p50'] - base:+.2f} ms, "
-          f"markers on {rows[1]['node p50'] - base:+.2f} ms; markers cost {markers_cost:+.2f} ms")
+    print(
+        f"\nnode overhead over the library (p50): markers off {rows[0]['node p50'] - base:+.2f} ms, "
+        f"markers on {rows[1]['node p50'] - base:+.2f} ms; markers cost {markers_cost:+.2f} ms"
+    )
 
 
 if __name__ == "__main__":

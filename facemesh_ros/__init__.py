@@ -22,13 +22,27 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "face_mesh": ("FaceMesh", "FaceMeshResult", "NormalizedLandmark", "NormalizedLandmarkList"),
     "connections": (
-        "FACEMESH_LIPS", "FACEMESH_LEFT_EYE", "FACEMESH_LEFT_EYEBROW", "FACEMESH_LEFT_IRIS", "FACEMESH_RIGHT_EYE",
-        "FACEMESH_RIGHT_EYEBROW", "FACEMESH_RIGHT_IRIS", "FACEMESH_FACE_OVAL", "FACEMESH_NOSE", "FACEMESH_CONTOURS",
-        "FACEMESH_IRISES", "FACEMESH_TESSELATION", "FACEMESH_NUM_LANDMARKS", "FACEMESH_NUM_LANDMARKS_WITH_IRISES",
+        "FACEMESH_LIPS",
+        "FACEMESH_LEFT_EYE",
+        "FACEMESH_LEFT_EYEBROW",
+        "FACEMESH_LEFT_IRIS",
+        "FACEMESH_RIGHT_EYE",
+        "FACEMESH_RIGHT_EYEBROW",
+        "FACEMESH_RIGHT_IRIS",
+        "FACEMESH_FACE_OVAL",
+        "FACEMESH_NOSE",
+        "FACEMESH_CONTOURS",
+        "FACEMESH_IRISES",
+        "FACEMESH_TESSELATION",
+        "FACEMESH_NUM_LANDMARKS",
+        "FACEMESH_NUM_LANDMARKS_WITH_IRISES",
     ),
     "drawing": (
-        "DrawingSpec", "draw_landmarks", "get_default_face_mesh_tesselation_style",
-        "get_default_face_mesh_contours_style", "get_default_face_mesh_iris_connections_style",
+        "DrawingSpec",
+        "draw_landmarks",
+        "get_default_face_mesh_tesselation_style",
+        "get_default_face_mesh_contours_style",
+        "get_default_face_mesh_iris_connections_style",
     ),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -29,12 +29,18 @@ _CONTOURS = get_default_face_mesh_contours_style()
 _IRISES = get_default_face_mesh_iris_connections_style()
 
 
-def annotate(rgb: np.ndarray, result: FaceMeshResult, geometries: Sequence[FaceGeometry | None],
-             camera: Camera, *, draw_tesselation: bool = True, draw_axes: bool = True) -> np.ndarray:
+def annotate(
+    rgb: np.ndarray,
+    result: FaceMeshResult,
+    geometries: Sequence[FaceGeometry | None],
+    camera: Camera,
+    *,
+    draw_tesselation: bool = True,
+    draw_axes: bool = True,
+) -> np.ndarray:
     """A BGR copy of `rgb` with every face drawn (MediaPipe's default styles; ids, distance, pose axes)."""
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    for landmarks, track_id, geometry in zip(result.landmarks, result.track_ids.tolist(), geometries,
-                                             strict=True):
+    for landmarks, track_id, geometry in zip(result.landmarks, result.track_ids.tolist(), geometries, strict=True):
         if draw_tesselation:
             draw_landmarks(bgr, landmarks, FACEMESH_TESSELATION, None, _TESSELATION)
         draw_landmarks(bgr, landmarks, FACEMESH_CONTOURS, None, _CONTOURS)

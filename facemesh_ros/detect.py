@@ -168,8 +168,9 @@ def remove_letterbox(detections: Detections, width: int, height: int) -> Detecti
     side = _F32(padded_side(width, height))
     inv_w, inv_h = _F32(1.0) / _F32(width), _F32(1.0) / _F32(height)
     scale = np.array([side * inv_w, side * inv_h], np.float32)
-    offset = np.array([(_F32(-0.5) * side + _F32(width * 0.5)) * inv_w,
-                       (_F32(-0.5) * side + _F32(height * 0.5)) * inv_h], np.float32)
+    offset = np.array(
+        [(_F32(-0.5) * side + _F32(width * 0.5)) * inv_w, (_F32(-0.5) * side + _F32(height * 0.5)) * inv_h], np.float32
+    )
     low = detections.boxes[:, :2] * scale + offset
     high = (detections.boxes[:, :2] + detections.boxes[:, 2:]) * scale + offset
     boxes = np.concatenate([low, high - low], axis=1).astype(np.float32)
@@ -180,8 +181,9 @@ def remove_letterbox(detections: Detections, width: int, height: int) -> Detecti
 class FaceDetector:
     """BlazeFace short-range (selfie distance, 128 px input) or full-range (up to ~5 m, 192 px input)."""
 
-    def __init__(self, detector: str = "short", min_score: float = 0.5, device: str = "auto",
-                 threads: int | None = None) -> None:
+    def __init__(
+        self, detector: str = "short", min_score: float = 0.5, device: str = "auto", threads: int | None = None
+    ) -> None:
         if detector not in DETECTORS:
             raise ValueError(f"detector must be one of {sorted(DETECTORS)}, got {detector!r}")
         self.spec = DETECTORS[detector]

@@ -133,14 +133,22 @@ def get_default_face_mesh_contours_style(i: int = 0) -> dict[tuple[int, int], Dr
     left = DrawingSpec(color=_GREEN, thickness=2)
     right = DrawingSpec(color=_RED, thickness=2)
     plain = DrawingSpec(color=WHITE_COLOR, thickness=2)
-    return _style([
-        (FACEMESH_LIPS, plain), (FACEMESH_LEFT_EYE, left), (FACEMESH_LEFT_EYEBROW, left),
-        (FACEMESH_RIGHT_EYE, right), (FACEMESH_RIGHT_EYEBROW, right), (FACEMESH_FACE_OVAL, plain),
-    ])
+    return _style(
+        [
+            (FACEMESH_LIPS, plain),
+            (FACEMESH_LEFT_EYE, left),
+            (FACEMESH_LEFT_EYEBROW, left),
+            (FACEMESH_RIGHT_EYE, right),
+            (FACEMESH_RIGHT_EYEBROW, right),
+            (FACEMESH_FACE_OVAL, plain),
+        ]
+    )
 
 
 def get_default_face_mesh_iris_connections_style() -> dict[tuple[int, int], DrawingSpec]:
-    return _style([
-        (FACEMESH_LEFT_IRIS, DrawingSpec(color=_GREEN, thickness=2)),
-        (FACEMESH_RIGHT_IRIS, DrawingSpec(color=_RED, thickness=2)),
-    ])
+    return _style(
+        [
+            (FACEMESH_LEFT_IRIS, DrawingSpec(color=_GREEN, thickness=2)),
+            (FACEMESH_RIGHT_IRIS, DrawingSpec(color=_RED, thickness=2)),
+        ]
+    )

@@ -187,8 +187,14 @@ class FaceMesh:
         landmarks, presence, rois = landmarks[accepted], presence[accepted], rois[accepted]
         track_ids = self._tracker.update(landmarks, ids[accepted], width, height)
         return FaceMeshResult(
-            landmarks, presence, rois, track_ids,
-            detections.boxes, detections.keypoints, detections.scores, (width, height),
+            landmarks,
+            presence,
+            rois,
+            track_ids,
+            detections.boxes,
+            detections.keypoints,
+            detections.scores,
+            (width, height),
         )
 
     @property
@@ -198,8 +204,9 @@ class FaceMesh:
             return []
         return list(self._landmarks.model.providers)
 
-    def set_thresholds(self, min_detection_confidence: float | None = None,
-                       min_tracking_confidence: float | None = None) -> None:
+    def set_thresholds(
+        self, min_detection_confidence: float | None = None, min_tracking_confidence: float | None = None
+    ) -> None:
         """Change the confidence thresholds without rebuilding the pipeline (tracking goes on)."""
         if min_detection_confidence is not None:
             self.min_detection_confidence = _check_unit("min_detection_confidence", min_detection_confidence)

@@ -34,8 +34,7 @@ def as_rgb_uint8(image: object) -> np.ndarray:
         image = image[:, :, None]
     if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
         raise ValueError(
-            "image must be H x W x 3 (RGB), H x W x 4 (RGBA), H x W x 1 or H x W (gray); "
-            f"got shape {image.shape}"
+            f"image must be H x W x 3 (RGB), H x W x 4 (RGBA), H x W x 1 or H x W (gray); got shape {image.shape}"
         )
     height, width = image.shape[:2]
     if height == 0 or width == 0:
@@ -132,11 +131,13 @@ def invert_3x3(m: np.ndarray) -> np.ndarray:
     if det == 0.0:
         raise ValueError("degenerate rectangle: transform is not invertible")
     r = 1.0 / det
-    return np.array([
-        [(e * i - f * h) * r, (c * h - b * i) * r, (b * f - c * e) * r],
-        [(f * g - d * i) * r, (a * i - c * g) * r, (c * d - a * f) * r],
-        [(d * h - e * g) * r, (b * g - a * h) * r, (a * e - b * d) * r],
-    ])
+    return np.array(
+        [
+            [(e * i - f * h) * r, (c * h - b * i) * r, (b * f - c * e) * r],
+            [(f * g - d * i) * r, (a * i - c * g) * r, (c * d - a * f) * r],
+            [(d * h - e * g) * r, (b * g - a * h) * r, (a * e - b * d) * r],
+        ]
+    )
 
 
 _GRIDS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -204,8 +205,15 @@ def fixed_point_maps(inverse: np.ndarray, width: int, height: int) -> tuple[np.n
 
 
 def warp_rect(
-    image: np.ndarray, center_x: float, center_y: float, width: float, height: float, rotation: float,
-    size: int, border: int, out: np.ndarray | None = None,
+    image: np.ndarray,
+    center_x: float,
+    center_y: float,
+    width: float,
+    height: float,
+    rotation: float,
+    size: int,
+    border: int,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Resample a rotated rectangle (pixels, radians) of `image` to size x size uint8, like MediaPipe.
 

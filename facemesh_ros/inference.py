@@ -105,29 +105,27 @@ class OnnxModel:
         if not self.path.is_file():
             raise ModelLoadError(f"model file {self.path} not found; {REGENERATE_HINT}")
         try:
-            self.session = ort.InferenceSession(str(self.path), sess_options=session_options(threads),
-                                                providers=requested)
+            self.session = ort.InferenceSession(
+                str(self.path), sess_options=session_options(threads), providers=requested
+            )
         except Exception as error:  # onnxruntime raises several types for unreadable models
             message = f"cannot load model file {self.path} ({error}); {REGENERATE_HINT}"
             raise ModelLoadError(message) from error
         self.providers: list[str] = self.session.get_providers()
         if requested[0] == CUDA and self.providers[0] != CUDA:
-            LOG.warning("%s: CUDA requested but onnxruntime created a %s session", self.path.name,
-                        self.providers[0])
+            LOG.warning("%s: CUDA requested but onnxruntime created a %s session", self.path.name, self.providers[0])
         inputs = self.session.get_inputs()
         if len(inputs) != 1:
             raise ModelLoadError(f"model file {self.path} has {len(inputs)} inputs, expected 1")
         self.input_name: str = inputs[0].name
-        self.input_shape: tuple[int | None, ...] = tuple(d if isinstance(d, int) else None
-                                                         for d in inputs[0].shape)
+        self.input_shape: tuple[int | None, ...] = tuple(d if isinstance(d, int) else None for d in inputs[0].shape)
         self.output_names: list[str] = [output.name for output in self.session.get_outputs()]
 
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Run a batch [N, H, W, C]; a single image [H, W, C] is not accepted (say x[None])."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         expected = self.input_shape
-        if x.ndim != len(expected) or any(
-                e is not None and e != s for e, s in zip(expected, x.shape, strict=True)):
+        if x.ndim != len(expected) or any(e is not None and e != s for e, s in zip(expected, x.shape, strict=True)):
             shown = ["N" if d is None else d for d in expected]
             raise ValueError(f"{self.path.name}: input shape {list(x.shape)} does not match {shown}")
         outputs = self.session.run(self.output_names, {self.input_name: x})

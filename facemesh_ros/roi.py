@@ -35,8 +35,13 @@ def _rotation(start: np.ndarray, end: np.ndarray, width: int, height: int) -> np
 
 
 def _square_rois(
-    xmin: np.ndarray, ymin: np.ndarray, box_w: np.ndarray, box_h: np.ndarray, rotation: np.ndarray,
-    width: int, height: int,
+    xmin: np.ndarray,
+    ymin: np.ndarray,
+    box_w: np.ndarray,
+    box_h: np.ndarray,
+    rotation: np.ndarray,
+    width: int,
+    height: int,
 ) -> np.ndarray:
     """Boxes -> ROIs: same centre, square on the long side in pixels, scaled by 1.5 (float32 throughout)."""
     center_x = xmin + box_w / _F32(2.0)

@@ -88,10 +88,12 @@ class VirtualCamera:
         scale = height / self.photo.shape[0] * zoom  # output pixels per photo pixel
         cos, sin = np.cos(roll) / scale, np.sin(roll) / scale
         # output pixel -> photo pixel: rotate by -roll about the frame centre, shrink, move to `center`
-        out_to_photo = np.array([
-            [cos, sin, center[0] - cos * width / 2 - sin * height / 2],
-            [-sin, cos, center[1] + sin * width / 2 - cos * height / 2],
-        ])
+        out_to_photo = np.array(
+            [
+                [cos, sin, center[0] - cos * width / 2 - sin * height / 2],
+                [-sin, cos, center[1] + sin * width / 2 - cos * height / 2],
+            ]
+        )
         # fixed-point maps + remap: the same pixels with any OpenCV version (fixtures come from another venv)
         coords, fractions = fixed_point_maps(np.vstack([out_to_photo, [0.0, 0.0, 1.0]]), width, height)
         image = cv2.remap(self.photo, coords, fractions, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)

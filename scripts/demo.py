@@ -67,8 +67,13 @@ class Process:
 def start(name: str, argv: list[str], logs: Path) -> Process:
     log_path = logs / f"{name}.log"
     with open(log_path, "w") as log:
-        popen = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 env=dict(os.environ, PYTHONUNBUFFERED="1", RCUTILS_COLORIZED_OUTPUT="0"))
+        popen = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=dict(os.environ, PYTHONUNBUFFERED="1", RCUTILS_COLORIZED_OUTPUT="0"),
+        )
     return Process(name, popen, log_path)
 
 
@@ -113,8 +118,9 @@ def run_graph(args: argparse.Namespace, out: Path, total: int | None) -> dict[st
     watcher = rclpy.create_node("demo_progress")
     stamps: set[tuple[int, int]] = set()
     # in a log (no terminal) a redraw per frame would flood it: refresh every few seconds instead
-    bar = tqdm(total=total, desc="face_mesh", unit="frame", dynamic_ncols=True,
-               mininterval=0.1 if sys.stderr.isatty() else 5.0)
+    bar = tqdm(
+        total=total, desc="face_mesh", unit="frame", dynamic_ncols=True, mininterval=0.1 if sys.stderr.isatty() else 5.0
+    )
 
     def on_faces(msg: FaceMeshArray) -> None:
         stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
@@ -125,10 +131,25 @@ def run_graph(args: argparse.Namespace, out: Path, total: int | None) -> dict[st
 
     progress = watcher.create_subscription(FaceMeshArray, FACES_TOPIC, on_faces, 100)
     processes = [
-        start("face_mesh", [executable("face_mesh_node"), "--ros-args", "-p", "refine_landmarks:=true",
-                            "-p", "max_num_faces:=2"], logs),
-        start("recorder", [sys.executable, "-m", "facemesh_ros.ros.recorder", "--ros-args",
-                           "-p", f"output:={mcap_path}", "-p", "images:=jpeg"], logs),
+        start(
+            "face_mesh",
+            [executable("face_mesh_node"), "--ros-args", "-p", "refine_landmarks:=true", "-p", "max_num_faces:=2"],
+            logs,
+        ),
+        start(
+            "recorder",
+            [
+                sys.executable,
+                "-m",
+                "facemesh_ros.ros.recorder",
+                "--ros-args",
+                "-p",
+                f"output:={mcap_path}",
+                "-p",
+                "images:=jpeg",
+            ],
+            logs,
+        ),
     ]
     by_name = {p.name: p for p in processes}
     try:
@@ -255,8 +276,9 @@ def analyse(recording: Recording, sequence, run_seconds: float) -> dict:
     per_frame = frame_faces(recording)
     counts = [len(recording.faces[s].faces) if s in recording.faces else None for s in recording.stamps]
     processed = [c for c in counts if c is not None]
-    latency_ms = np.array([(recording.face_log_ns[s] - s) / 1e6 for s in recording.stamps
-                           if s in recording.face_log_ns])
+    latency_ms = np.array(
+        [(recording.face_log_ns[s] - s) / 1e6 for s in recording.stamps if s in recording.face_log_ns]
+    )
     summary: dict = {
         "frames_in": recording.counts[IMAGE_RECORDED],
         "frames": len(recording.stamps),
@@ -266,8 +288,10 @@ def analyse(recording: Recording, sequence, run_seconds: float) -> dict:
         "faces_per_frame": {str(k): v for k, v in sorted(Counter(processed).items())},
         "ids": _id_ranges(per_frame),
         "latency_ms": _percentiles(latency_ms),
-        "node_processing_ms": {"p50": recording.diagnostics.get("processing time p50 (ms)", "?"),
-                               "p95": recording.diagnostics.get("processing time p95 (ms)", "?")},
+        "node_processing_ms": {
+            "p50": recording.diagnostics.get("processing time p50 (ms)", "?"),
+            "p95": recording.diagnostics.get("processing time p95 (ms)", "?"),
+        },
         "fps": len(recording.faces) / run_seconds if run_seconds > 0 else 0.0,
         "inference_device": recording.diagnostics.get("inference device", "?"),
         "topics": dict(recording.counts),
@@ -275,13 +299,16 @@ def analyse(recording: Recording, sequence, run_seconds: float) -> dict:
     if sequence is None:
         return summary
     if len(recording.stamps) != len(sequence):
-        summary["truth_error"] = (f"{len(recording.stamps)} frames recorded, the sequence has {len(sequence)}: "
-                                  "cannot align them with the ground truth")
+        summary["truth_error"] = (
+            f"{len(recording.stamps)} frames recorded, the sequence has {len(sequence)}: "
+            "cannot align them with the ground truth"
+        )
         return summary
     expected = [sequence.truth(i).expected_faces for i in range(len(sequence))]
     summary["expected_faces"] = expected
-    summary["count_mismatches"] = [i for i, (e, c) in enumerate(zip(expected, counts, strict=True))
-                                   if e is not None and e != c]
+    summary["count_mismatches"] = [
+        i for i, (e, c) in enumerate(zip(expected, counts, strict=True)) if e is not None and e != c
+    ]
     check = DistanceCheck(sequence)
     previous_ids: set[int] = set()
     for index, (stamp, faces) in enumerate(zip(recording.stamps, per_frame, strict=True)):
@@ -297,10 +324,18 @@ def analyse(recording: Recording, sequence, run_seconds: float) -> dict:
         "tracked": _error_stats(tracked),
         "detection_frames": _error_stats(detected),
         "scale_m": {face: round(anchor[0], 4) for face, anchor in check.anchors.items()},
-        "per_frame": [{"frame": s.index, "face": s.face, "id": s.track_id, "new_track": s.new_track,
-                       "recovered_m": round(float(np.linalg.norm(s.recovered)), 4),
-                       "truth_m": round(float(np.linalg.norm(s.truth)), 4), "error": round(s.distance_error, 5)}
-                      for s in samples],
+        "per_frame": [
+            {
+                "frame": s.index,
+                "face": s.face,
+                "id": s.track_id,
+                "new_track": s.new_track,
+                "recovered_m": round(float(np.linalg.norm(s.recovered)), 4),
+                "truth_m": round(float(np.linalg.norm(s.truth)), 4),
+                "error": round(s.distance_error, 5),
+            }
+            for s in samples
+        ],
     }
     summary["segments"] = _segment_rows(sequence, expected, counts, samples)
     return summary
@@ -316,9 +351,14 @@ def _error_stats(samples: list) -> dict:
     errors = np.abs([s.distance_error for s in samples])
     if len(errors) == 0:
         return {"n": 0}
-    return {"n": len(errors), "median": float(np.median(errors)), "p95": float(np.percentile(errors, 95)),
-            "max": float(errors.max()), "within_tolerance": int((errors <= DISTANCE_TOLERANCE).sum()),
-            "worst_frame": int(samples[int(np.argmax(errors))].index)}
+    return {
+        "n": len(errors),
+        "median": float(np.median(errors)),
+        "p95": float(np.percentile(errors, 95)),
+        "max": float(errors.max()),
+        "within_tolerance": int((errors <= DISTANCE_TOLERANCE).sum()),
+        "worst_frame": int(samples[int(np.argmax(errors))].index),
+    }
 
 
 def _id_ranges(per_frame: list[list]) -> dict[str, list[int]]:
@@ -337,14 +377,17 @@ def _segment_rows(sequence, expected: list, counts: list[int], samples: list) ->
     for name, first, end in sequence.segments:
         judged = [i for i in range(first, end) if expected[i] is not None]
         errors = np.abs([s.distance_error for s in samples if first <= s.index < end and not s.new_track])
-        rows.append({
-            "segment": name, "frames": f"{first}-{end - 1}",
-            "expected": "/".join(str(v) for v in sorted({e for e in expected[first:end] if e is not None})),
-            "counts_right": f"{sum(counts[i] == expected[i] for i in judged)}/{len(judged)}",
-            "seen": "/".join(str(v) for v in sorted({c for c in counts[first:end] if c is not None})),
-            "distance_median": float(np.median(errors)) if len(errors) else None,
-            "distance_max": float(errors.max()) if len(errors) else None,
-        })
+        rows.append(
+            {
+                "segment": name,
+                "frames": f"{first}-{end - 1}",
+                "expected": "/".join(str(v) for v in sorted({e for e in expected[first:end] if e is not None})),
+                "counts_right": f"{sum(counts[i] == expected[i] for i in judged)}/{len(judged)}",
+                "seen": "/".join(str(v) for v in sorted({c for c in counts[first:end] if c is not None})),
+                "distance_median": float(np.median(errors)) if len(errors) else None,
+                "distance_max": float(errors.max()) if len(errors) else None,
+            }
+        )
     return rows
 
 
@@ -375,16 +418,21 @@ def pick_frames(total: int, sequence) -> list[int]:
         return []
     if sequence is None or len(sequence) != total:
         return sorted({round(v) for v in np.linspace(0, total - 1, min(12, total))})
-    where = {"pan": (0.0, 0.6), "zoom in": (1.0,), "dolly out": (1.0,), "roll": (0.4, 0.75),
-             "face leaves": (0.22, 0.45, 0.97), "two faces": (0.05, 0.5, 0.95)}
+    where = {
+        "pan": (0.0, 0.6),
+        "zoom in": (1.0,),
+        "dolly out": (1.0,),
+        "roll": (0.4, 0.75),
+        "face leaves": (0.22, 0.45, 0.97),
+        "two faces": (0.05, 0.5, 0.95),
+    }
     picks = []
     for name, first, end in sequence.segments:
         picks += [first + round(t * (end - 1 - first)) for t in where.get(name, (0.5,))]
     return sorted(set(picks))
 
 
-def write_images(path: Path, recording: Recording, summary: dict, sequence,
-                 out: Path) -> tuple[int, list[int], int]:
+def write_images(path: Path, recording: Recording, summary: dict, sequence, out: Path) -> tuple[int, list[int], int]:
     """face_mesh.mp4 from the recorded ~/annotated images and contact_sheet.png (picked frames, then a row of
     AR effects); returns (video frames, picked frames, effect tiles)."""
     from mcap.reader import make_reader
@@ -393,8 +441,9 @@ def write_images(path: Path, recording: Recording, summary: dict, sequence,
 
     index_of = {stamp: index for index, stamp in enumerate(recording.stamps)}
     per_frame = frame_faces(recording)
-    face_distances = {(row["frame"], row["id"]): row["truth_m"]
-                      for row in summary.get("distance", {}).get("per_frame", [])}
+    face_distances = {
+        (row["frame"], row["id"]): row["truth_m"] for row in summary.get("distance", {}).get("per_frame", [])
+    }
     picks = set(pick_frames(len(recording.stamps), sequence))
     tiles: dict[int, np.ndarray] = {}
     writer = None
@@ -412,8 +461,9 @@ def write_images(path: Path, recording: Recording, summary: dict, sequence,
             truth = sequence.truth(index) if sequence is not None and len(sequence) == len(index_of) else None
             lines = caption_lines(index, per_frame[index], truth, recording.tf.get(stamp, {}), face_distances)
             if writer is None:
-                writer = cv2.VideoWriter(str(out / "face_mesh.mp4"), cv2.VideoWriter.fourcc(*"mp4v"), VIDEO_FPS,
-                                         (width, height))
+                writer = cv2.VideoWriter(
+                    str(out / "face_mesh.mp4"), cv2.VideoWriter.fourcc(*"mp4v"), VIDEO_FPS, (width, height)
+                )
             writer.write(_with_caption_overlay(bgr, lines))
             written += 1
             if index in picks:
@@ -436,8 +486,10 @@ def effect_tiles(path: Path, recording: Recording, picks: list[int]) -> list[np.
     from facemesh_ros.effects import EffectRenderer, EffectRendererUnavailable, face_paint_effect, glasses_effect
     from facemesh_ros.geometry import Camera
 
-    counts = {index: len(recording.faces[recording.stamps[index]].faces) if recording.stamps[index] in
-              recording.faces else 0 for index in picks}
+    counts = {
+        index: len(recording.faces[recording.stamps[index]].faces) if recording.stamps[index] in recording.faces else 0
+        for index in picks
+    }
     chosen = [i for i in picks if counts[i] == 1][1:2] + [i for i in picks if counts[i] >= 2][-1:]
     wanted = {recording.stamps[i]: i for i in chosen if recording.stamps[i] in recording.camera_info}
     frames: dict[int, np.ndarray] = {}
@@ -446,8 +498,9 @@ def effect_tiles(path: Path, recording: Recording, picks: list[int]) -> list[np.
             msg = deserialize_message(message.data, CompressedImage)
             stamp = stamp_ns(msg.header.stamp)
             if stamp in wanted and stamp not in frames:
-                frames[stamp] = cv2.cvtColor(cv2.imdecode(np.frombuffer(msg.data, np.uint8), cv2.IMREAD_COLOR),
-                                             cv2.COLOR_BGR2RGB)
+                frames[stamp] = cv2.cvtColor(
+                    cv2.imdecode(np.frombuffer(msg.data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB
+                )
     try:
         renderer = EffectRenderer(glasses_effect(), samples=4)
     except EffectRendererUnavailable as error:
@@ -462,8 +515,10 @@ def effect_tiles(path: Path, recording: Recording, picks: list[int]) -> list[np.
                 camera = Camera.from_camera_info(recording.camera_info[stamp], rectified=False)
                 landmarks = [np.asarray(f.landmarks, np.float32).reshape(-1, 3) for f in recording.faces[stamp].faces]
                 result = renderer.render_landmarks(rgb, camera, landmarks)
-                lines = [f"#{wanted[stamp]:03d} effect: {name}",
-                         f"facemesh_ros.effects on the node's landmarks, {len(landmarks)} face(s)"]
+                lines = [
+                    f"#{wanted[stamp]:03d} effect: {name}",
+                    f"facemesh_ros.effects on the node's landmarks, {len(landmarks)} face(s)",
+                ]
                 tiles.append(_tile(cv2.cvtColor(result.image, cv2.COLOR_RGB2BGR), lines))
     return tiles
 
@@ -474,7 +529,7 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 def _with_caption_overlay(bgr: np.ndarray, lines: list[str]) -> np.ndarray:
     frame = bgr.copy()
     height = frame.shape[0]
-    band = frame[height - 44:]
+    band = frame[height - 44 :]
     band[:] = (band * 0.45).astype(np.uint8)
     for row, line in enumerate(lines):
         cv2.putText(frame, line, (10, height - 26 + row * 18), FONT, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
@@ -509,15 +564,17 @@ def contact_sheet(tiles: list[np.ndarray], title: list[str], columns: int = 4, g
     for k, tile in enumerate(tiles):
         row, column = divmod(k, columns)
         y, x = header + row * (tile_h + gap), gap + column * (tile_w + gap)
-        sheet[y:y + tile_h, x:x + tile_w] = tile
+        sheet[y : y + tile_h, x : x + tile_w] = tile
     return sheet
 
 
 def _sheet_title(summary: dict, sequence) -> list[str]:
     source = "the built-in sequence" if sequence is not None else "the given input"
     first = f"facemesh_ros: face_mesh_node on {source} ({summary['frames']} frames)"
-    second = ("tesselation, contours, irises, track id and distance per face; head axes x red, y green, z blue. "
-              f"Latency p50 {summary['latency_ms']['p50']:.0f} ms on {summary['inference_device']}")
+    second = (
+        "tesselation, contours, irises, track id and distance per face; head axes x red, y green, z blue. "
+        f"Latency p50 {summary['latency_ms']['p50']:.0f} ms on {summary['inference_device']}"
+    )
     return [first, second]
 
 
@@ -527,15 +584,24 @@ def format_summary(summary: dict, out: Path, sequence) -> str:
     dropped = summary["frames"] - summary["frames_out"]
     rows = [
         ("frames in (published / recorded)", f"{summary.get('published', '?')} / {summary['frames_in']}"),
-        ("frames out (FaceMeshArray / annotated)", f"{summary['frames_out']} / {summary['annotated_frames']}"
-         + (f" ({dropped} skipped: the node always takes the newest frame)" if dropped > 0 else "")),
-        ("faces per frame", ", ".join(f"{k} face{'' if k == '1' else 's'}: {v} frames"
-                                      for k, v in summary["faces_per_frame"].items())),
+        (
+            "frames out (FaceMeshArray / annotated)",
+            f"{summary['frames_out']} / {summary['annotated_frames']}"
+            + (f" ({dropped} skipped: the node always takes the newest frame)" if dropped > 0 else ""),
+        ),
+        (
+            "faces per frame",
+            ", ".join(f"{k} face{'' if k == '1' else 's'}: {v} frames" for k, v in summary["faces_per_frame"].items()),
+        ),
         ("ids seen", "  ".join(f"id {k}: frames {v[0]}-{v[1]}" for k, v in summary["ids"].items()) or "none"),
-        ("latency image -> faces p50 / p95", f"{summary['latency_ms']['p50']:.1f} / "
-                                             f"{summary['latency_ms']['p95']:.1f} ms"),
-        ("node processing p50 / p95", f"{summary['node_processing_ms']['p50']} / "
-                                      f"{summary['node_processing_ms']['p95']} ms (/diagnostics)"),
+        (
+            "latency image -> faces p50 / p95",
+            f"{summary['latency_ms']['p50']:.1f} / {summary['latency_ms']['p95']:.1f} ms",
+        ),
+        (
+            "node processing p50 / p95",
+            f"{summary['node_processing_ms']['p50']} / {summary['node_processing_ms']['p95']} ms (/diagnostics)",
+        ),
         ("throughput", f"{summary['fps']:.1f} frames/s"),
         ("inference device", summary["inference_device"]),
     ]
@@ -544,33 +610,55 @@ def format_summary(summary: dict, out: Path, sequence) -> str:
     if "expected_faces" in summary:
         judged = sum(e is not None for e in summary["expected_faces"])
         wrong = summary["count_mismatches"]
-        rows.append(("face count vs truth", f"{judged - len(wrong)}/{judged} frames right"
-                     + (f", wrong: {wrong}" if wrong else "")
-                     + f" ({len(summary['expected_faces']) - judged} frames with a face at the edge not judged)"))
+        rows.append(
+            (
+                "face count vs truth",
+                f"{judged - len(wrong)}/{judged} frames right"
+                + (f", wrong: {wrong}" if wrong else "")
+                + f" ({len(summary['expected_faces']) - judged} frames with a face at the edge not judged)",
+            )
+        )
         tracked, detected = summary["distance"]["tracked"], summary["distance"]["detection_frames"]
         if tracked["n"]:
-            rows.append(("distance error vs truth (tracked)",
-                         f"median {tracked['median']:.1%}, p95 {tracked['p95']:.1%}, max {tracked['max']:.1%} "
-                         f"(frame {tracked['worst_frame']}); {tracked['within_tolerance']}/{tracked['n']} "
-                         f"within {DISTANCE_TOLERANCE:.0%}"))
+            rows.append(
+                (
+                    "distance error vs truth (tracked)",
+                    f"median {tracked['median']:.1%}, p95 {tracked['p95']:.1%}, max {tracked['max']:.1%} "
+                    f"(frame {tracked['worst_frame']}); {tracked['within_tolerance']}/{tracked['n']} "
+                    f"within {DISTANCE_TOLERANCE:.0%}",
+                )
+            )
         if detected["n"]:
-            rows.append(("distance error, detection frames", f"max {detected['max']:.1%} over {detected['n']} "
-                                                             "first frame(s) of a track"))
+            rows.append(
+                (
+                    "distance error, detection frames",
+                    f"max {detected['max']:.1%} over {detected['n']} first frame(s) of a track",
+                )
+            )
     width = max(len(name) for name, _ in rows)
     lines = ["", "facemesh_ros demo summary", "-" * (width + 60)]
     lines += [f"{name:<{width}}  {value}" for name, value in rows]
     if "segments" in summary:
-        lines += ["", f"{'segment':<12} {'frames':>8} {'truth':>6} {'seen':>6} {'counts':>8} "
-                      f"{'dist err med':>13} {'max':>7}"]
+        lines += [
+            "",
+            f"{'segment':<12} {'frames':>8} {'truth':>6} {'seen':>6} {'counts':>8} {'dist err med':>13} {'max':>7}",
+        ]
         for row in summary["segments"]:
             median = "-" if row["distance_median"] is None else f"{row['distance_median']:.1%}"
             worst = "-" if row["distance_max"] is None else f"{row['distance_max']:.1%}"
-            lines.append(f"{row['segment']:<12} {row['frames']:>8} {row['expected']:>6} {row['seen']:>6} "
-                         f"{row['counts_right']:>8} {median:>13} {worst:>7}")
-        lines.append("(distance truth: the virtual camera's motion relative to the photo; each face's metric "
-                     "scale fixed on its first 5 sightings)")
-    lines += ["", f"outputs in {out}/: face_mesh.mp4, contact_sheet.png, face_mesh.mcap (Foxglove, ros2 bag play), "
-                  "summary.json, logs/"]
+            lines.append(
+                f"{row['segment']:<12} {row['frames']:>8} {row['expected']:>6} {row['seen']:>6} "
+                f"{row['counts_right']:>8} {median:>13} {worst:>7}"
+            )
+        lines.append(
+            "(distance truth: the virtual camera's motion relative to the photo; each face's metric "
+            "scale fixed on its first 5 sightings)"
+        )
+    lines += [
+        "",
+        f"outputs in {out}/: face_mesh.mp4, contact_sheet.png, face_mesh.mcap (Foxglove, ros2 bag play), "
+        "summary.json, logs/",
+    ]
     return "\n".join(lines)
 
 
@@ -587,8 +675,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--video", help="play this video file instead of the built-in sequence")
     source.add_argument("--camera", type=int, help="use this OpenCV camera index (e.g. 0 for /dev/video0)")
-    parser.add_argument("--frames", type=int, default=None,
-                        help="built-in sequence length (default 210), or stop a video/camera after N frames")
+    parser.add_argument(
+        "--frames",
+        type=int,
+        default=None,
+        help="built-in sequence length (default 210), or stop a video/camera after N frames",
+    )
     parser.add_argument("--rate", type=float, default=0.0, help="publish rate in Hz (0 = the source's own)")
     parser.add_argument("--out", type=Path, default=REPO / "demo_out", help="output folder (default demo_out/)")
     args = parser.parse_args(argv)
@@ -610,8 +702,11 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out.resolve()
     for old in ("face_mesh.mcap", "face_mesh.mp4", "contact_sheet.png", "summary.json"):
         (out / old).unlink(missing_ok=True)
-    total = len(sequence) if sequence is not None else (args.frames or (CAMERA_FRAMES if args.camera is not None
-                                                                        else _video_length(args.video)))
+    total = (
+        len(sequence)
+        if sequence is not None
+        else (args.frames or (CAMERA_FRAMES if args.camera is not None else _video_length(args.video)))
+    )
     started = time.monotonic()
     try:
         run_graph(args, out, total)
@@ -626,7 +721,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = analyse(recording, sequence, (last - first) / 1e9)
     summary["published"] = published_frames(out / "logs" / "player.log")
     summary["video_frames"], summary["contact_sheet_frames"], summary["contact_sheet_effect_tiles"] = write_images(
-        out / "face_mesh.mcap", recording, summary, sequence, out)
+        out / "face_mesh.mcap", recording, summary, sequence, out
+    )
     summary["wall_time_s"] = round(time.monotonic() - started, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     print(format_summary(summary, out, sequence))

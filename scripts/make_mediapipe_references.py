@@ -37,18 +37,47 @@ DATA = REPO / "test" / "data"
 OUT = REPO / "test" / "fixtures"
 MAX_FACES = 10
 STATIC_IMAGES = (
-    "breakingbad.jpg", "einstein.jpg", "lenna.png", "takeo.ppm", "tongue.jpg", "t1.jpg",
-    "Tom_Hanks_54745.png", "astronaut.png", "chelsea.png", "coffee.png",
+    "breakingbad.jpg",
+    "einstein.jpg",
+    "lenna.png",
+    "takeo.ppm",
+    "tongue.jpg",
+    "t1.jpg",
+    "Tom_Hanks_54745.png",
+    "astronaut.png",
+    "chelsea.png",
+    "coffee.png",
 )
 # Tracking sequences: VirtualCamera options (target = centre of MediaPipe's static faces) and max_num_faces.
 SEQUENCES = {
-    "lenna": {"photo": "lenna.png", "size": [640, 480], "num_frames": 40, "pan": 0.08,
-              "zoom_range": [1.0, 1.8], "roll_deg": 25.0, "max_num_faces": 1},
+    "lenna": {
+        "photo": "lenna.png",
+        "size": [640, 480],
+        "num_frames": 40,
+        "pan": 0.08,
+        "zoom_range": [1.0, 1.8],
+        "roll_deg": 25.0,
+        "max_num_faces": 1,
+    },
     # max_num_faces 2 with one face: the detector runs every frame and its ROI must yield to the tracked one
-    "lenna_detect_each_frame": {"photo": "lenna.png", "size": [640, 480], "num_frames": 16, "pan": 0.08,
-                                "zoom_range": [1.0, 1.8], "roll_deg": 25.0, "max_num_faces": 2},
-    "breakingbad": {"photo": "breakingbad.jpg", "size": [1280, 720], "num_frames": 24, "pan": 0.05,
-                    "zoom_range": [1.0, 1.3], "roll_deg": 12.0, "max_num_faces": 2},
+    "lenna_detect_each_frame": {
+        "photo": "lenna.png",
+        "size": [640, 480],
+        "num_frames": 16,
+        "pan": 0.08,
+        "zoom_range": [1.0, 1.8],
+        "roll_deg": 25.0,
+        "max_num_faces": 2,
+    },
+    "breakingbad": {
+        "photo": "breakingbad.jpg",
+        "size": [1280, 720],
+        "num_frames": 24,
+        "pan": 0.05,
+        "zoom_range": [1.0, 1.3],
+        "roll_deg": 12.0,
+        "max_num_faces": 2,
+    },
 }
 
 
@@ -92,8 +121,7 @@ def tracking_face_mesh(max_num_faces: int, refine: bool) -> object:
         def __init__(self) -> None:
             super().__init__(
                 binary_graph_path=face_mesh._BINARYPB_FILE_PATH,
-                side_inputs={"num_faces": max_num_faces, "with_attention": refine,
-                             "use_prev_landmarks": True},
+                side_inputs={"num_faces": max_num_faces, "with_attention": refine, "use_prev_landmarks": True},
                 calculator_params={
                     "facedetectionshortrangecpu__facedetectionshortrange__facedetection__"
                     "TensorsToDetectionsCalculator.min_score_thresh": 0.5,
@@ -150,10 +178,13 @@ def make_tracking(static: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             arrays[f"{seq}/{mode}/detected"] = detected
             arrays[f"{seq}/{mode}/detection_rois"] = detection_rois
             arrays[f"{seq}/{mode}/self_error"] = self_divergence(
-                frames, landmarks, counts, limit, refine, tuple(config["size"]))
+                frames, landmarks, counts, limit, refine, tuple(config["size"])
+            )
             spread = arrays[f"{seq}/{mode}/self_error"].round(3).tolist()
-            print(f"tracking {seq} {mode}: faces per frame {counts.tolist()}; MediaPipe vs itself with one "
-                  f"pixel changed (mean, worst % IOD): {spread}")
+            print(
+                f"tracking {seq} {mode}: faces per frame {counts.tolist()}; MediaPipe vs itself with one "
+                f"pixel changed (mean, worst % IOD): {spread}"
+            )
     return arrays
 
 
@@ -168,8 +199,15 @@ def iod_error(ours: np.ndarray, reference: np.ndarray, size: tuple[int, int]) ->
     return np.linalg.norm(ours_px - ref_px, axis=2).mean(axis=1) / iod * 100.0
 
 
-def self_divergence(frames: list[np.ndarray], landmarks: np.ndarray, counts: np.ndarray, limit: int,
-                    refine: bool, size: tuple[int, int], trials: int = 3) -> np.ndarray:
+def self_divergence(
+    frames: list[np.ndarray],
+    landmarks: np.ndarray,
+    counts: np.ndarray,
+    limit: int,
+    refine: bool,
+    size: tuple[int, int],
+    trials: int = 3,
+) -> np.ndarray:
     """(trials, 2) mean / worst error of MediaPipe runs whose frame 0 has one pixel per face raised by 1."""
     from mediapipe.python.solutions.face_mesh import FaceMesh
 
@@ -194,8 +232,13 @@ def self_divergence(frames: list[np.ndarray], landmarks: np.ndarray, counts: np.
 
 def camera_from_config(photo: np.ndarray, config: dict) -> VirtualCamera:
     return VirtualCamera(
-        photo, size=tuple(config["size"]), num_frames=config["num_frames"], target=tuple(config["target"]),
-        pan=config["pan"], zoom_range=tuple(config["zoom_range"]), roll_deg=config["roll_deg"],
+        photo,
+        size=tuple(config["size"]),
+        num_frames=config["num_frames"],
+        target=tuple(config["target"]),
+        pan=config["pan"],
+        zoom_range=tuple(config["zoom_range"]),
+        roll_deg=config["roll_deg"],
     )
 
 

@@ -28,8 +28,9 @@ def dense_procrustes(source: np.ndarray, target: np.ndarray, weights: np.ndarray
     return m
 
 
-def mediapipe_reference(landmarks: np.ndarray, width: int, height: int,
-                        fov_deg: float = 63.0) -> tuple[np.ndarray, np.ndarray]:
+def mediapipe_reference(
+    landmarks: np.ndarray, width: int, height: int, fov_deg: float = 63.0
+) -> tuple[np.ndarray, np.ndarray]:
     """(pose 4x4, metric landmarks (468, 3) cm) with MediaPipe's symmetric-frustum camera."""
     near = 1.0
     h_n = 2 * near * math.tan(math.radians(fov_deg) / 2)

@@ -37,13 +37,17 @@ def node_executable(name: str) -> str:
 class NodeProcess:
     """A node executable (installed by colcon) in its own process, its log kept in a file."""
 
-    def __init__(self, log_path: Path, *ros_args: str, executable: str = "face_mesh_node",
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, log_path: Path, *ros_args: str, executable: str = "face_mesh_node", env: dict[str, str] | None = None
+    ) -> None:
         self.log_path = log_path
         self._log = open(log_path, "w")  # closed in stop()
-        self.process = subprocess.Popen([node_executable(executable), "--ros-args", *ros_args], stdout=self._log,
-                                        stderr=subprocess.STDOUT,
-                                        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+        self.process = subprocess.Popen(
+            [node_executable(executable), "--ros-args", *ros_args],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
 
     def log(self) -> str:
         self._log.flush()

@@ -18,9 +18,24 @@ RESULTS = REPO / "build" / "facemesh_ros" / "test_results" / "facemesh_ros" / "p
 
 def colcon_test(selection: str, log_base: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTEST_ADDOPTS": f"-k {selection}"}
-    return subprocess.run(["colcon", "--log-base", str(log_base), "test", "--base-paths", ".",
-                           "--return-code-on-test-failure", "--event-handlers", "console_direct-"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [
+            "colcon",
+            "--log-base",
+            str(log_base),
+            "test",
+            "--base-paths",
+            ".",
+            "--return-code-on-test-failure",
+            "--event-handlers",
+            "console_direct-",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_colcon_test_runs_the_pytest_suite(tmp_path: Path) -> None:
@@ -29,8 +44,10 @@ def test_colcon_test_runs_the_pytest_suite(tmp_path: Path) -> None:
     suite = ET.parse(RESULTS).getroot().find("testsuite")
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("1", "0", "0")
     (case,) = suite.iter("testcase")
-    assert (case.get("classname"), case.get("name")) == ("facemesh_ros.test.test_package",
-                                                          "test_fetch_notices_a_changed_file")
+    assert (case.get("classname"), case.get("name")) == (
+        "facemesh_ros.test.test_package",
+        "test_fetch_notices_a_changed_file",
+    )
 
 
 def test_colcon_test_fails_when_the_suite_fails(tmp_path: Path) -> None:

@@ -54,8 +54,12 @@ def stamp_ns(stamp) -> int:
 def demo(tmp_path_factory, test_data_dir):
     out = tmp_path_factory.mktemp("demo_out")
     started = time.monotonic()
-    run = subprocess.run([sys.executable, str(REPO / "scripts" / "demo.py"), "--frames", str(FRAMES), "--rate", "30",
-                          "--out", str(out)], capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "demo.py"), "--frames", str(FRAMES), "--rate", "30", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     logs = "\n".join(f"--- {p.name}\n{p.read_text()[-2000:]}" for p in sorted((out / "logs").glob("*.log")))
     assert run.returncode == 0, f"demo failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}\n{logs}"
     print(f"demo: {time.monotonic() - started:.1f} s")
@@ -118,11 +122,15 @@ def test_the_video_has_one_annotated_frame_per_input_frame(demo) -> None:
 def test_the_mcap_is_a_ros2_recording_that_generic_readers_decode(recording) -> None:
     assert recording["_header"][0].profile == "ros2"
     schemas = {s.name: s for s in recording["_schemas"]}
-    expected = {"/image/compressed": "sensor_msgs/msg/CompressedImage", "/camera_info": "sensor_msgs/msg/CameraInfo",
-                "/face_mesh/faces": "facemesh_ros/msg/FaceMeshArray", "/tf": "tf2_msgs/msg/TFMessage",
-                "/face_mesh/markers": "visualization_msgs/msg/MarkerArray",
-                "/face_mesh/annotated/compressed": "sensor_msgs/msg/CompressedImage",
-                "/diagnostics": "diagnostic_msgs/msg/DiagnosticArray"}
+    expected = {
+        "/image/compressed": "sensor_msgs/msg/CompressedImage",
+        "/camera_info": "sensor_msgs/msg/CameraInfo",
+        "/face_mesh/faces": "facemesh_ros/msg/FaceMeshArray",
+        "/tf": "tf2_msgs/msg/TFMessage",
+        "/face_mesh/markers": "visualization_msgs/msg/MarkerArray",
+        "/face_mesh/annotated/compressed": "sensor_msgs/msg/CompressedImage",
+        "/diagnostics": "diagnostic_msgs/msg/DiagnosticArray",
+    }
     assert {topic: recording[topic][0][0] for topic in expected} == expected
     assert all(s.encoding == "ros2msg" for s in schemas.values())
     assert all(c.message_encoding == "cdr" for c in recording["_channels"])
@@ -143,8 +151,9 @@ def test_every_output_carries_an_input_stamp(recording, frames) -> None:
     stamps, faces, tf = frames
     assert len(stamps) == FRAMES
     image_stamps = {stamp_ns(m.header.stamp) for m in decoded(recording, "/image/compressed", CompressedImage)}
-    annotated = {stamp_ns(m.header.stamp)
-                 for m in decoded(recording, "/face_mesh/annotated/compressed", CompressedImage)}
+    annotated = {
+        stamp_ns(m.header.stamp) for m in decoded(recording, "/face_mesh/annotated/compressed", CompressedImage)
+    }
     assert image_stamps == set(stamps) == set(faces) == annotated
     assert set(tf) <= set(stamps)
     assert {s for s, msg in faces.items() if msg.faces} == set(tf)  # a face in the frame: its TF too
@@ -173,8 +182,12 @@ def test_recovered_distance_is_within_5_percent_of_the_truth(frames, sequence) -
     previous: set[int] = set()
     for index, stamp in enumerate(stamps):
         tracked = [f for f in faces[stamp].faces if f"face_{f.id}" in tf.get(stamp, {})]
-        check.add(index, np.array([tf[stamp][f"face_{f.id}"] for f in tracked]).reshape(-1, 3),
-                  [f.id not in previous for f in tracked], [f.id for f in tracked])
+        check.add(
+            index,
+            np.array([tf[stamp][f"face_{f.id}"] for f in tracked]).reshape(-1, 3),
+            [f.id not in previous for f in tracked],
+            [f.id for f in tracked],
+        )
         previous = {f.id for f in faces[stamp].faces}
     samples = check.samples()
     tracked = [s for s in samples if not s.new_track]
@@ -188,15 +201,23 @@ def test_recovered_distance_is_within_5_percent_of_the_truth(frames, sequence) -
     (_, zoom_first, zoom_end), (_, dolly_first, dolly_end) = sequence.segments[1], sequence.segments[2]
     assert by_index[zoom_end - 1] / by_index[zoom_first] == pytest.approx(1.0, abs=TOLERANCE)
     assert by_index[dolly_end - 1] / by_index[dolly_first] == pytest.approx(
-        sequence.truth(dolly_end - 1).depth_factor / sequence.truth(dolly_first).depth_factor, rel=TOLERANCE)
+        sequence.truth(dolly_end - 1).depth_factor / sequence.truth(dolly_first).depth_factor, rel=TOLERANCE
+    )
 
 
 def test_summary_table_and_contact_sheet(demo) -> None:
     out, stdout = demo
     assert re.search(r"frames in \(published / recorded\)\s+150 / 150", stdout), stdout
     assert re.search(r"face count vs truth\s+(\d+)/\1 frames right", stdout), stdout
-    for row in ("faces per frame", "ids seen", "latency image -> faces p50 / p95", "throughput",
-                "inference device", "distance error vs truth (tracked)", "two faces"):
+    for row in (
+        "faces per frame",
+        "ids seen",
+        "latency image -> faces p50 / p95",
+        "throughput",
+        "inference device",
+        "distance error vs truth (tracked)",
+        "two faces",
+    ):
         assert row in stdout, row
     sheet = cv2.imread(str(out / "contact_sheet.png"))
     assert sheet is not None and sheet.shape[1] > 1800 and sheet.shape[0] > 1000  # 4 x 3 tiles of 480 px
@@ -219,8 +240,12 @@ def run_player(tmp_path: Path, *params: str, expect: int) -> tuple[list[Image], 
     node.create_subscription(CameraInfo, "/camera_info", infos.append, qos_profile_sensor_data)
     log = tmp_path / "player.log"
     with open(log, "w") as stream:
-        process = subprocess.Popen(["player_node", "--ros-args", "-p", "wait_for_subscribers:=1", *params],
-                                   stdout=stream, stderr=subprocess.STDOUT, env=dict(os.environ))
+        process = subprocess.Popen(
+            ["player_node", "--ros-args", "-p", "wait_for_subscribers:=1", *params],
+            stdout=stream,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ),
+        )
     try:
         deadline = time.monotonic() + 30
         while (len(images) < expect or len(infos) < expect) and time.monotonic() < deadline:
@@ -237,8 +262,18 @@ def run_player(tmp_path: Path, *params: str, expect: int) -> tuple[list[Image], 
 
 def test_player_plays_a_video_file_with_fov_camera_info(demo, tmp_path) -> None:
     out, _ = demo
-    images, infos, log = run_player(tmp_path, "-p", f"source:={out / 'face_mesh.mp4'}", "-p", "max_frames:=4",
-                                    "-p", "rate:=20.0", "-p", "frame_id:=test_cam", expect=4)
+    images, infos, log = run_player(
+        tmp_path,
+        "-p",
+        f"source:={out / 'face_mesh.mp4'}",
+        "-p",
+        "max_frames:=4",
+        "-p",
+        "rate:=20.0",
+        "-p",
+        "frame_id:=test_cam",
+        expect=4,
+    )
     assert len(images) == 4 and "published 4 frame(s)" in log
     assert {stamp_ns(i.header.stamp) for i in images} == {stamp_ns(i.header.stamp) for i in infos}
     image, info = images[0], infos[0]
@@ -262,12 +297,19 @@ def test_player_plays_an_image_folder_in_name_order(tmp_path, test_data_dir) -> 
     assert stamps == sorted(stamps) and len(set(stamps)) == 3
 
 
-@pytest.mark.parametrize(("command", "parameter", "message"), [
-    ("player_node", "source:=/no/such/file.mp4", "is not 'default', 'camera:<index>', a video file or an image folder"),
-    ("player_node", "source:=camera:front", "a camera is 'camera:<index>'"),
-    ("player_node", "sequence.frames:=10", "out of range. Min: 36"),
-    ("recorder", "compression:=gzip", "compression must be one of zstd, lz4, none"),
-])
+@pytest.mark.parametrize(
+    ("command", "parameter", "message"),
+    [
+        (
+            "player_node",
+            "source:=/no/such/file.mp4",
+            "is not 'default', 'camera:<index>', a video file or an image folder",
+        ),
+        ("player_node", "source:=camera:front", "a camera is 'camera:<index>'"),
+        ("player_node", "sequence.frames:=10", "out of range. Min: 36"),
+        ("recorder", "compression:=gzip", "compression must be one of zstd, lz4, none"),
+    ],
+)
 def test_bad_parameters_stop_the_player_and_recorder_with_a_reason(command, parameter, message) -> None:
     argv = ["player_node"] if command == "player_node" else [sys.executable, "-m", "facemesh_ros.ros.recorder"]
     run = subprocess.run([*argv, "--ros-args", "-p", parameter], capture_output=True, text=True, timeout=60)
@@ -275,8 +317,12 @@ def test_bad_parameters_stop_the_player_and_recorder_with_a_reason(command, para
 
 
 def test_demo_rejects_a_missing_video_with_a_reason() -> None:
-    run = subprocess.run([sys.executable, str(REPO / "scripts" / "demo.py"), "--video", "/no/such.mp4"],
-                         capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "demo.py"), "--video", "/no/such.mp4"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 2 and "no such file" in run.stderr  # argparse's usage error
 
 
@@ -386,8 +432,9 @@ def read_mcap(path: Path) -> dict[str, list[tuple[str, bytes]]]:
     return topics
 
 
-def test_recorder_writes_on_one_thread_and_keeps_images_it_cannot_jpeg_raw(tmp_path, monkeypatch,
-                                                                         test_data_dir) -> None:
+def test_recorder_writes_on_one_thread_and_keeps_images_it_cannot_jpeg_raw(
+    tmp_path, monkeypatch, test_data_dir
+) -> None:
     threads = spy_writer(monkeypatch)
     logger = ListLogger()
     sink = McapSink(tmp_path / "r.mcap", logger=logger)
@@ -403,8 +450,10 @@ def test_recorder_writes_on_one_thread_and_keeps_images_it_cannot_jpeg_raw(tmp_p
     assert set(threads) == {"mcap_writer"} and len(threads) == 3 + 3 + 9  # schemas, channels, messages
     topics = read_mcap(tmp_path / "r.mcap")
     assert {topic: messages[0][0] for topic, messages in topics.items()} == {
-        "/camera_info": "sensor_msgs/msg/CameraInfo", "/image/compressed": "sensor_msgs/msg/CompressedImage",
-        "/depth": IMAGE_TYPE}
+        "/camera_info": "sensor_msgs/msg/CameraInfo",
+        "/image/compressed": "sensor_msgs/msg/CompressedImage",
+        "/depth": IMAGE_TYPE,
+    }
     assert [data for _, data in topics["/depth"]] == [depth_cdr()] * 3  # bit-exact
     jpeg = deserialize_message(topics["/image/compressed"][0][1], CompressedImage)
     assert jpeg.format == "bgr8; jpeg compressed bgr8"
@@ -437,10 +486,13 @@ def test_recorder_counts_messages_it_cannot_write_and_goes_on(tmp_path, monkeypa
     assert sink.failures == {"OSError": 1, "RMWError": 1, "ImageDecodeError": 1}
     assert [level for level, _ in logger.lines] == ["warning"] * 3
     assert "No space left on device" in logger.lines[0][1] and "/camera_info" in logger.lines[0][1]
-    assert sink.summary() == ("/camera_info: 1, /image/compressed: 1; "
-                              "3 not written (ImageDecodeError: 1, OSError: 1, RMWError: 1)")
+    assert sink.summary() == (
+        "/camera_info: 1, /image/compressed: 1; 3 not written (ImageDecodeError: 1, OSError: 1, RMWError: 1)"
+    )
     assert {topic: len(messages) for topic, messages in read_mcap(tmp_path / "r.mcap").items()} == {
-        "/camera_info": 1, "/image/compressed": 1}
+        "/camera_info": 1,
+        "/image/compressed": 1,
+    }
 
 
 def test_recorder_drops_and_counts_messages_beyond_its_queue(tmp_path, monkeypatch) -> None:
@@ -465,11 +517,19 @@ def test_message_definitions_include_every_nested_type_once() -> None:
     assert text.startswith("# All faces found in one image.")
     nested = [line.removeprefix("MSG: ") for line in text.splitlines() if line.startswith("MSG: ")]
     assert sorted(nested) == sorted(set(nested))
-    assert {"facemesh_ros/msg/FaceMesh", "std_msgs/msg/Header", "builtin_interfaces/msg/Time",
-            "sensor_msgs/msg/RegionOfInterest", "geometry_msgs/msg/Pose", "geometry_msgs/msg/Point",
-            "geometry_msgs/msg/Quaternion"} == set(nested)
+    assert {
+        "facemesh_ros/msg/FaceMesh",
+        "std_msgs/msg/Header",
+        "builtin_interfaces/msg/Time",
+        "sensor_msgs/msg/RegionOfInterest",
+        "geometry_msgs/msg/Pose",
+        "geometry_msgs/msg/Point",
+        "geometry_msgs/msg/Quaternion",
+    } == set(nested)
     assert nested_types("uint8 A=1\nstring<=8 s\ngeometry_msgs/Point[] p  # c\nFace[<=3] f\nint32[4] i", "pkg") == [
-        "geometry_msgs/msg/Point", "pkg/msg/Face"]
+        "geometry_msgs/msg/Point",
+        "pkg/msg/Face",
+    ]
 
 
 def test_sequence_truth_maps_photo_pixels_where_the_frames_show_them(sequence) -> None:
@@ -482,8 +542,9 @@ def test_sequence_truth_maps_photo_pixels_where_the_frames_show_them(sequence) -
         photo_points = truth.to_photo(pixels)
         inside = np.all((photo_points > 1) & (photo_points < np.array(photo.shape[1::-1]) - 2), axis=1)
         sampled = image[pixels[inside, 1].round().astype(int), pixels[inside, 0].round().astype(int)].astype(float)
-        expected = photo[photo_points[inside, 1].round().astype(int),
-                         photo_points[inside, 0].round().astype(int)].astype(float)
+        expected = photo[
+            photo_points[inside, 1].round().astype(int), photo_points[inside, 0].round().astype(int)
+        ].astype(float)
         assert np.median(np.abs(sampled - expected)) < 12, index
         assert np.array_equal(intrinsics, truth.intrinsics) and intrinsics[0, 2] == SIZE[0] / 2
 

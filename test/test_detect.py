@@ -68,8 +68,9 @@ def test_weighted_nms_merges_overlaps_into_the_score_weighted_mean() -> None:
 
 def test_letterbox_removal_maps_the_padded_square_back() -> None:
     # 200 x 100 image: the 200-pixel square has 50 padding rows above; tensor y 0.25 -> image y 0
-    detections = Detections(np.array([[0.0, 0.25, 1.0, 0.5]], np.float32),
-                            np.full((1, 6, 2), 0.5, np.float32), np.ones(1, np.float32))
+    detections = Detections(
+        np.array([[0.0, 0.25, 1.0, 0.5]], np.float32), np.full((1, 6, 2), 0.5, np.float32), np.ones(1, np.float32)
+    )
     image = remove_letterbox(detections, 200, 100)
     np.testing.assert_allclose(image.boxes[0], [0.0, 0.0, 1.0, 1.0], atol=1e-6)
     np.testing.assert_allclose(image.keypoints[0, 0], [0.5, 0.5], atol=1e-6)

@@ -19,9 +19,20 @@ from facemesh_ros.geometry import default_canonical_face_model
 
 
 def test_connection_sets_have_mediapipe_sizes() -> None:
-    sizes = {"LIPS": 40, "LEFT_EYE": 16, "LEFT_EYEBROW": 8, "LEFT_IRIS": 4, "RIGHT_EYE": 16,
-             "RIGHT_EYEBROW": 8, "RIGHT_IRIS": 4, "FACE_OVAL": 36, "NOSE": 25, "CONTOURS": 124, "IRISES": 8,
-             "TESSELATION": 1365}
+    sizes = {
+        "LIPS": 40,
+        "LEFT_EYE": 16,
+        "LEFT_EYEBROW": 8,
+        "LEFT_IRIS": 4,
+        "RIGHT_EYE": 16,
+        "RIGHT_EYEBROW": 8,
+        "RIGHT_IRIS": 4,
+        "FACE_OVAL": 36,
+        "NOSE": 25,
+        "CONTOURS": 124,
+        "IRISES": 8,
+        "TESSELATION": 1365,
+    }
     for name, size in sizes.items():
         edges = getattr(conn, f"FACEMESH_{name}")
         assert isinstance(edges, frozenset) and len(edges) == size, name

@@ -27,8 +27,12 @@ OUTPUT = "/face_effect/image"
 
 @pytest.fixture(scope="module")
 def node(ros, tmp_path_factory):
-    process = NodeProcess(tmp_path_factory.mktemp("effect_node") / "face_effect.log", "-p",
-                          "qos_reliability:=reliable", executable="face_effect_node")
+    process = NodeProcess(
+        tmp_path_factory.mktemp("effect_node") / "face_effect.log",
+        "-p",
+        "qos_reliability:=reliable",
+        executable="face_effect_node",
+    )
     yield process
     process.stop()
 
@@ -50,15 +54,17 @@ def faces_message(header: Header, landmarks: list[np.ndarray]) -> FaceMeshArray:
     return msg
 
 
-def send_and_receive(client: DdsClient, index: int, frame: np.ndarray, landmarks: list[np.ndarray],
-                     received: list[Image]) -> np.ndarray:
+def send_and_receive(
+    client: DdsClient, index: int, frame: np.ndarray, landmarks: list[np.ndarray], received: list[Image]
+) -> np.ndarray:
     header = Header(stamp=stamp(index), frame_id=FRAME_ID)
     client.info_pub.publish(camera_info(CAMERA.matrix, CAMERA.width, CAMERA.height, header))
     client.spin_for(0.05)
     client.faces_pub.publish(faces_message(header, landmarks))
     client.image_pub.publish(rgb_image(frame, header))
-    assert client.spin_until(lambda: any(m.header.stamp == header.stamp for m in received), timeout=15.0), \
+    assert client.spin_until(lambda: any(m.header.stamp == header.stamp for m in received), timeout=15.0), (
         client.process.log()
+    )
     msg = next(m for m in received if m.header.stamp == header.stamp)
     assert msg.encoding == "bgr8" and (msg.width, msg.height) == (CAMERA.width, CAMERA.height)
     bgr = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width, 3)
@@ -75,21 +81,29 @@ def test_inputs_are_subscribed_only_while_the_effect_image_is(client):
     assert client.node.count_subscribers("/image") == 0
     assert client.node.count_subscribers("/face_mesh/faces") == 0
     subscription = client.node.create_subscription(Image, OUTPUT, lambda _: None, qos_profile_sensor_data)
-    assert client.spin_until(lambda: client.node.count_subscribers("/image") == 1
-                             and client.node.count_subscribers("/face_mesh/faces") == 1, timeout=10.0)
+    assert client.spin_until(
+        lambda: client.node.count_subscribers("/image") == 1 and client.node.count_subscribers("/face_mesh/faces") == 1,
+        timeout=10.0,
+    )
     client.node.destroy_subscription(subscription)
-    assert client.spin_until(lambda: client.node.count_subscribers("/image") == 0
-                             and client.node.count_subscribers("/face_mesh/faces") == 0, timeout=10.0)
+    assert client.spin_until(
+        lambda: client.node.count_subscribers("/image") == 0 and client.node.count_subscribers("/face_mesh/faces") == 0,
+        timeout=10.0,
+    )
 
 
 def test_effect_image_matches_the_library_render_and_follows_the_effect_parameter(client):
     received = client.collect(Image, OUTPUT, 10)
-    assert client.spin_until(lambda: client.node.count_subscribers("/image") == 1
-                             and client.node.count_subscribers("/face_mesh/faces") == 1, timeout=10.0)
+    assert client.spin_until(
+        lambda: client.node.count_subscribers("/image") == 1 and client.node.count_subscribers("/face_mesh/faces") == 1,
+        timeout=10.0,
+    )
     client.spin_for(0.5)  # let the node's new subscriptions match our publishers
     frame = noise_frame(7)
-    faces = [synthetic_face(yaw=20.0, position=(-8.0, 0.0, -50.0)).landmarks,
-             synthetic_face(pitch=-10.0, position=(9.0, 2.0, -45.0)).landmarks]
+    faces = [
+        synthetic_face(yaw=20.0, position=(-8.0, 0.0, -50.0)).landmarks,
+        synthetic_face(pitch=-10.0, position=(9.0, 2.0, -45.0)).landmarks,
+    ]
     glasses = send_and_receive(client, 1, frame, faces, received)
     np.testing.assert_array_equal(glasses, library_render(glasses_effect(), frame, faces))
     assert np.any(glasses != frame, axis=2).sum() > 1000
@@ -130,25 +144,31 @@ def test_samples_must_be_a_supported_count():
     for samples in (0, 2, 4, 8):
         assert effect_node.check_parameter(Parameter("samples", value=samples)) is None
     for samples in (1, 3, 5, 6, 7):
-        assert effect_node.check_parameter(Parameter("samples", value=samples)) == \
-            f"samples must be 0, 2, 4 or 8, got {samples}"
+        assert (
+            effect_node.check_parameter(Parameter("samples", value=samples))
+            == f"samples must be 0, 2, 4 or 8, got {samples}"
+        )
 
 
-@pytest.mark.parametrize(("effect", "changed", "reload"), [
-    ("glasses", {"effect"}, True),
-    ("glasses", {"paint_texture"}, False),
-    ("glasses", {"object_mesh", "object_texture", "occlusion"}, False),
-    ("face_paint", {"paint_texture"}, True),
-    ("face_paint", {"object_texture"}, False),
-    ("object", {"object_texture"}, True),
-    ("object", {"paint_texture", "occlusion"}, False),
-])
+@pytest.mark.parametrize(
+    ("effect", "changed", "reload"),
+    [
+        ("glasses", {"effect"}, True),
+        ("glasses", {"paint_texture"}, False),
+        ("glasses", {"object_mesh", "object_texture", "occlusion"}, False),
+        ("face_paint", {"paint_texture"}, True),
+        ("face_paint", {"object_texture"}, False),
+        ("object", {"object_texture"}, True),
+        ("object", {"paint_texture", "occlusion"}, False),
+    ],
+)
 def test_only_changes_the_current_effect_uses_reload_it(effect, changed, reload):
     assert effect_node.effect_needs_reload(effect, changed) is reload
 
 
 def test_any_renderer_startup_error_reaches_the_constructor(ros, monkeypatch):
     """Not only the expected errors: an OSError (unreadable canonical model) must not hang the constructor."""
+
     def failing_renderer(*args, **kwargs):
         raise OSError("canonical model unreadable")
 
@@ -168,13 +188,21 @@ def test_any_renderer_startup_error_reaches_the_constructor(ros, monkeypatch):
     assert outcome == ["canonical model unreadable"]
 
 
-@pytest.mark.parametrize(("env", "args", "message"), [
-    ({"GLCONTEXT_LINUX_LIBEGL": "/nonexistent/libEGL.so.1"}, [], "apt-get install libegl1"),
-    ({}, ["-p", "effect:=object"], "needs the parameters object_mesh"),
-    ({}, ["-p", "samples:=3"], "samples must be 0, 2, 4 or 8"),
-])
+@pytest.mark.parametrize(
+    ("env", "args", "message"),
+    [
+        ({"GLCONTEXT_LINUX_LIBEGL": "/nonexistent/libEGL.so.1"}, [], "apt-get install libegl1"),
+        ({}, ["-p", "effect:=object"], "needs the parameters object_mesh"),
+        ({}, ["-p", "samples:=3"], "samples must be 0, 2, 4 or 8"),
+    ],
+)
 def test_node_exits_with_a_clear_error_when_it_cannot_render(ros, env, args, message):
-    out = subprocess.run([node_executable("face_effect_node"), "--ros-args", *args], env={**os.environ, **env},
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [node_executable("face_effect_node"), "--ros-args", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 1
     assert message in out.stdout + out.stderr

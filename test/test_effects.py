@@ -59,8 +59,13 @@ def project(points: np.ndarray, camera: Camera = CAMERA) -> np.ndarray:
     return np.stack([camera.cx + camera.fx * points[:, 0] / depth, camera.cy - camera.fy * points[:, 1] / depth], 1)
 
 
-def synthetic_face(yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0,
-                   position: tuple[float, float, float] = (0.0, 0.0, -40.0), camera: Camera = CAMERA) -> SyntheticFace:
+def synthetic_face(
+    yaw: float = 0.0,
+    pitch: float = 0.0,
+    roll: float = 0.0,
+    position: tuple[float, float, float] = (0.0, 0.0, -40.0),
+    camera: Camera = CAMERA,
+) -> SyntheticFace:
     """The canonical face turned by yaw (about y), pitch (x), roll (z) degrees and placed at `position` (cm)."""
     rotation = Rotation.from_euler("yxz", [yaw, pitch, roll], degrees=True).as_matrix()
     translation = np.asarray(position, dtype=np.float64)
@@ -120,8 +125,18 @@ def test_projection_matrix_reproduces_the_camera():
 
 
 PAINTED = (1, 10, 33, 50, 61, 152, 168, 263, 280, 291)  # landmarks whose UV gets a coloured dot
-DOT_COLORS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (255, 0, 255), (0, 255, 255),
-              (255, 255, 255), (0, 0, 0), (255, 128, 0), (128, 0, 255)]
+DOT_COLORS = [
+    (255, 0, 0),
+    (0, 255, 0),
+    (0, 0, 255),
+    (255, 255, 0),
+    (255, 0, 255),
+    (0, 255, 255),
+    (255, 255, 255),
+    (0, 0, 0),
+    (255, 128, 0),
+    (128, 0, 255),
+]
 
 
 def dot_texture(size: int = 512, radius: int = 6) -> np.ndarray:
@@ -133,11 +148,14 @@ def dot_texture(size: int = 512, radius: int = 6) -> np.ndarray:
     return texture
 
 
-@pytest.mark.parametrize("pose", [
-    {},
-    {"yaw": 25.0, "roll": 10.0, "position": (-5.0, 3.0, -38.0)},
-    {"pitch": -15.0, "yaw": -20.0, "position": (6.0, -4.0, -50.0)},
-])
+@pytest.mark.parametrize(
+    "pose",
+    [
+        {},
+        {"yaw": 25.0, "roll": 10.0, "position": (-5.0, 3.0, -38.0)},
+        {"pitch": -15.0, "yaw": -20.0, "position": (6.0, -4.0, -50.0)},
+    ],
+)
 def test_face_paint_dots_land_on_their_landmarks(renderer, pose):
     face = synthetic_face(**pose)
     renderer.set_effect(FacePaintEffect(dot_texture()))
@@ -156,11 +174,14 @@ def test_glasses_bridge_is_built_on_the_nose_bridge():
     assert 0.2 < centre[2] - sellion[2] < 0.8  # in front of the skin, not in it
 
 
-@pytest.mark.parametrize("pose", [
-    {},
-    {"yaw": 8.0, "pitch": 5.0, "roll": -20.0, "position": (-7.0, 4.0, -42.0)},
-    {"yaw": -35.0, "pitch": 12.0, "position": (5.0, -2.0, -55.0)},
-])
+@pytest.mark.parametrize(
+    "pose",
+    [
+        {},
+        {"yaw": 8.0, "pitch": 5.0, "roll": -20.0, "position": (-7.0, 4.0, -42.0)},
+        {"yaw": -35.0, "pitch": 12.0, "position": (5.0, -2.0, -55.0)},
+    ],
+)
 def test_glasses_anchor_lands_on_the_projected_nose_bridge(renderer, pose):
     face = synthetic_face(**pose)
     renderer.set_effect(glasses_with({"bridge": RED}))
@@ -220,9 +241,11 @@ def test_pixels_outside_face_and_object_are_untouched(renderer):
 
 
 def test_several_faces_each_with_its_own_pose(renderer):
-    faces = [synthetic_face(yaw=-25.0, position=(-12.0, 2.0, -55.0)),
-             synthetic_face(pitch=15.0, roll=12.0, position=(0.0, -3.0, -45.0)),
-             synthetic_face(yaw=30.0, roll=-8.0, position=(13.0, 4.0, -60.0))]
+    faces = [
+        synthetic_face(yaw=-25.0, position=(-12.0, 2.0, -55.0)),
+        synthetic_face(pitch=15.0, roll=12.0, position=(0.0, -3.0, -45.0)),
+        synthetic_face(yaw=30.0, roll=-8.0, position=(13.0, 4.0, -60.0)),
+    ]
     renderer.set_effect(glasses_with({"bridge": RED}))
     result = renderer.render(gray_frame(), CAMERA, [f.geometry for f in faces])
     assert result.drawn == [0, 1, 2] and result.skipped == []
@@ -281,12 +304,15 @@ def test_render_landmarks_skips_bad_landmarks_with_the_geometry_reason(renderer)
     assert "too compact" in reasons[0] and "landmark shape" in reasons[2]
 
 
-@pytest.mark.parametrize(("frame", "camera", "error", "message"), [
-    (np.zeros((480, 640), np.uint8), CAMERA, ValueError, "(H, W, 3) uint8"),
-    (np.zeros((480, 640, 3), np.float32), CAMERA, ValueError, "(H, W, 3) uint8"),
-    (np.zeros((240, 320, 3), np.uint8), CAMERA, ValueError, "camera is 640x480"),
-    (np.zeros((480, 640, 3), np.uint8), "camera", TypeError, "Camera"),
-])
+@pytest.mark.parametrize(
+    ("frame", "camera", "error", "message"),
+    [
+        (np.zeros((480, 640), np.uint8), CAMERA, ValueError, "(H, W, 3) uint8"),
+        (np.zeros((480, 640, 3), np.float32), CAMERA, ValueError, "(H, W, 3) uint8"),
+        (np.zeros((240, 320, 3), np.uint8), CAMERA, ValueError, "camera is 640x480"),
+        (np.zeros((480, 640, 3), np.uint8), "camera", TypeError, "Camera"),
+    ],
+)
 def test_bad_frame_or_camera_raises_a_clear_error(renderer, frame, camera, error, message):
     with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
         renderer.render(frame, camera, [])
@@ -304,8 +330,9 @@ def test_bad_effects_are_rejected(renderer):
 
 def test_obj_loader_reads_quads_negative_indices_and_flips_v(tmp_path):
     path = tmp_path / "quad.obj"
-    path.write_text("# a unit quad\nv 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nvt 0 0\nvt 1 0\nvt 1 1\nvt 0 1\n"
-                    "f -4/-4 -3/-3 -2/-2 -1/-1\n")
+    path.write_text(
+        "# a unit quad\nv 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nvt 0 0\nvt 1 0\nvt 1 1\nvt 0 1\nf -4/-4 -3/-3 -2/-2 -1/-1\n"
+    )
     mesh = load_obj(path)
     assert mesh.triangles.shape == (2, 3) and len(mesh.positions) == 4
     by_position = {tuple(p): uv for p, uv in zip(mesh.positions.tolist(), mesh.uvs.tolist(), strict=True)}
@@ -322,12 +349,15 @@ def test_obj_round_trip(tmp_path):
     np.testing.assert_allclose(np.sort(again.uvs, axis=0), np.sort(mesh.uvs, axis=0), atol=1e-4)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("v 0 0 0\nv 1 0 0\nf 1 2 3\n", r":3: .*undefined element"),
-    ("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2\n", "at least 3 vertices"),
-    ("v 0 zero 0\n", r":1: cannot parse"),
-    ("v 0 0 0\n", "no faces"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("v 0 0 0\nv 1 0 0\nf 1 2 3\n", r":3: .*undefined element"),
+        ("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2\n", "at least 3 vertices"),
+        ("v 0 zero 0\n", r":1: cannot parse"),
+        ("v 0 0 0\n", "no faces"),
+    ],
+)
 def test_bad_obj_files_raise_asset_errors(tmp_path, text, message):
     path = tmp_path / "bad.obj"
     path.write_text(text)
@@ -357,8 +387,12 @@ def test_user_assets_load_from_files(tmp_path):
 
 
 def test_stored_assets_match_the_generator(tmp_path):
-    subprocess.run([sys.executable, str(REPO / "scripts" / "make_effect_assets.py"), "--out", str(tmp_path)],
-                   check=True, env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True)
+    subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "make_effect_assets.py"), "--out", str(tmp_path)],
+        check=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        capture_output=True,
+    )
     for name in ("glasses.obj", "glasses.png", "face_paint.png"):
         assert (tmp_path / name).read_bytes() == (fx_assets.ASSETS_DIR / name).read_bytes(), name
 
@@ -373,8 +407,10 @@ def test_missing_moderngl_says_what_to_install(monkeypatch):
 
 
 def test_missing_egl_library_says_what_to_install():
-    code = ("from facemesh_ros.effects import EffectRenderer, EffectRendererUnavailable, glasses_effect\n"
-            "try:\n    EffectRenderer(glasses_effect())\nexcept EffectRendererUnavailable as e:\n    print(e)\n")
+    code = (
+        "from facemesh_ros.effects import EffectRenderer, EffectRendererUnavailable, glasses_effect\n"
+        "try:\n    EffectRenderer(glasses_effect())\nexcept EffectRendererUnavailable as e:\n    print(e)\n"
+    )
     env = dict(os.environ, PYTHONPATH=str(REPO), GLCONTEXT_LINUX_LIBEGL="/nonexistent/libEGL.so.1")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert "no offscreen OpenGL" in out.stdout and "apt-get install libegl1" in out.stdout, out.stdout + out.stderr
@@ -408,7 +444,7 @@ def test_effects_on_a_real_face_stay_around_the_face(renderer, test_data_dir):
     renderer.set_effect(glasses_effect())
     image = renderer.render_landmarks(rgb, camera, list(landmarks)).image
     for x, y in eyes:
-        assert np.any(image[y - 15:y + 15, x - 15:x + 15] != rgb[y - 15:y + 15, x - 15:x + 15])
+        assert np.any(image[y - 15 : y + 15, x - 15 : x + 15] != rgb[y - 15 : y + 15, x - 15 : x + 15])
 
 
 def test_antialiased_rendering_keeps_alignment_and_untouched_pixels():
@@ -417,8 +453,9 @@ def test_antialiased_rendering_keeps_alignment_and_untouched_pixels():
     renders = {}
     for samples in (0, 4):
         with EffectRenderer(effect, samples=samples) as renderer:
-            renders[samples] = [renderer.render(frame, CAMERA, [face.geometry]).image
-                                for frame in (noise_frame(6), gray_frame())]
+            renders[samples] = [
+                renderer.render(frame, CAMERA, [face.geometry]).image for frame in (noise_frame(6), gray_frame())
+            ]
     (smooth_noise, smooth_gray), (sharp_noise, sharp_gray) = renders[4], renders[0]
     changed = np.any(smooth_noise != noise_frame(6), axis=2)
     footprint = cv2.dilate(np.any(sharp_noise != noise_frame(6), axis=2).astype(np.uint8), np.ones((3, 3), np.uint8))

@@ -14,8 +14,9 @@ IMAGES = [str(name) for name in STATIC["images"]]
 
 @pytest.fixture(scope="module", params=["468", "478"])
 def static_mesh(request: pytest.FixtureRequest):
-    with FaceMesh(static_image_mode=True, max_num_faces=10, refine_landmarks=request.param == "478",
-                  device="cpu") as mesh:
+    with FaceMesh(
+        static_image_mode=True, max_num_faces=10, refine_landmarks=request.param == "478", device="cpu"
+    ) as mesh:
         yield request.param, mesh
 
 
@@ -45,11 +46,14 @@ def test_refined_irises_sit_inside_the_eyes() -> None:
     for iris, (a, b) in ((468, (33, 133)), (473, (362, 263))):
         low, high = sorted((points[a, 0], points[b, 0]))
         assert low < points[iris, 0] < high
-        ring = points[iris + 1: iris + 5, :2]
+        ring = points[iris + 1 : iris + 5, :2]
         assert np.all(np.linalg.norm(ring - points[iris, :2], axis=1) > 0)
     # iris depth = mean depth of the eye's 16 contour points (MediaPipe's assign-average refinement)
-    assert np.isclose(points[468:473, 2], points[[33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160,
-                                                  159, 158, 157, 173], 2].mean(), atol=1e-6).all()
+    assert np.isclose(
+        points[468:473, 2],
+        points[[33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160, 159, 158, 157, 173], 2].mean(),
+        atol=1e-6,
+    ).all()
 
 
 def test_result_api_matches_mediapipe_shapes() -> None:
@@ -72,8 +76,10 @@ def test_result_api_matches_mediapipe_shapes() -> None:
 
 def test_max_num_faces_keeps_the_best_detection() -> None:
     rgb = read_rgb("breakingbad.jpg")
-    with FaceMesh(static_image_mode=True, max_num_faces=1) as one, \
-            FaceMesh(static_image_mode=True, max_num_faces=5) as many:
+    with (
+        FaceMesh(static_image_mode=True, max_num_faces=1) as one,
+        FaceMesh(static_image_mode=True, max_num_faces=5) as many,
+    ):
         single = one.process(rgb)
         both = many.process(rgb)
     assert single.num_faces == 1 and both.num_faces == 2
@@ -83,8 +89,10 @@ def test_max_num_faces_keeps_the_best_detection() -> None:
 
 def test_full_range_detector_finds_the_far_faces() -> None:
     rgb = read_rgb("t1.jpg")
-    with FaceMesh(static_image_mode=True, max_num_faces=10, detector="short") as short, \
-            FaceMesh(static_image_mode=True, max_num_faces=10, detector="full") as full:
+    with (
+        FaceMesh(static_image_mode=True, max_num_faces=10, detector="short") as short,
+        FaceMesh(static_image_mode=True, max_num_faces=10, detector="full") as full,
+    ):
         short_faces = short.process(rgb).num_faces
         full_result = full.process(rgb)
         for name in ("chelsea.png", "coffee.png"):

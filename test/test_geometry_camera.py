@@ -17,9 +17,17 @@ D = [-0.28, 0.09, 0.0012, -0.0007, -0.012]
 
 
 def camera_info(**overrides) -> SimpleNamespace:
-    fields = {"width": 1280, "height": 720, "k": list(K), "p": list(P), "d": list(D),
-              "distortion_model": "plumb_bob", "binning_x": 0, "binning_y": 0,
-              "roi": SimpleNamespace(x_offset=0, y_offset=0, width=0, height=0)}
+    fields = {
+        "width": 1280,
+        "height": 720,
+        "k": list(K),
+        "p": list(P),
+        "d": list(D),
+        "distortion_model": "plumb_bob",
+        "binning_x": 0,
+        "binning_y": 0,
+        "roi": SimpleNamespace(x_offset=0, y_offset=0, width=0, height=0),
+    }
     fields.update(overrides)
     return SimpleNamespace(**fields)
 
@@ -41,7 +49,13 @@ def test_from_fov_is_mediapipe_camera():
 def test_from_intrinsics_keeps_values():
     camera = Camera.from_intrinsics(np.float32(500.5), 510, 320, 241.5, np.int64(640), 480.0, distortion=D)
     assert (camera.fx, camera.fy, camera.cx, camera.cy, camera.width, camera.height) == (
-        500.5, 510.0, 320.0, 241.5, 640, 480)
+        500.5,
+        510.0,
+        320.0,
+        241.5,
+        640,
+        480,
+    )
     assert camera.distortion == pytest.approx(tuple(D))
     assert camera.has_distortion
     np.testing.assert_array_equal(camera.matrix, [[500.5, 0, 320], [0, 510, 241.5], [0, 0, 1]])
@@ -98,8 +112,7 @@ def test_undistortion_inverts_opencv_projection(model):
     rays = np.column_stack((rng.uniform(-0.6, 0.6, (50, 2)), np.ones(50)))
     zero = np.zeros(3)
     if model == "equidistant":
-        pixels, _ = cv2.fisheye.projectPoints(rays.reshape(-1, 1, 3), zero, zero, camera.matrix,
-                                              np.array(coeffs))
+        pixels, _ = cv2.fisheye.projectPoints(rays.reshape(-1, 1, 3), zero, zero, camera.matrix, np.array(coeffs))
     else:
         pixels, _ = cv2.projectPoints(rays, zero, zero, camera.matrix, np.array(coeffs))
     pixels = pixels.reshape(-1, 2)
@@ -141,34 +154,43 @@ def test_bad_distortion():
     three = [0.1, 0.2, 0.3]
     assert "4, 5, 8, 12 or 14" in invalid(Camera.from_intrinsics, 500, 500, 320, 240, 640, 480, three)
     assert "finite" in invalid(Camera.from_intrinsics, 500, 500, 320, 240, 640, 480, [np.nan, 0, 0, 0, 0])
-    assert "4 coefficients" in invalid(Camera.from_intrinsics, 500, 500, 320, 240, 640, 480, D,
-                                       distortion_model="equidistant")
-    assert "unsupported" in invalid(Camera.from_intrinsics, 500, 500, 320, 240, 640, 480, D,
-                                    distortion_model="kannala_brandt_42")
+    assert "4 coefficients" in invalid(
+        Camera.from_intrinsics, 500, 500, 320, 240, 640, 480, D, distortion_model="equidistant"
+    )
+    assert "unsupported" in invalid(
+        Camera.from_intrinsics, 500, 500, 320, 240, 640, 480, D, distortion_model="kannala_brandt_42"
+    )
 
 
-@pytest.mark.parametrize(("overrides", "rectified", "message"), [
-    ({"k": [0.0] * 9}, False, "uncalibrated"),
-    ({"p": [0.0] * 12}, True, "uncalibrated"),
-    ({"k": [np.nan, *K[1:]]}, False, "finite"),
-    ({"p": [*P[:5], np.nan, *P[6:]]}, True, "finite"),
-    ({"width": 0}, False, "width"),
-    ({"height": 0}, True, "height"),
-    ({"k": K[:6]}, False, "9 numbers"),
-    ({"k": [905.3, 2.0, *K[2:]]}, False, "skew"),
-    ({"roi": SimpleNamespace(x_offset=10, y_offset=0, width=600, height=400)}, True, "rectified=True"),
-    ({"roi": SimpleNamespace(x_offset=-10, y_offset=0, width=600, height=400)}, False, "region of interest"),
-    ({"binning_x": 4000}, False, "width"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "rectified", "message"),
+    [
+        ({"k": [0.0] * 9}, False, "uncalibrated"),
+        ({"p": [0.0] * 12}, True, "uncalibrated"),
+        ({"k": [np.nan, *K[1:]]}, False, "finite"),
+        ({"p": [*P[:5], np.nan, *P[6:]]}, True, "finite"),
+        ({"width": 0}, False, "width"),
+        ({"height": 0}, True, "height"),
+        ({"k": K[:6]}, False, "9 numbers"),
+        ({"k": [905.3, 2.0, *K[2:]]}, False, "skew"),
+        ({"roi": SimpleNamespace(x_offset=10, y_offset=0, width=600, height=400)}, True, "rectified=True"),
+        ({"roi": SimpleNamespace(x_offset=-10, y_offset=0, width=600, height=400)}, False, "region of interest"),
+        ({"binning_x": 4000}, False, "width"),
+    ],
+)
 def test_invalid_camera_info(overrides, rectified, message):
     assert message in invalid(Camera.from_camera_info, camera_info(**overrides), rectified=rectified)
 
 
-@pytest.mark.parametrize(("binning", "roi"), [((2, 2), (0, 0, 0, 0)), ((1, 1), (100, 40, 800, 600)),
-                                              ((2, 4), (100, 40, 800, 600))])
+@pytest.mark.parametrize(
+    ("binning", "roi"), [((2, 2), (0, 0, 0, 0)), ((1, 1), (100, 40, 800, 600)), ((2, 4), (100, 40, 800, 600))]
+)
 def test_binned_and_cropped_raw_images(binning, roi):
-    msg = camera_info(binning_x=binning[0], binning_y=binning[1],
-                      roi=SimpleNamespace(x_offset=roi[0], y_offset=roi[1], width=roi[2], height=roi[3]))
+    msg = camera_info(
+        binning_x=binning[0],
+        binning_y=binning[1],
+        roi=SimpleNamespace(x_offset=roi[0], y_offset=roi[1], width=roi[2], height=roi[3]),
+    )
     camera = Camera.from_camera_info(msg, rectified=False)
     full_size = (roi[2], roi[3]) if roi[2] else (1280, 720)
     assert (camera.width, camera.height) == (full_size[0] // binning[0], full_size[1] // binning[1])

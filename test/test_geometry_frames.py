@@ -83,11 +83,19 @@ def test_library_has_no_ros_imports():
     sources = "\n".join(p.read_text() for p in (REPO / "facemesh_ros" / "geometry").glob("*.py"))
     for forbidden in ("rclpy", "_msgs", "ament_index"):
         assert f"import {forbidden}" not in sources and f"from {forbidden}" not in sources
-    code = ("import sys, facemesh_ros.geometry as g; "
-            "bad = [m for m in sys.modules if m.startswith('rclpy') or m.split('.')[0].endswith('_msgs')]; "
-            "print(bad)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"PYTHONPATH": str(REPO)}, cwd=REPO)
+    code = (
+        "import sys, facemesh_ros.geometry as g; "
+        "bad = [m for m in sys.modules if m.startswith('rclpy') or m.split('.')[0].endswith('_msgs')]; "
+        "print(bad)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(REPO)},
+        cwd=REPO,
+    )
     assert out.stdout.strip() == "[]"
 
 
@@ -95,5 +103,4 @@ def test_frame_axes_are_the_origin_then_the_axis_ends() -> None:
     transform = np.eye(4)
     transform[:3, :3] = [[0, -1, 0], [1, 0, 0], [0, 0, 1]]  # 90 deg about z
     transform[:3, 3] = [1.0, 2.0, 3.0]
-    np.testing.assert_allclose(frame_axes(transform, 0.5),
-                               [[1, 2, 3], [1, 2.5, 3], [0.5, 2, 3], [1, 2, 3.5]])
+    np.testing.assert_allclose(frame_axes(transform, 0.5), [[1, 2, 3], [1, 2.5, 3], [0.5, 2, 3], [1, 2, 3.5]])

@@ -93,8 +93,9 @@ def assert_recovers(geometry: FaceGeometry | None, rotation: np.ndarray, transla
 
 ROBOT_CAMERA = Camera.from_intrinsics(905.3, 948.7, 700.2, 331.9, 1280, 720)  # off-centre, non-square
 RAW_CAMERA = Camera.from_intrinsics(905.3, 948.7, 700.2, 331.9, 1280, 720, distortion=DISTORTION)
-FISHEYE_CAMERA = Camera.from_intrinsics(620.0, 615.0, 655.0, 372.0, 1280, 720, distortion=FISHEYE,
-                                        distortion_model="equidistant")
+FISHEYE_CAMERA = Camera.from_intrinsics(
+    620.0, 615.0, 655.0, 372.0, 1280, 720, distortion=FISHEYE, distortion_model="equidistant"
+)
 MEDIAPIPE_CAMERA = Camera.from_fov(63.0, 640, 480)
 CAMERAS = {"robot": ROBOT_CAMERA, "raw": RAW_CAMERA, "fisheye": FISHEYE_CAMERA, "mediapipe": MEDIAPIPE_CAMERA}
 EXTREME_POSES = [
@@ -181,12 +182,16 @@ def test_z_offset_does_not_matter():
 
 # --- parity with MediaPipe's formulas (63 deg camera) -------------------------------------------------------
 
+
 def test_default_camera_reproduces_mediapipe_frustum_by_hand():
     # 640x480, 63 deg: h_n = 2 tan(31.5 deg) = 1.2256016, w_n = 4/3 h_n = 1.6341354 (computed by hand).
     landmarks = np.array([[0.75, 0.25, 0.1], [0.5, 0.5, 0.0], [0.0, 1.0, -0.2]])
     near_plane = MEDIAPIPE_CAMERA.to_near_plane(landmarks)
-    expected = [[0.25 * 1.6341354, 0.25 * 1.2256016, 0.1 * 1.6341354], [0, 0, 0],
-                [-0.5 * 1.6341354, -0.5 * 1.2256016, -0.2 * 1.6341354]]
+    expected = [
+        [0.25 * 1.6341354, 0.25 * 1.2256016, 0.1 * 1.6341354],
+        [0, 0, 0],
+        [-0.5 * 1.6341354, -0.5 * 1.2256016, -0.2 * 1.6341354],
+    ]
     np.testing.assert_allclose(near_plane, expected, atol=2e-6)
     assert MEDIAPIPE_CAMERA.fx == MEDIAPIPE_CAMERA.fy == pytest.approx(480 / 1.2256016, rel=1e-6)
 
@@ -219,10 +224,16 @@ def mediapipe_parity_cases() -> list[np.ndarray]:
 # Poses (first 3 rows) that MediaPipe's own C++ FaceGeometryPipelineCalculator (mediapipe==0.10.21, run once
 # in .venv-ref with MEDIAPIPE_GRAPH_SCRIPT below) returned for parity cases 0 (exact) and 3 (noisy).
 MEDIAPIPE_CPP_POSES = {
-    0: [[0.824088, -0.131879, -0.550897, -4.228544], [0.158759, 0.987317, 0.001134, 5.155509],
-        [0.543761, -0.088394, 0.834572, -34.233795]],
-    3: [[0.670347, -0.575239, 0.468759, 1.216312], [0.681977, 0.726577, -0.083636, -0.329994],
-        [-0.292479, 0.375748, 0.879358, -64.106598]],
+    0: [
+        [0.824088, -0.131879, -0.550897, -4.228544],
+        [0.158759, 0.987317, 0.001134, 5.155509],
+        [0.543761, -0.088394, 0.834572, -34.233795],
+    ],
+    3: [
+        [0.670347, -0.575239, 0.468759, 1.216312],
+        [0.681977, 0.726577, -0.083636, -0.329994],
+        [-0.292479, 0.375748, 0.879358, -64.106598],
+    ],
 }
 
 
@@ -301,9 +312,19 @@ def test_default_camera_equals_mediapipe_cpp_live(tmp_path):
     script = tmp_path / "mediapipe_geometry.py"
     script.write_text(MEDIAPIPE_GRAPH_SCRIPT)
     model_path = find_models_dir() / "canonical_face_model.npz"
-    subprocess.run([str(reference_python), str(script), str(model_path), str(tmp_path / "metadata.binarypb"),
-                    str(tmp_path / "landmarks.npz"), str(tmp_path / "poses.npy")], check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            str(reference_python),
+            str(script),
+            str(model_path),
+            str(tmp_path / "metadata.binarypb"),
+            str(tmp_path / "landmarks.npz"),
+            str(tmp_path / "poses.npy"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     poses = np.load(tmp_path / "poses.npy")
     assert poses.shape == (6, 4, 4)
     for landmarks, pose in zip(cases, poses, strict=True):
@@ -314,14 +335,14 @@ def test_default_camera_equals_mediapipe_cpp_live(tmp_path):
 
 def test_frontal_face_at_image_centre_is_identity_pose():
     translation = np.array([0.0, 0.0, -60.0])
-    geometry = estimate_face_geometry(project(face_points(np.eye(3), translation), MEDIAPIPE_CAMERA),
-                                      MEDIAPIPE_CAMERA)
+    geometry = estimate_face_geometry(project(face_points(np.eye(3), translation), MEDIAPIPE_CAMERA), MEDIAPIPE_CAMERA)
     expected = np.eye(4)
     expected[:3, 3] = translation
     np.testing.assert_allclose(geometry.pose_matrix, expected, atol=1e-9)
 
 
 # --- frame conventions --------------------------------------------------------------------------------------
+
 
 def geometry_at(yaw: float, pitch: float, roll: float = 0.0, direction=(0.0, 0.0)) -> FaceGeometry:
     rotation, translation = pose_at(yaw, pitch, roll, 1.0, direction)
@@ -337,17 +358,17 @@ def test_face_looking_at_camera_has_x_towards_camera_and_z_up():
 
 def test_head_turns_and_nods_move_the_face_x_axis_the_right_way():
     # The subject turns to their left (image right, +optical x) by 30 deg.
-    np.testing.assert_allclose(geometry_at(30, 0).face_to_optical[:3, 0], [0.5, 0, -math.sqrt(3) / 2],
-                               atol=1e-9)
+    np.testing.assert_allclose(geometry_at(30, 0).face_to_optical[:3, 0], [0.5, 0, -math.sqrt(3) / 2], atol=1e-9)
     # The subject lifts the chin by 30 deg: the face looks up (-optical y).
-    np.testing.assert_allclose(geometry_at(0, -30).face_to_optical[:3, 0], [0, -0.5, -math.sqrt(3) / 2],
-                               atol=1e-9)
+    np.testing.assert_allclose(geometry_at(0, -30).face_to_optical[:3, 0], [0, -0.5, -math.sqrt(3) / 2], atol=1e-9)
 
 
 def test_quaternions_are_xyzw_of_the_frame_rotations():
     geometry = geometry_at(35, -20, 15, (4, -6))
-    for quaternion, transform in ((geometry.orientation, geometry.face_to_optical),
-                                  (geometry.gaze_orientation, geometry.gaze_to_optical)):
+    for quaternion, transform in (
+        (geometry.orientation, geometry.face_to_optical),
+        (geometry.gaze_orientation, geometry.gaze_to_optical),
+    ):
         assert np.linalg.norm(quaternion) == pytest.approx(1.0)
         x, y, z, w = quaternion
         matrix = transforms3d.quaternions.quat2mat([w, x, y, z])
@@ -365,6 +386,7 @@ def test_gaze_frame_is_optical_convention_along_the_face_forward_axis():
 
 
 # --- degenerate input ---------------------------------------------------------------------------------------
+
 
 def frontal_landmarks() -> np.ndarray:
     return project(face_points(np.eye(3), np.array([0.0, 0.0, -60.0])), ROBOT_CAMERA)
@@ -423,8 +445,14 @@ def test_random_input_never_gives_nan():
         geometry = estimate_face_geometry(landmarks, RAW_CAMERA)
         failures += geometry is None
         if geometry is not None:
-            for array in (geometry.pose_matrix, geometry.orientation, geometry.gaze_orientation,
-                          geometry.position, geometry.metric_landmarks, geometry.mesh_vertices):
+            for array in (
+                geometry.pose_matrix,
+                geometry.orientation,
+                geometry.gaze_orientation,
+                geometry.position,
+                geometry.metric_landmarks,
+                geometry.mesh_vertices,
+            ):
                 assert np.all(np.isfinite(array))
             assert np.linalg.norm(geometry.orientation) == pytest.approx(1.0)
     assert 0 < failures < 300  # both outcomes exercised

@@ -80,31 +80,42 @@ def test_generic_helper():
     np.testing.assert_allclose(fit[:3, :3], 0.7 * rotation, atol=1e-12)
 
 
-@pytest.mark.parametrize("target", [
-    np.zeros((468, 3)),  # one point
-    np.outer(np.linspace(-1, 1, 468), [1.0, 2.0, 0.5]),  # a line
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        np.zeros((468, 3)),  # one point
+        np.outer(np.linspace(-1, 1, 468), [1.0, 2.0, 0.5]),  # a line
+    ],
+)
 def test_degenerate_targets(target):
     with pytest.raises(GeometryError) as error:
         MODEL.procrustes.fit(target)
     assert error.value.reason is FailureReason.DEGENERATE
 
 
-@pytest.mark.parametrize(("source", "weights", "message"), [
-    (np.zeros((5, 2)), np.ones(5), "need source"),
-    (np.ones((5, 3)), np.ones(4), "need source"),
-    (np.ones((5, 3)), np.zeros(5), "sum to zero"),
-    (np.ones((5, 3)), -np.ones(5), "weights >= 0"),
-    (np.ones((5, 3)), np.ones(5), "centroid"),
-])
+@pytest.mark.parametrize(
+    ("source", "weights", "message"),
+    [
+        (np.zeros((5, 2)), np.ones(5), "need source"),
+        (np.ones((5, 3)), np.ones(4), "need source"),
+        (np.ones((5, 3)), np.zeros(5), "sum to zero"),
+        (np.ones((5, 3)), -np.ones(5), "weights >= 0"),
+        (np.ones((5, 3)), np.ones(5), "centroid"),
+    ],
+)
 def test_bad_source(source, weights, message):
     with pytest.raises(ValueError, match=message):
         WeightedProcrustes(source, weights)
 
 
 def test_models_dir_env_override(tmp_path, monkeypatch):
-    np.savez(tmp_path / "canonical_face_model.npz", vertices=MODEL.vertices, uvs=MODEL.uvs,
-             triangles=MODEL.triangles, procrustes_weights=MODEL.procrustes_weights)
+    np.savez(
+        tmp_path / "canonical_face_model.npz",
+        vertices=MODEL.vertices,
+        uvs=MODEL.uvs,
+        triangles=MODEL.triangles,
+        procrustes_weights=MODEL.procrustes_weights,
+    )
     monkeypatch.setenv("FACEMESH_ROS_MODELS_DIR", str(tmp_path))
     if find_models_dir() != tmp_path:
         pytest.skip("facemesh_ros.inference.models_dir() decides the models directory")
@@ -115,8 +126,13 @@ def test_bad_model_files(tmp_path):
     np.savez(tmp_path / "missing.npz", vertices=MODEL.vertices)
     with pytest.raises(ValueError, match="missing arrays"):
         load_canonical_face_model(tmp_path / "missing.npz")
-    np.savez(tmp_path / "bad.npz", vertices=MODEL.vertices, uvs=MODEL.uvs, triangles=MODEL.triangles + 1,
-             procrustes_weights=MODEL.procrustes_weights)
+    np.savez(
+        tmp_path / "bad.npz",
+        vertices=MODEL.vertices,
+        uvs=MODEL.uvs,
+        triangles=MODEL.triangles + 1,
+        procrustes_weights=MODEL.procrustes_weights,
+    )
     with pytest.raises(ValueError, match="out of range"):
         load_canonical_face_model(tmp_path / "bad.npz")
     with pytest.raises(FileNotFoundError):

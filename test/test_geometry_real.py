@@ -34,8 +34,9 @@ def test_distance_on_real_photos_is_plausible(test_data_dir, name: str) -> None:
         assert geometry.face_to_optical[2, 0] < -0.5
 
 
-def pose_jitter(frames: list[np.ndarray], camera: Camera, smoother: FaceGeometrySmoother | None = None,
-                rate_hz: float = 30.0) -> tuple[float, float]:
+def pose_jitter(
+    frames: list[np.ndarray], camera: Camera, smoother: FaceGeometrySmoother | None = None, rate_hz: float = 30.0
+) -> tuple[float, float]:
     """Frame-to-frame RMS change of the face position (mm) and orientation (deg) in tracking mode."""
     positions, rotations = [], []
     with FaceMesh() as face_mesh:
@@ -56,11 +57,13 @@ def pose_jitter(frames: list[np.ndarray], camera: Camera, smoother: FaceGeometry
 def noisy_still_frames(test_data_dir, count: int, sigma: float) -> tuple[list[np.ndarray], Camera]:
     """One virtual-camera view of astronaut.png, repeated with fresh sensor-like noise on every frame."""
     photo = _rgb(test_data_dir, "astronaut.png")
-    frame = VirtualCamera(photo, size=(640, 480), num_frames=1, target=(250, 200), zoom_range=(1.6, 1.6),
-                          roll_deg=0.0).frame(0)
+    frame = VirtualCamera(
+        photo, size=(640, 480), num_frames=1, target=(250, 200), zoom_range=(1.6, 1.6), roll_deg=0.0
+    ).frame(0)
     rng = np.random.default_rng(0)
-    frames = [np.clip(frame.image + rng.normal(0, sigma, frame.image.shape), 0, 255).astype(np.uint8)
-              for _ in range(count)]
+    frames = [
+        np.clip(frame.image + rng.normal(0, sigma, frame.image.shape), 0, 255).astype(np.uint8) for _ in range(count)
+    ]
     k = frame.intrinsics
     return frames, Camera.from_intrinsics(k[0, 0], k[1, 1], k[0, 2], k[1, 2], 640, 480)
 

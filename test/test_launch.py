@@ -31,9 +31,14 @@ class Launch:
         self.log = log
         env = {**os.environ, MARKER: self.marker}
         with log.open("wb") as out:
-            self.process = subprocess.Popen(["ros2", "launch", "facemesh_ros", "face_mesh.launch.py", *arguments],
-                                            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                            env=env, start_new_session=True)
+            self.process = subprocess.Popen(
+                ["ros2", "launch", "facemesh_ros", "face_mesh.launch.py", *arguments],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -118,8 +123,7 @@ def parameters(graph, node: str, names: list[str]) -> dict[str, object]:
     assert client.wait_for_services(timeout_sec=10.0), f"no parameter services on {node}"
     future = client.get_parameters(names)
     rclpy.spin_until_future_complete(graph, future, timeout_sec=10.0)
-    return {name: parameter_value_to_python(value) for name, value in zip(names, future.result().values,
-                                                                           strict=True)}
+    return {name: parameter_value_to_python(value) for name, value in zip(names, future.result().values, strict=True)}
 
 
 def stop_cleanly(launch: Launch) -> None:
@@ -134,7 +138,10 @@ def test_defaults(launch, graph) -> None:
     assert topics["/camera/image_raw"] == ["sensor_msgs/msg/Image"]
     assert topics["/camera/camera_info"] == ["sensor_msgs/msg/CameraInfo"]
     assert parameters(graph, "/face_mesh", ["max_num_faces", "image_transport", "use_sim_time"]) == {
-        "max_num_faces": 1, "image_transport": "raw", "use_sim_time": False}
+        "max_num_faces": 1,
+        "image_transport": "raw",
+        "use_sim_time": False,
+    }
     stop_cleanly(run)
 
 
@@ -158,14 +165,23 @@ def test_compressed_transport(launch, graph) -> None:
 
 def test_namespace_with_params_file(launch, graph, tmp_path: Path) -> None:
     params = tmp_path / "robot.yaml"
-    params.write_text("/**:\n  ros__parameters:\n    default_vertical_fov_deg: 50.0\n"
-                      "/**/face_mesh:\n  ros__parameters:\n    max_num_faces: 3\n    refine_landmarks: true\n")
+    params.write_text(
+        "/**:\n  ros__parameters:\n    default_vertical_fov_deg: 50.0\n"
+        "/**/face_mesh:\n  ros__parameters:\n    max_num_faces: 3\n    refine_landmarks: true\n"
+    )
     run = launch("namespace:=robot1", f"params_file:={params}", "frame_prefix:=robot1/", "use_sim_time:=true")
     wait_for_nodes(graph, run, {"/robot1/face_mesh"})
-    assert parameters(graph, "/robot1/face_mesh", ["max_num_faces", "refine_landmarks", "default_vertical_fov_deg",
-                                                   "frame_prefix", "use_sim_time"]) == {
-        "max_num_faces": 3, "refine_landmarks": True, "default_vertical_fov_deg": 50.0,
-        "frame_prefix": "robot1/", "use_sim_time": True}
+    assert parameters(
+        graph,
+        "/robot1/face_mesh",
+        ["max_num_faces", "refine_landmarks", "default_vertical_fov_deg", "frame_prefix", "use_sim_time"],
+    ) == {
+        "max_num_faces": 3,
+        "refine_landmarks": True,
+        "default_vertical_fov_deg": 50.0,
+        "frame_prefix": "robot1/",
+        "use_sim_time": True,
+    }
     assert "/camera/image_raw" in subscriptions(graph, "face_mesh", "/robot1")  # absolute remaps stay absolute
     stop_cleanly(run)
 
@@ -185,17 +201,23 @@ def test_effect_glasses_starts_face_effect_beside_face_mesh(launch, graph) -> No
     stop_cleanly(run)
 
 
-@pytest.mark.parametrize(("argument", "expected"), [
-    ("image_transport:=jpeg", "Argument \"image_transport\" provided value \"jpeg\" is not valid. "
-                              "Valid options are: ['raw', 'compressed']"),
-    ("rviz:=yes", "Argument \"rviz\" provided value \"yes\" is not valid. Valid options are: ['true', 'false']"),
-    ("effect:=bogus", "Argument \"effect\" provided value \"bogus\" is not valid"),
-    ("effect:=gl'asses", "Argument \"effect\" provided value \"gl'asses\" is not valid"),
-    ("use_sim_time:=1", "Argument \"use_sim_time\" provided value \"1\" is not valid"),
-    ("effect:=object", "effect:=object needs the launch argument object_mesh:=<file>"),
-    ("params_file:=/no/such.yaml", "launch argument params_file:=/no/such.yaml: no such file"),
-    ("rviz:=true", "rviz:=true but the package rviz2 is not installed"),
-])
+@pytest.mark.parametrize(
+    ("argument", "expected"),
+    [
+        (
+            "image_transport:=jpeg",
+            'Argument "image_transport" provided value "jpeg" is not valid. '
+            "Valid options are: ['raw', 'compressed']",
+        ),
+        ("rviz:=yes", "Argument \"rviz\" provided value \"yes\" is not valid. Valid options are: ['true', 'false']"),
+        ("effect:=bogus", 'Argument "effect" provided value "bogus" is not valid'),
+        ("effect:=gl'asses", 'Argument "effect" provided value "gl\'asses" is not valid'),
+        ("use_sim_time:=1", 'Argument "use_sim_time" provided value "1" is not valid'),
+        ("effect:=object", "effect:=object needs the launch argument object_mesh:=<file>"),
+        ("params_file:=/no/such.yaml", "launch argument params_file:=/no/such.yaml: no such file"),
+        ("rviz:=true", "rviz:=true but the package rviz2 is not installed"),
+    ],
+)
 def test_bad_argument_fails_before_any_node_starts(launch, argument: str, expected: str) -> None:
     if argument == "rviz:=true" and _has_package("rviz2"):
         pytest.skip("rviz2 is installed here")

@@ -23,8 +23,11 @@ def _launch_tree() -> ast.Module:
 
 
 def _calls(tree: ast.Module, name: str) -> list[ast.Call]:
-    return [node for node in ast.walk(tree) if isinstance(node, ast.Call)
-            and getattr(node.func, "id", getattr(node.func, "attr", None)) == name]
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == name
+    ]
 
 
 def _keyword(call: ast.Call, name: str) -> ast.expr | None:
@@ -34,9 +37,21 @@ def _keyword(call: ast.Call, name: str) -> ast.expr | None:
 def test_launch_file_declares_the_documented_arguments() -> None:
     tree = _launch_tree()
     declared = {call.args[0].value for call in _calls(tree, "DeclareLaunchArgument")}
-    assert declared == {"image", "camera_info", "params_file", "namespace", "image_transport", "rviz", "effect",
-                        "frame_prefix", "use_sim_time", "paint_texture", "object_mesh", "object_texture",
-                        "camera_frame"}
+    assert declared == {
+        "image",
+        "camera_info",
+        "params_file",
+        "namespace",
+        "image_transport",
+        "rviz",
+        "effect",
+        "frame_prefix",
+        "use_sim_time",
+        "paint_texture",
+        "object_mesh",
+        "object_texture",
+        "camera_frame",
+    }
     assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description" for n in tree.body)
 
 

@@ -63,8 +63,7 @@ def test_face_mesh_array_round_trips_between_processes(node: Node) -> None:
         for index, face in enumerate(msg.faces):
             landmarks = np.asarray(face.landmarks, dtype=np.float32).reshape(-1, 3)
             np.testing.assert_array_equal(landmarks, sample_landmarks(seq, index))
-            np.testing.assert_allclose(np.asarray(face.metric_landmarks).reshape(-1, 3), landmarks * 0.1,
-                                       rtol=1e-6)
+            np.testing.assert_allclose(np.asarray(face.metric_landmarks).reshape(-1, 3), landmarks * 0.1, rtol=1e-6)
             assert face.bbox == expected.faces[index].bbox
             assert face.pose == expected.faces[index].pose and face.has_pose
 

@@ -41,9 +41,18 @@ CONTRACT = {
     "face_detection_short_range": ((128, 128, 3), {"regressors": (896, 16), "classificators": (896, 1)}),
     "face_detection_full_range": ((192, 192, 3), {"regressors": (2304, 16), "classificators": (2304, 1)}),
     "face_landmark": ((192, 192, 3), {"landmarks": (1404,), "face_flag": (1,)}),
-    "face_landmark_with_attention": ((192, 192, 3), {
-        "landmarks": (1404,), "lips": (160,), "left_eye": (142,), "right_eye": (142,), "left_iris": (10,),
-        "right_iris": (10,), "face_flag": (1,)}),
+    "face_landmark_with_attention": (
+        (192, 192, 3),
+        {
+            "landmarks": (1404,),
+            "lips": (160,),
+            "left_eye": (142,),
+            "right_eye": (142,),
+            "left_iris": (10,),
+            "right_iris": (10,),
+            "face_flag": (1,),
+        },
+    ),
     "iris_landmark": ((64, 64, 3), {"eye_contour": (213,), "iris": (15,)}),
 }
 SCORES = {"classificators", "face_flag"}  # raw logits: compared after sigmoid
@@ -113,9 +122,9 @@ def test_batch_equals_single_calls(loaded_models, references, model):
     assert len(x) >= 4
     batched = onnx_model.run(x)
     for k in range(len(x)):
-        single = onnx_model.run(x[k:k + 1])
+        single = onnx_model.run(x[k : k + 1])
         for name, value in single.items():
-            np.testing.assert_allclose(batched[name][k:k + 1], value, rtol=0, atol=1e-5, err_msg=name)
+            np.testing.assert_allclose(batched[name][k : k + 1], value, rtol=0, atol=1e-5, err_msg=name)
 
 
 def test_wrong_input_shape_is_rejected(loaded_models):
@@ -139,8 +148,7 @@ def test_corrupt_model_names_file_and_command(tmp_path, damage):
     path = tmp_path / "face_landmark.onnx"
     shutil.copy(models_dir() / "face_landmark.onnx", path)
     data = path.read_bytes()
-    path.write_bytes({"truncate": data[: len(data) // 3], "garbage": b"not an onnx model" * 100,
-                      "empty": b""}[damage])
+    path.write_bytes({"truncate": data[: len(data) // 3], "garbage": b"not an onnx model" * 100, "empty": b""}[damage])
     with pytest.raises(ModelLoadError) as error:
         OnnxModel(path, device="cpu")
     assert str(path) in str(error.value) and "make models" in str(error.value)
@@ -206,8 +214,10 @@ def test_session_requests_cuda_when_onnxruntime_reports_it(monkeypatch, caplog):
 
     monkeypatch.setattr(ort, "get_available_providers", lambda: [CUDA, CPU])
     monkeypatch.setattr(ort, "InferenceSession", recording_session)
-    with caplog.at_level(logging.WARNING, logger="facemesh_ros.inference"), \
-            pytest.warns(UserWarning, match="CUDAExecutionProvider"):
+    with (
+        caplog.at_level(logging.WARNING, logger="facemesh_ros.inference"),
+        pytest.warns(UserWarning, match="CUDAExecutionProvider"),
+    ):
         model = OnnxModel("iris_landmark", device="auto")
     assert requested == [[CUDA, CPU]]
     if CUDA not in really_available:

@@ -33,8 +33,9 @@ BURST_SEC = 50_000
 @pytest.fixture(scope="module")
 def frames(test_data_dir):
     photo = cv2.cvtColor(cv2.imread(str(test_data_dir / "astronaut.png")), cv2.COLOR_BGR2RGB)
-    camera = VirtualCamera(photo, size=SIZE, num_frames=NUM_FRAMES, target=(250, 200), pan=0.05,
-                           zoom_range=(1.4, 1.8), roll_deg=15.0)
+    camera = VirtualCamera(
+        photo, size=SIZE, num_frames=NUM_FRAMES, target=(250, 200), pan=0.05, zoom_range=(1.4, 1.8), roll_deg=15.0
+    )
     return list(camera)
 
 
@@ -45,8 +46,13 @@ def node(ros, tmp_path_factory):
     folder = tmp_path_factory.mktemp("node")
     override = folder / "override.yaml"
     override.write_text("face_mesh:\n  ros__parameters:\n    refine_landmarks: true\n")
-    process = NodeProcess(folder / "face_mesh.log", "--params-file", str(REPO / "config" / "face_mesh.yaml"),
-                          "--params-file", str(override))
+    process = NodeProcess(
+        folder / "face_mesh.log",
+        "--params-file",
+        str(REPO / "config" / "face_mesh.yaml"),
+        "--params-file",
+        str(override),
+    )
     yield process
     process.stop()
 
@@ -106,8 +112,12 @@ def test_landmarks_lie_on_the_face_and_ids_are_stable(sequence, frames) -> None:
 
 def test_head_pose_and_distance_follow_camera_info(sequence) -> None:
     """The virtual camera zooms by changing its focal length: with camera_info the head stays put."""
-    distances = np.array([math.dist((0, 0, 0), (f.faces[0].pose.position.x, f.faces[0].pose.position.y,
-                                                f.faces[0].pose.position.z)) for f in sequence])
+    distances = np.array(
+        [
+            math.dist((0, 0, 0), (f.faces[0].pose.position.x, f.faces[0].pose.position.y, f.faces[0].pose.position.z))
+            for f in sequence
+        ]
+    )
     assert all(f.faces[0].has_pose for f in sequence)
     assert 0.2 < distances.mean() < 5.0
     assert distances.std() / distances.mean() < 0.03, distances
@@ -189,8 +199,10 @@ def test_markers_of_a_namespace_switched_off_are_deleted(client, frames) -> None
     assert off.successful
     client.markers.clear()
     send(client, frames[2], 102)
-    assert client.spin_until(lambda: any(m.ns == "contours" and m.action == Marker.DELETE
-                                         for msg in client.markers for m in msg.markers), timeout=5.0)
+    assert client.spin_until(
+        lambda: any(m.ns == "contours" and m.action == Marker.DELETE for msg in client.markers for m in msg.markers),
+        timeout=5.0,
+    )
     (on,) = client.set_parameters("/face_mesh", **{"markers.contours": True})
     assert on.successful
 
@@ -263,7 +275,8 @@ def test_a_burst_of_frames_drops_old_ones_and_memory_stays_flat(client, frames, 
     assert processed < 1000  # the node skipped to the newest frames instead of queueing
     assert node.rss_mb() - rss_before < 100, (rss_before, node.rss_mb())
     assert client.spin_until(
-        lambda: any(int(_diag_values(m).get("dropped frames", 0)) > 0 for m in client.diagnostics), timeout=5.0)
+        lambda: any(int(_diag_values(m).get("dropped frames", 0)) > 0 for m in client.diagnostics), timeout=5.0
+    )
 
 
 def test_sigint_shuts_the_node_down_cleanly(node) -> None:
@@ -271,8 +284,7 @@ def test_sigint_shuts_the_node_down_cleanly(node) -> None:
 
 
 def test_compressed_transport_and_corrupt_jpeg(ros, frames, tmp_path) -> None:
-    process = NodeProcess(tmp_path / "compressed.log", "-p", "image_transport:=compressed",
-                          "-r", "__ns:=/compressed")
+    process = NodeProcess(tmp_path / "compressed.log", "-p", "image_transport:=compressed", "-r", "__ns:=/compressed")
     client = DdsClient("compressed_test_client")
     try:
         faces = client.collect(FaceMeshArray, "/compressed/face_mesh/faces")
@@ -307,8 +319,9 @@ def test_a_structural_change_that_cannot_be_built_is_rejected(ros, frames, tmp_p
     models.mkdir()
     for name in ("face_detection_short_range.onnx", "face_landmark.onnx", "canonical_face_model.npz"):
         (models / name).symlink_to(models_dir() / name)
-    process = NodeProcess(tmp_path / "no_attention.log", "-r", "__ns:=/partial",
-                          env={"FACEMESH_ROS_MODELS_DIR": str(models)})
+    process = NodeProcess(
+        tmp_path / "no_attention.log", "-r", "__ns:=/partial", env={"FACEMESH_ROS_MODELS_DIR": str(models)}
+    )
     client = DdsClient("partial_models_client", namespace="partial")
     try:
         (result,) = client.set_parameters("/partial/face_mesh", refine_landmarks=True)
@@ -346,8 +359,10 @@ def test_static_mode_names_faces_by_their_index_in_the_image(ros, frames, tmp_pa
         assert process.stop() == 0
 
 
-@pytest.mark.parametrize(("argument", "reason"), [("detector:=medium", "detector must be one of short, full"),
-                                                  ("max_num_faces:=0", "max_num_faces")])
+@pytest.mark.parametrize(
+    ("argument", "reason"),
+    [("detector:=medium", "detector must be one of short, full"), ("max_num_faces:=0", "max_num_faces")],
+)
 def test_a_bad_parameter_at_startup_exits_with_the_reason(ros, tmp_path, argument, reason) -> None:
     process = NodeProcess(tmp_path / "bad.log", "-p", argument)
     assert process.process.wait(timeout=60) == 1

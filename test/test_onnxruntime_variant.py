@@ -15,13 +15,16 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "onnxruntime_variant.sh"
-HEADER = ("+-----------------------------------------------------------------------------------------+\n"
-          "| NVIDIA-SMI {driver}              Driver Version: {driver}      CUDA Version: {cuda}     |\n")
+HEADER = (
+    "+-----------------------------------------------------------------------------------------+\n"
+    "| NVIDIA-SMI {driver}              Driver Version: {driver}      CUDA Version: {cuda}     |\n"
+)
 
 
 def variant(path: str) -> tuple[str, str]:
-    out = subprocess.run(["bash", str(SCRIPT)], env={**os.environ, "PATH": path}, capture_output=True, text=True,
-                         check=True).stdout.strip()
+    out = subprocess.run(
+        ["bash", str(SCRIPT)], env={**os.environ, "PATH": path}, capture_output=True, text=True, check=True
+    ).stdout.strip()
     chosen, reason = out.split(" ", 1)
     return chosen, reason
 
@@ -38,8 +41,9 @@ def test_this_machine_without_a_driver_gets_the_cpu_build() -> None:
 
 
 @pytest.mark.skipif(platform.machine() != "x86_64", reason="PyPI's onnxruntime-gpu wheels are x86_64 only")
-@pytest.mark.parametrize(("cuda", "expected"), [("13.0", "gpu"), ("13.1", "gpu"), ("12.4", "gpu-cuda12"),
-                                                ("11.8", "cpu")])
+@pytest.mark.parametrize(
+    ("cuda", "expected"), [("13.0", "gpu"), ("13.1", "gpu"), ("12.4", "gpu-cuda12"), ("11.8", "cpu")]
+)
 def test_cuda_major_picks_the_wheel(tmp_path: Path, cuda: str, expected: str) -> None:
     chosen, reason = variant(with_driver(tmp_path, cuda))
     assert chosen == expected
@@ -53,6 +57,8 @@ def test_a_failing_driver_gets_the_cpu_build(tmp_path: Path) -> None:
 
 def test_each_variant_pins_the_wheel_it_names() -> None:
     pins = {path.name: path.read_text().split()[0] for path in REPO.glob("requirements-onnxruntime-*.txt")}
-    assert pins == {"requirements-onnxruntime-cpu.txt": "onnxruntime==1.31.1",
-                    "requirements-onnxruntime-gpu.txt": "onnxruntime-gpu==1.31.1",
-                    "requirements-onnxruntime-gpu-cuda12.txt": "onnxruntime-gpu==1.26.0"}
+    assert pins == {
+        "requirements-onnxruntime-cpu.txt": "onnxruntime==1.31.1",
+        "requirements-onnxruntime-gpu.txt": "onnxruntime-gpu==1.31.1",
+        "requirements-onnxruntime-gpu-cuda12.txt": "onnxruntime-gpu==1.26.0",
+    }

@@ -48,9 +48,20 @@ def test_library_core_imports_no_ros() -> None:
 
 def test_package_xml_declares_the_runtime_dependencies() -> None:
     deps = {e.text for e in _package_xml().iter() if e.tag.endswith("depend")}
-    for key in ("rclpy", "sensor_msgs", "geometry_msgs", "tf2_msgs", "visualization_msgs", "diagnostic_msgs",
-                "launch_ros", "python3-numpy", "python3-opencv", "python3-transforms3d",
-                "rosidl_default_generators", "ament_cmake_python"):
+    for key in (
+        "rclpy",
+        "sensor_msgs",
+        "geometry_msgs",
+        "tf2_msgs",
+        "visualization_msgs",
+        "diagnostic_msgs",
+        "launch_ros",
+        "python3-numpy",
+        "python3-opencv",
+        "python3-transforms3d",
+        "rosidl_default_generators",
+        "ament_cmake_python",
+    ):
         assert key in deps, key
 
 
@@ -58,9 +69,11 @@ def test_package_xml_onnxruntime_key_follows_the_gpu_choice() -> None:
     from catkin_pkg.package import parse_package
 
     package = parse_package(REPO_ROOT / "package.xml")
-    for environment, key in (({}, "python3-onnxruntime-pip"), ({"FACEMESH_ROS_ONNXRUNTIME": "cpu"},
-                             "python3-onnxruntime-pip"), ({"FACEMESH_ROS_ONNXRUNTIME": "gpu"},
-                             "python3-onnxruntime-gpu-pip")):
+    for environment, key in (
+        ({}, "python3-onnxruntime-pip"),
+        ({"FACEMESH_ROS_ONNXRUNTIME": "cpu"}, "python3-onnxruntime-pip"),
+        ({"FACEMESH_ROS_ONNXRUNTIME": "gpu"}, "python3-onnxruntime-gpu-pip"),
+    ):
         package.evaluate_conditions(environment)
         keys = {d.name for d in package.exec_depends if d.evaluated_condition}
         assert {k for k in keys if "onnxruntime" in k} == {key}, environment

@@ -15,8 +15,14 @@ K = [800.0, 0.0, 639.5, 0.0, 800.0, 479.5, 0.0, 0.0, 1.0]
 
 
 def info(width: int = 1280, height: int = 960, **fields) -> CameraInfo:
-    msg = CameraInfo(width=width, height=height, distortion_model="plumb_bob", k=K, d=[0.0] * 5,
-                     p=[800.0, 0.0, 639.5, 0.0, 0.0, 800.0, 479.5, 0.0, 0.0, 0.0, 1.0, 0.0])
+    msg = CameraInfo(
+        width=width,
+        height=height,
+        distortion_model="plumb_bob",
+        k=K,
+        d=[0.0] * 5,
+        p=[800.0, 0.0, 639.5, 0.0, 0.0, 800.0, 479.5, 0.0, 0.0, 0.0, 1.0, 0.0],
+    )
     for name, value in fields.items():
         setattr(msg, name, value)
     return msg

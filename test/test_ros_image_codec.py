@@ -30,10 +30,16 @@ def make_image(pixels: np.ndarray, encoding: str, padding: int = 0) -> Image:
     return Image(height=height, width=width, encoding=encoding, step=padded.shape[1], data=padded.tobytes())
 
 
-@pytest.mark.parametrize(("encoding", "to_layout"), [
-    ("rgb8", None), ("bgr8", cv2.COLOR_RGB2BGR), ("8UC3", cv2.COLOR_RGB2BGR),
-    ("rgba8", cv2.COLOR_RGB2RGBA), ("bgra8", cv2.COLOR_RGB2BGRA),
-])
+@pytest.mark.parametrize(
+    ("encoding", "to_layout"),
+    [
+        ("rgb8", None),
+        ("bgr8", cv2.COLOR_RGB2BGR),
+        ("8UC3", cv2.COLOR_RGB2BGR),
+        ("rgba8", cv2.COLOR_RGB2RGBA),
+        ("bgra8", cv2.COLOR_RGB2BGRA),
+    ],
+)
 def test_color_encodings_decode_exactly(rgb: np.ndarray, encoding: str, to_layout: int | None) -> None:
     pixels = rgb if to_layout is None else cv2.cvtColor(rgb, to_layout)
     for padding in (0, 5):  # step longer than a row, as some drivers align rows
@@ -48,8 +54,9 @@ def test_gray_encodings_fill_three_channels(rgb: np.ndarray, encoding: str) -> N
     np.testing.assert_array_equal(decoded[:, :, 1], gray)
 
 
-@pytest.mark.parametrize(("encoding", "order"), [("yuv422", "uyvy"), ("uyvy", "uyvy"),
-                                                 ("yuv422_yuy2", "yuyv"), ("yuyv", "yuyv")])
+@pytest.mark.parametrize(
+    ("encoding", "order"), [("yuv422", "uyvy"), ("uyvy", "uyvy"), ("yuv422_yuy2", "yuyv"), ("yuyv", "yuyv")]
+)
 def test_yuv422_encodings_decode_close_to_the_source(rgb: np.ndarray, encoding: str, order: str) -> None:
     # BT.601 video range, as cameras send it and OpenCV's YUV422 decoders expect
     r, g, b = (rgb[:, :, i].astype(np.float32) for i in range(3))
@@ -67,18 +74,32 @@ def test_yuv422_encodings_decode_close_to_the_source(rgb: np.ndarray, encoding: 
 
 
 def test_every_listed_encoding_is_tested() -> None:
-    assert set(SUPPORTED_ENCODINGS) == {"rgb8", "bgr8", "rgba8", "bgra8", "mono8", "8UC1", "8UC3", "uyvy",
-                                        "yuv422", "yuyv", "yuv422_yuy2"}
+    assert set(SUPPORTED_ENCODINGS) == {
+        "rgb8",
+        "bgr8",
+        "rgba8",
+        "bgra8",
+        "mono8",
+        "8UC1",
+        "8UC3",
+        "uyvy",
+        "yuv422",
+        "yuyv",
+        "yuv422_yuy2",
+    }
 
 
-@pytest.mark.parametrize(("mutate", "message"), [
-    (lambda m: setattr(m, "encoding", "16UC1"), "unsupported encoding '16UC1'"),
-    (lambda m: setattr(m, "encoding", ""), "unsupported encoding ''"),
-    (lambda m: setattr(m, "step", 10), "step 10 is shorter than a row"),
-    (lambda m: setattr(m, "data", bytes(m.data)[:-100]), r"expected step\*height"),
-    (lambda m: setattr(m, "height", m.height + 1), r"expected step\*height"),
-    (lambda m: (setattr(m, "width", 0), setattr(m, "height", 0)), "empty image"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda m: setattr(m, "encoding", "16UC1"), "unsupported encoding '16UC1'"),
+        (lambda m: setattr(m, "encoding", ""), "unsupported encoding ''"),
+        (lambda m: setattr(m, "step", 10), "step 10 is shorter than a row"),
+        (lambda m: setattr(m, "data", bytes(m.data)[:-100]), r"expected step\*height"),
+        (lambda m: setattr(m, "height", m.height + 1), r"expected step\*height"),
+        (lambda m: (setattr(m, "width", 0), setattr(m, "height", 0)), "empty image"),
+    ],
+)
 def test_malformed_images_raise_a_clear_error(rgb: np.ndarray, mutate, message: str) -> None:
     msg = make_image(rgb, "rgb8")
     mutate(msg)

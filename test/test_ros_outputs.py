@@ -48,8 +48,9 @@ def test_face_mesh_array_carries_landmarks_pose_and_box(face) -> None:
     assert metric.shape == (478, 3)
     assert 0.2 < np.median(metric[:, 2]) < 5.0  # metres in front of the camera (optical z forward)
     assert item.has_pose
-    np.testing.assert_allclose([item.pose.position.x, item.pose.position.y, item.pose.position.z],
-                               geometry.position, rtol=1e-6)
+    np.testing.assert_allclose(
+        [item.pose.position.x, item.pose.position.y, item.pose.position.z], geometry.position, rtol=1e-6
+    )
     pixels = result.landmarks[0, :, :2] * result.image_size
     box = item.bbox
     assert box.x_offset <= pixels[:, 0].min() and pixels[:, 0].max() <= box.x_offset + box.width
@@ -98,7 +99,8 @@ def test_fast_marker_serialization_equals_rclpy(face) -> None:
 def test_markers_have_the_mesh_contours_and_deletes(face) -> None:
     _, geometry = face
     markers = face_markers(HEADER, 7, geometry, MarkerOptions()) + [
-        (m, None) for m in deleted_markers(HEADER, [(ns, 3) for ns in NAMESPACES])]
+        (m, None) for m in deleted_markers(HEADER, [(ns, 3) for ns in NAMESPACES])
+    ]
     decoded = deserialize_message(serialize_marker_array(markers), MarkerArray).markers
     by_ns = {(m.ns, m.id): m for m in decoded}
     mesh = by_ns[("mesh", 7)]

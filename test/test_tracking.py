@@ -78,11 +78,16 @@ def test_same_frames_have_faces_and_tracks_keep_ids(seq: str, mode: str, sequenc
         ids = {tuple(sorted(r.track_ids.tolist())) for r in results}
         assert len(ids) == 1, f"track ids changed during the sequence: {ids}"
     assert detected == TRACKING[f"{seq}/{mode}/detected"].tolist()
-    errors = np.concatenate([
-        iod_errors(match_faces(r.landmarks, TRACKING[f"{seq}/{mode}/landmarks"][t, : r.num_faces]),
-                   TRACKING[f"{seq}/{mode}/landmarks"][t, : r.num_faces], r.image_size)
-        for t, r in enumerate(results)
-    ])
+    errors = np.concatenate(
+        [
+            iod_errors(
+                match_faces(r.landmarks, TRACKING[f"{seq}/{mode}/landmarks"][t, : r.num_faces]),
+                TRACKING[f"{seq}/{mode}/landmarks"][t, : r.num_faces],
+                r.image_size,
+            )
+            for t, r in enumerate(results)
+        ]
+    )
     self_mean, self_worst = TRACKING[f"{seq}/{mode}/self_error"].max(axis=0)
     strict = seq in FREE_RUNNING
     assert errors.mean() <= (MEAN_LIMIT if strict else max(MEAN_LIMIT, 1.5 * self_mean)), errors
@@ -112,8 +117,7 @@ def test_each_tracking_step_matches_mediapipe(seq: str, mode: str, sequence_fram
         from_detector = np.zeros((0, 5), np.float32)
         if detected[t]:
             # our detector's ROIs on this frame, then the association with last frame's ROIs
-            from_detector = rois_from_detections(detector.detect(images[t]).top(config["max_num_faces"]),
-                                                 width, height)
+            from_detector = rois_from_detections(detector.detect(images[t]).top(config["max_num_faces"]), width, height)
             expected = detection_rois[t][~np.isnan(detection_rois[t, :, 0])]
             np.testing.assert_allclose(from_detector, expected, atol=1e-4)
         rois, _ = associate_rois(from_detector, previous)
@@ -159,9 +163,10 @@ def test_virtual_camera_is_deterministic_and_reports_its_intrinsics() -> None:
     # frame 0: no pan, no roll, zoom 1 (photo height fills the frame): the frame centre shows the target
     assert first.center == (200.0, 150.0) and first.roll == 0.0 and first.zoom == 1.0
     scale = 240 / photo.shape[0]
-    crop = cv2.resize(photo[150 - 20:150 + 20, 200 - 20:200 + 20], None, fx=scale, fy=scale)
-    centre = first.image[120 - crop.shape[0] // 2:120 + crop.shape[0] // 2,
-                         160 - crop.shape[1] // 2:160 + crop.shape[1] // 2]
+    crop = cv2.resize(photo[150 - 20 : 150 + 20, 200 - 20 : 200 + 20], None, fx=scale, fy=scale)
+    centre = first.image[
+        120 - crop.shape[0] // 2 : 120 + crop.shape[0] // 2, 160 - crop.shape[1] // 2 : 160 + crop.shape[1] // 2
+    ]
     assert np.abs(centre.astype(int) - crop[: centre.shape[0], : centre.shape[1]]).mean() < 12
     halfway = camera.frame(4)
     assert halfway.zoom == pytest.approx(2.0)

@@ -46,8 +46,9 @@ def wheel_venv() -> tuple[Path, Path]:
     Kept in .cache/ under a hash of those files and of the dependency versions: a rerun with nothing changed
     reuses them (the venv was new for exactly this wheel); any change builds both anew.
     """
-    constraints = "".join(f"{name}=={version(name)}\n" for name in
-                          ("numpy", "opencv-python-headless", "onnxruntime", "transforms3d"))
+    constraints = "".join(
+        f"{name}=={version(name)}\n" for name in ("numpy", "opencv-python-headless", "onnxruntime", "transforms3d")
+    )
     key = _sources_hash(constraints + sys.version)
     root = REPO / ".cache" / f"wheel-test-py{sys.version_info.major}.{sys.version_info.minor}"
     python = root / "venv" / "bin" / "python"
@@ -95,8 +96,7 @@ def test_readme_example_runs_unchanged_in_the_fresh_venv(wheel_venv, test_data_d
     blocks = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), re.S)
     (example,) = [block for block in blocks if "import facemesh_ros as mp_face_mesh" in block]
     (tmp_path / "example.py").write_text(example)
-    out = _run([str(python), "example.py", str(test_data_dir / PHOTO), str(test_data_dir / "coffee.png")],
-               cwd=tmp_path)
+    out = _run([str(python), "example.py", str(test_data_dir / PHOTO), str(test_data_dir / "coffee.png")], cwd=tmp_path)
     assert out.count("nose tip:") == 1  # one face in the astronaut photo, none in the coffee cup
     assert (tmp_path / "annotated_image0.png").is_file() and not (tmp_path / "annotated_image1.png").exists()
 
@@ -115,8 +115,11 @@ def test_face_mesh_from_the_wheel_matches_mediapipe(wheel_venv, test_data_dir: P
 
 def _run(command: list[str], cwd: Path | None = None) -> str:
     """Run outside the project's environment: no ROS paths, no checkout on sys.path."""
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("PYTHONPATH", "AMENT_PREFIX_PATH", "CMAKE_PREFIX_PATH", "LD_LIBRARY_PATH", "VIRTUAL_ENV")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("PYTHONPATH", "AMENT_PREFIX_PATH", "CMAKE_PREFIX_PATH", "LD_LIBRARY_PATH", "VIRTUAL_ENV")
+    }
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     assert result.returncode == 0, f"{command[:4]} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout

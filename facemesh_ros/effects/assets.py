@@ -138,8 +138,12 @@ def load_obj(path: str | os.PathLike[str]) -> ObjectMesh:
             raise AssetError(f"{path}:{number}: cannot parse {line.strip()!r}: {error}") from None
     if not corners:
         raise AssetError(f"{path}: no faces ('f' lines)")
-    return _mesh_from_corners(np.array(positions, np.float64).reshape(-1, 3), np.array(uvs).reshape(-1, 2),
-                              np.array(normals).reshape(-1, 3), np.array(corners, np.int64))
+    return _mesh_from_corners(
+        np.array(positions, np.float64).reshape(-1, 3),
+        np.array(uvs).reshape(-1, 2),
+        np.array(normals).reshape(-1, 3),
+        np.array(corners, np.int64),
+    )
 
 
 def _corner(token: str, counts: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -163,8 +167,7 @@ def _corner(token: str, counts: tuple[int, int, int]) -> tuple[int, int, int]:
     return indices[0], indices[1], indices[2]
 
 
-def _mesh_from_corners(positions: np.ndarray, uvs: np.ndarray, normals: np.ndarray,
-                       corners: np.ndarray) -> ObjectMesh:
+def _mesh_from_corners(positions: np.ndarray, uvs: np.ndarray, normals: np.ndarray, corners: np.ndarray) -> ObjectMesh:
     """Unique (v, vt, vn) corner triples become the render vertices (OBJ indexes each attribute separately)."""
     unique, inverse = np.unique(corners, axis=0, return_inverse=True)
     triangles = inverse.reshape(-1, 3).astype(np.int32)
@@ -178,10 +181,12 @@ def _mesh_from_corners(positions: np.ndarray, uvs: np.ndarray, normals: np.ndarr
     else:
         vertex_normals = _vertex_normals(vertex_positions, triangles, unique[:, 0])
     length = np.linalg.norm(vertex_normals, axis=1, keepdims=True)
-    vertex_normals = np.divide(vertex_normals, length, out=np.tile([0.0, 0.0, 1.0], (len(unique), 1)),
-                               where=length > 1e-12)
-    return ObjectMesh(vertex_positions.astype(np.float32), vertex_uvs.astype(np.float32),
-                      vertex_normals.astype(np.float32), triangles)
+    vertex_normals = np.divide(
+        vertex_normals, length, out=np.tile([0.0, 0.0, 1.0], (len(unique), 1)), where=length > 1e-12
+    )
+    return ObjectMesh(
+        vertex_positions.astype(np.float32), vertex_uvs.astype(np.float32), vertex_normals.astype(np.float32), triangles
+    )
 
 
 def _vertex_normals(positions: np.ndarray, triangles: np.ndarray, position_index: np.ndarray) -> np.ndarray:
@@ -204,8 +209,9 @@ def save_obj(path: str | os.PathLike[str], mesh: ObjectMesh, header: str = "") -
     Path(path).write_text("\n".join(lines) + "\n")
 
 
-def object_effect(obj_path: str | os.PathLike[str], texture_path: str | os.PathLike[str],
-                  name: str = "object") -> ObjectEffect:
+def object_effect(
+    obj_path: str | os.PathLike[str], texture_path: str | os.PathLike[str], name: str = "object"
+) -> ObjectEffect:
     """A user's 3D object: OBJ in the canonical face frame (cm) + its texture image."""
     return ObjectEffect(load_obj(obj_path), checked_texture(load_texture(texture_path)), name)
 
@@ -225,7 +231,7 @@ def glasses_stripe_texture(colors: dict[str, tuple[int, int, int, int]], height:
     texture = np.zeros((height, GLASSES_STRIPE_WIDTH * len(GLASSES_PARTS), 4), np.uint8)
     for part, color in colors.items():
         start = GLASSES_PARTS.index(part) * GLASSES_STRIPE_WIDTH
-        texture[:, start:start + GLASSES_STRIPE_WIDTH] = color
+        texture[:, start : start + GLASSES_STRIPE_WIDTH] = color
     return texture
 
 

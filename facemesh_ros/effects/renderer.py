@@ -36,9 +36,11 @@ FAR_CM = 10000.0
 OCCLUDER_OFFSET_CM = 0.1  # the occluder sits this much behind the face so face paint passes the depth test
 MIN_SCALE = 1e-6
 SAMPLE_COUNTS = (0, 2, 4, 8)  # accepted multisample counts (0 = off; OpenGL 3.3 guarantees up to 4)
-INSTALL_HINT = ("install the EGL/Mesa libraries (Debian/Ubuntu: apt-get install libegl1 libgl1 libegl-mesa0 "
-                "libgl1-mesa-dri; on NVIDIA machines the driver's EGL library comes with the driver) and "
-                "moderngl (pip install moderngl==5.13.0 glcontext==3.1.0)")
+INSTALL_HINT = (
+    "install the EGL/Mesa libraries (Debian/Ubuntu: apt-get install libegl1 libgl1 libegl-mesa0 "
+    "libgl1-mesa-dri; on NVIDIA machines the driver's EGL library comes with the driver) and "
+    "moderngl (pip install moderngl==5.13.0 glcontext==3.1.0)"
+)
 
 _VERTEX_SHADER = """
 #version 330
@@ -166,8 +168,9 @@ class EffectRenderer:
     """Draws one effect on every face of a frame. Not thread-safe: one thread creates and uses it (several
     renderers may live in one thread: each makes its own context current while it works)."""
 
-    def __init__(self, effect: Effect, *, occlusion: bool = True, samples: int = 0,
-                 model: CanonicalFaceModel | None = None) -> None:
+    def __init__(
+        self, effect: Effect, *, occlusion: bool = True, samples: int = 0, model: CanonicalFaceModel | None = None
+    ) -> None:
         """occlusion: the face mesh hides what is behind the head; samples: multisample anti-aliasing of the
         effect's edges (0 = off; 4 is smooth, costs more on a CPU renderer)."""
         if samples not in SAMPLE_COUNTS:
@@ -190,21 +193,26 @@ class EffectRenderer:
     def _create_gl_objects(self) -> None:
         """The programs and the face mesh buffers every effect uses (the context must be current)."""
         self._effect_program = self._ctx.program(vertex_shader=_VERTEX_SHADER, fragment_shader=_FRAGMENT_SHADER)
-        self._depth_program = self._ctx.program(vertex_shader=_DEPTH_VERTEX_SHADER,
-                                                fragment_shader=_DEPTH_FRAGMENT_SHADER)
+        self._depth_program = self._ctx.program(
+            vertex_shader=_DEPTH_VERTEX_SHADER, fragment_shader=_DEPTH_FRAGMENT_SHADER
+        )
         self._face_positions = self._ctx.buffer(reserve=NUM_VERTICES * 3 * 4, dynamic=True)
         self._face_uvs = self._ctx.buffer(self._model.uvs.astype("f4").tobytes())
         self._face_indices = self._ctx.buffer(self._model.triangles.astype("i4").tobytes())
-        self._occluder = self._ctx.vertex_array(self._depth_program, [(self._face_positions, "3f", "in_position")],
-                                                self._face_indices)
+        self._occluder = self._ctx.vertex_array(
+            self._depth_program, [(self._face_positions, "3f", "in_position")], self._face_indices
+        )
         self._face_paint = self._ctx.vertex_array(
-            self._effect_program, [(self._face_positions, "3f", "in_position"), (self._face_uvs, "2f", "in_uv")],
-            self._face_indices)
+            self._effect_program,
+            [(self._face_positions, "3f", "in_position"), (self._face_uvs, "2f", "in_uv")],
+            self._face_indices,
+        )
         self._target: _RenderTarget | None = None
         self._copy_program = self._ctx.program(vertex_shader=_COPY_VERTEX_SHADER, fragment_shader=_COPY_FRAGMENT_SHADER)
         triangle = np.array([-1.0, -1.0, 3.0, -1.0, -1.0, 3.0], dtype="f4")  # covers the whole viewport
-        self._copy_quad = self._ctx.vertex_array(self._copy_program,
-                                                 [(self._ctx.buffer(triangle.tobytes()), "2f", "in_position")])
+        self._copy_quad = self._ctx.vertex_array(
+            self._copy_program, [(self._ctx.buffer(triangle.tobytes()), "2f", "in_position")]
+        )
 
     @property
     def samples(self) -> int:
@@ -248,7 +256,8 @@ class EffectRenderer:
                 ibo = self._ctx.buffer(mesh.triangles.astype("i4").tobytes())
                 resources.append(ibo)
                 gl_object = self._ctx.vertex_array(
-                    self._effect_program, [(vbo, "3f 2f 3f", "in_position", "in_uv", "in_normal")], ibo)
+                    self._effect_program, [(vbo, "3f 2f 3f", "in_position", "in_uv", "in_normal")], ibo
+                )
                 resources.append(gl_object)
         except BaseException:
             _release_all(resources)
@@ -288,8 +297,7 @@ class EffectRenderer:
         reasons: dict[int, str] = {}
         for index, landmarks in enumerate(faces):
             try:
-                geometries.append(estimate_face_geometry(landmarks, camera, model=self._model,
-                                                         raise_on_failure=True))
+                geometries.append(estimate_face_geometry(landmarks, camera, model=self._model, raise_on_failure=True))
             except GeometryError as error:
                 geometries.append(None)
                 reasons[index] = str(error)
@@ -404,8 +412,10 @@ def _checked_frame(frame: np.ndarray, camera: Camera) -> np.ndarray:
         dtype = getattr(frame, "dtype", type(frame).__name__)
         raise ValueError(f"frame must be an (H, W, 3) uint8 array, got shape {shape} dtype {dtype}")
     if frame.shape[:2] != (camera.height, camera.width):
-        raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]} but the camera is "
-                         f"{camera.width}x{camera.height}: use the camera (camera_info) of this image")
+        raise ValueError(
+            f"frame is {frame.shape[1]}x{frame.shape[0]} but the camera is "
+            f"{camera.width}x{camera.height}: use the camera (camera_info) of this image"
+        )
     return np.ascontiguousarray(frame)
 
 

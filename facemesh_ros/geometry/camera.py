@@ -82,8 +82,10 @@ class Camera:
                 raise _invalid(f"{name} must be finite, got {value}")
             object.__setattr__(self, name, value)
         if self.fx <= 0 or self.fy <= 0:
-            raise _invalid(f"focal lengths must be > 0, got fx={self.fx}, fy={self.fy} "
-                           "(an uncalibrated camera_info has K and P all zeros)")
+            raise _invalid(
+                f"focal lengths must be > 0, got fx={self.fx}, fy={self.fy} "
+                "(an uncalibrated camera_info has K and P all zeros)"
+            )
         for name in ("width", "height"):
             value = _as_int(getattr(self, name))
             if value <= 0:
@@ -97,11 +99,12 @@ class Camera:
                 raise _invalid(f"'{FISHEYE_MODEL}' needs 4 coefficients, got {coeffs.size}")
         elif self.distortion_model in PINHOLE_MODELS or not np.any(coeffs):
             if np.any(coeffs) and coeffs.size not in _OPENCV_COEFF_COUNTS:
-                raise _invalid(f"'{self.distortion_model}' needs 4, 5, 8, 12 or 14 coefficients, "
-                               f"got {coeffs.size}")
+                raise _invalid(f"'{self.distortion_model}' needs 4, 5, 8, 12 or 14 coefficients, got {coeffs.size}")
         else:
-            raise _invalid(f"unsupported distortion model {self.distortion_model!r} "
-                           f"(supported: {', '.join((*PINHOLE_MODELS, FISHEYE_MODEL))})")
+            raise _invalid(
+                f"unsupported distortion model {self.distortion_model!r} "
+                f"(supported: {', '.join((*PINHOLE_MODELS, FISHEYE_MODEL))})"
+            )
         matrix = np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
         # Undistorted path as one multiply-add: x_n = x W/fx - (cx + 1/2)/fx, y_n = -y H/fy + (cy + 1/2)/fy.
         gain = np.array([self.width / self.fx, -self.height / self.fy, self.width / self.fx])
@@ -115,8 +118,17 @@ class Camera:
     # --- constructors -------------------------------------------------------------------------------------
 
     @classmethod
-    def from_intrinsics(cls, fx: float, fy: float, cx: float, cy: float, width: int, height: int,
-                        distortion: Any = None, distortion_model: str = "plumb_bob") -> Camera:
+    def from_intrinsics(
+        cls,
+        fx: float,
+        fy: float,
+        cx: float,
+        cy: float,
+        width: int,
+        height: int,
+        distortion: Any = None,
+        distortion_model: str = "plumb_bob",
+    ) -> Camera:
         """Camera from pixel intrinsics; `distortion` = OpenCV coefficients (k1, k2, p1, p2[, k3, ...]) of the
         raw image, or 4 fisheye coefficients with distortion_model='equidistant'; None for no distortion."""
         coeffs = () if distortion is None else tuple(np.asarray(distortion, dtype=np.float64).ravel())
@@ -147,8 +159,7 @@ class Camera:
         region of interest with rectified=True is not supported (GeometryError).
         """
         if not isinstance(rectified, bool):
-            raise TypeError(f"rectified must be True (image_rect: P) or False (image_raw: K, D), "
-                            f"got {rectified!r}")
+            raise TypeError(f"rectified must be True (image_rect: P) or False (image_raw: K, D), got {rectified!r}")
         width, height = _as_int(getattr(msg, "width", 0)), _as_int(getattr(msg, "height", 0))
         binning, offset, size = _binning_and_roi(msg, width, height, rectified)
         if rectified:
@@ -167,8 +178,16 @@ class Camera:
         # Full-resolution pixel u = (u_image + 1/2) b - 1/2 + offset, so the image's own intrinsics are
         # f / b and (c - offset + 1/2) / b - 1/2 (undistortion only sees (u - c) / f, which is unchanged).
         (bx, by), (ox, oy) = binning, offset
-        return cls(fx / bx, fy / by, (cx - ox + 0.5) / bx - 0.5, (cy - oy + 0.5) / by - 0.5,
-                   size[0] // bx, size[1] // by, d, model)
+        return cls(
+            fx / bx,
+            fy / by,
+            (cx - ox + 0.5) / bx - 0.5,
+            (cy - oy + 0.5) / by - 0.5,
+            size[0] // bx,
+            size[1] // by,
+            d,
+            model,
+        )
 
     # --- projection -----------------------------------------------------------------------------------------
 
@@ -193,8 +212,7 @@ class Camera:
     def _undistort_normalized(self, xy: np.ndarray) -> np.ndarray:
         pixels = (xy * (self.width, self.height) - 0.5).reshape(-1, 1, 2)
         if self.distortion_model == FISHEYE_MODEL:
-            out = cv2.fisheye.undistortPoints(pixels, self._matrix, self._coeffs,
-                                              criteria=_FISHEYE_UNDISTORT_CRITERIA)
+            out = cv2.fisheye.undistortPoints(pixels, self._matrix, self._coeffs, criteria=_FISHEYE_UNDISTORT_CRITERIA)
         else:
             out = _undistort_points_iter(pixels, self._matrix, self._coeffs, criteria=_PINHOLE_UNDISTORT_CRITERIA)
         return out.reshape(-1, 2)
@@ -235,11 +253,11 @@ def _field_array(msg: Any, names: tuple[str, ...], size: int) -> np.ndarray:
     return array
 
 
-def _binning_and_roi(msg: Any, width: int, height: int,
-                     rectified: bool) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+def _binning_and_roi(
+    msg: Any, width: int, height: int, rectified: bool
+) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
     """(binning, ROI offset, ROI size) in full-resolution pixels; 0 binning or an all-zero ROI = none."""
-    binning = (max(1, _as_int(getattr(msg, "binning_x", 0) or 0)),
-               max(1, _as_int(getattr(msg, "binning_y", 0) or 0)))
+    binning = (max(1, _as_int(getattr(msg, "binning_x", 0) or 0)), max(1, _as_int(getattr(msg, "binning_y", 0) or 0)))
     roi = getattr(msg, "roi", None)
     offset = (_as_int(getattr(roi, "x_offset", 0)), _as_int(getattr(roi, "y_offset", 0)))
     size = (_as_int(getattr(roi, "width", 0)), _as_int(getattr(roi, "height", 0)))

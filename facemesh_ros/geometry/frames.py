@@ -34,8 +34,7 @@ def optical_to_mediapipe_points(points_m: np.ndarray) -> np.ndarray:
     return points_m * (np.diag(MEDIAPIPE_TO_OPTICAL) * CM_PER_M)
 
 
-def frame_in_optical(rotation: np.ndarray, origin_cm: np.ndarray,
-                     axes_in_canonical: np.ndarray) -> np.ndarray:
+def frame_in_optical(rotation: np.ndarray, origin_cm: np.ndarray, axes_in_canonical: np.ndarray) -> np.ndarray:
     """4x4 rigid transform frame -> optical (metres) of a frame attached to the face.
 
     rotation: canonical -> MediaPipe camera rotation of the face pose (no scale); origin_cm: the frame origin

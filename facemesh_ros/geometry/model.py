@@ -42,8 +42,10 @@ class CanonicalFaceModel:
             (self.triangles.ndim == 2 and self.triangles.shape[1] == 3, f"triangles {self.triangles.shape}"),
             (self.procrustes_weights.shape == (NUM_VERTICES,), f"weights {self.procrustes_weights.shape}"),
             (bool(np.all(np.isfinite(self.vertices))), "non-finite vertices"),
-            (self.triangles.size > 0 and 0 <= self.triangles.min() and self.triangles.max() < NUM_VERTICES,
-             "triangle indices out of range"),
+            (
+                self.triangles.size > 0 and 0 <= self.triangles.min() and self.triangles.max() < NUM_VERTICES,
+                "triangle indices out of range",
+            ),
         )
         for ok, message in checks:
             if not ok:
@@ -77,8 +79,9 @@ def find_models_dir() -> Path:
     for candidate in candidates:
         if (candidate / MODEL_FILENAME).is_file():
             return candidate
-    raise FileNotFoundError(f"{MODEL_FILENAME} not found; looked in: {', '.join(map(str, candidates))} "
-                            "(set FACEMESH_ROS_MODELS_DIR)")
+    raise FileNotFoundError(
+        f"{MODEL_FILENAME} not found; looked in: {', '.join(map(str, candidates))} (set FACEMESH_ROS_MODELS_DIR)"
+    )
 
 
 def load_canonical_face_model(path: str | os.PathLike[str] | None = None) -> CanonicalFaceModel:

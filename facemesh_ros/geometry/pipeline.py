@@ -82,8 +82,9 @@ class FaceGeometry:
         return float(np.linalg.norm(self.position))
 
 
-def estimate_face_geometry(landmarks: Any, camera: Camera, *, model: CanonicalFaceModel | None = None,
-                           raise_on_failure: bool = False) -> FaceGeometry | None:
+def estimate_face_geometry(
+    landmarks: Any, camera: Camera, *, model: CanonicalFaceModel | None = None, raise_on_failure: bool = False
+) -> FaceGeometry | None:
     """(N, 3) MediaPipe normalized landmarks (N = 468 or 478; x, y / image size, z in image-width units) seen
     by `camera` -> FaceGeometry, or None when the input is degenerate. With raise_on_failure=True a
     GeometryError whose `reason` (FailureReason) says why is raised instead of returning None.
@@ -118,8 +119,7 @@ def _estimate(landmarks: np.ndarray, camera: Camera, model: CanonicalFaceModel) 
     return _assemble(pose, metric, mesh, model)
 
 
-def _assemble(pose: Similarity, metric: np.ndarray, mesh: np.ndarray,
-              model: CanonicalFaceModel) -> FaceGeometry:
+def _assemble(pose: Similarity, metric: np.ndarray, mesh: np.ndarray, model: CanonicalFaceModel) -> FaceGeometry:
     origin_cm = pose.scale * (pose.rotation @ model.sellion) + pose.translation
     face = frame_in_optical(pose.rotation, origin_cm, FACE_AXES_IN_CANONICAL)
     gaze = face.copy()
@@ -139,8 +139,7 @@ def _checked_landmarks(landmarks: Any) -> np.ndarray:
     except (TypeError, ValueError) as error:
         raise GeometryError(FailureReason.BAD_SHAPE, f"landmarks are not numeric: {error}") from None
     if points.ndim != 2 or points.shape[0] not in SUPPORTED_COUNTS or points.shape[1] != 3:
-        raise GeometryError(FailureReason.BAD_SHAPE,
-                            f"landmarks must be (468, 3) or (478, 3), got {points.shape}")
+        raise GeometryError(FailureReason.BAD_SHAPE, f"landmarks must be (468, 3) or (478, 3), got {points.shape}")
     if not np.isfinite(points).all():
         raise GeometryError(FailureReason.NON_FINITE, "landmarks contain NaN or inf")
     xy = points[:NUM_VERTICES, :2]

@@ -30,8 +30,7 @@ class OneEuroFilter:
     jumps forward by more than `max_gap` seconds (the face was lost) restarts the filter.
     """
 
-    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.0, d_cutoff: float = 1.0,
-                 max_gap: float = 1.0) -> None:
+    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.0, d_cutoff: float = 1.0, max_gap: float = 1.0) -> None:
         if not (min_cutoff > 0 and beta >= 0 and d_cutoff > 0 and max_gap > 0):
             raise ValueError("need min_cutoff > 0, beta >= 0, d_cutoff > 0, max_gap > 0")
         self.min_cutoff, self.beta, self.d_cutoff, self.max_gap = min_cutoff, beta, d_cutoff, max_gap
@@ -70,8 +69,15 @@ class FaceGeometrySmoother:
     second. Use one smoother per tracked face; call reset() when the track is lost.
     """
 
-    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.05, rotation_beta: float = 0.5,
-                 d_cutoff: float = 1.0, smooth_landmarks: bool = True, max_gap: float = 1.0) -> None:
+    def __init__(
+        self,
+        min_cutoff: float = 1.0,
+        beta: float = 0.05,
+        rotation_beta: float = 0.5,
+        d_cutoff: float = 1.0,
+        smooth_landmarks: bool = True,
+        max_gap: float = 1.0,
+    ) -> None:
         self._position = OneEuroFilter(min_cutoff, beta, d_cutoff, max_gap)
         self._rotation = OneEuroFilter(min_cutoff, rotation_beta, d_cutoff, max_gap)
         self._landmarks = OneEuroFilter(min_cutoff, beta, d_cutoff, max_gap) if smooth_landmarks else None

@@ -15,8 +15,20 @@ from facemesh_ros.geometry import Camera, GeometryError
 def _content_key(info: CameraInfo) -> tuple:
     """What defines the camera: drivers send a new, mostly identical, message with every frame."""
     roi = info.roi
-    return (info.width, info.height, info.distortion_model, tuple(info.k), tuple(info.d), tuple(info.p),
-            info.binning_x, info.binning_y, roi.x_offset, roi.y_offset, roi.width, roi.height)
+    return (
+        info.width,
+        info.height,
+        info.distortion_model,
+        tuple(info.k),
+        tuple(info.d),
+        tuple(info.p),
+        info.binning_x,
+        info.binning_y,
+        roi.x_offset,
+        roi.y_offset,
+        roi.width,
+        roi.height,
+    )
 
 
 class CameraModel:
@@ -39,23 +51,29 @@ class CameraModel:
             self._cache = (key, camera or Camera.from_fov(default_fov_deg, width, height))
         return self._cache[1]
 
-    def _from_info(self, info: CameraInfo | None, rectified: bool, width: int, height: int,
-                   fov: float) -> Camera | None:
+    def _from_info(
+        self, info: CameraInfo | None, rectified: bool, width: int, height: int, fov: float
+    ) -> Camera | None:
         if info is None:
-            self._warn_once("missing", f"no camera_info received yet: geometry uses a default camera with a "
-                                       f"{fov:g} deg vertical field of view until it arrives")
+            self._warn_once(
+                "missing",
+                f"no camera_info received yet: geometry uses a default camera with a "
+                f"{fov:g} deg vertical field of view until it arrives",
+            )
             return None
         try:
             camera = Camera.from_camera_info(info, rectified=rectified)
         except GeometryError as error:
-            self._warn_once(f"invalid:{error}", f"camera_info unusable ({error}): using the default {fov:g} "
-                                                "deg camera")
+            self._warn_once(f"invalid:{error}", f"camera_info unusable ({error}): using the default {fov:g} deg camera")
             return None
         # compared after binning and ROI are applied: those describe a smaller image than width x height
         if (camera.width, camera.height) != (width, height):
-            self._warn_once(f"size{camera.width}x{camera.height}", f"camera_info describes {camera.width}x"
-                            f"{camera.height} images but they are {width}x{height}: using the default {fov:g} "
-                            "deg camera")
+            self._warn_once(
+                f"size{camera.width}x{camera.height}",
+                f"camera_info describes {camera.width}x"
+                f"{camera.height} images but they are {width}x{height}: using the default {fov:g} "
+                "deg camera",
+            )
             return None
         return camera
 

@@ -63,23 +63,47 @@ EFFECT_ASSETS: dict[str, tuple[str, ...]] = {
 PATH_PARAMETERS = ("paint_texture", "object_mesh", "object_texture")
 
 PARAMETERS: tuple[ParameterSpec, ...] = (
-    ParameterSpec("effect", "glasses", "'glasses': the built-in glasses; 'face_paint': paint_texture (or the "
-                  "built-in face paint) over the face mesh; 'object': object_mesh + object_texture.", "live",
-                  tuple(EFFECT_ASSETS)),
-    ParameterSpec("paint_texture", "", "PNG drawn in the canonical face UV space (v = 0 at the top); empty = "
-                  "the built-in face paint.", "live"),
-    ParameterSpec("object_mesh", "", "OBJ modelled around the canonical face (cm; x = subject's left, y up, "
-                  "+z out of the face), for effect 'object'.", "live"),
-    ParameterSpec("object_texture", "", "The object's texture image (PNG with alpha), for effect 'object'.",
-                  "live"),
-    ParameterSpec("occlusion", True, "Use the face mesh as depth occluder (hides what the head would hide).",
-                  "live"),
-    ParameterSpec("samples", 4, "Anti-aliasing samples per pixel: one of 0 (off), 2, 4, 8; other values are "
-                  "rejected. 4x costs ~11 ms per 1280x720 frame on a CPU (llvmpipe), little on a GPU.", "startup",
-                  low=0, high=8),
+    ParameterSpec(
+        "effect",
+        "glasses",
+        "'glasses': the built-in glasses; 'face_paint': paint_texture (or the "
+        "built-in face paint) over the face mesh; 'object': object_mesh + object_texture.",
+        "live",
+        tuple(EFFECT_ASSETS),
+    ),
+    ParameterSpec(
+        "paint_texture",
+        "",
+        "PNG drawn in the canonical face UV space (v = 0 at the top); empty = the built-in face paint.",
+        "live",
+    ),
+    ParameterSpec(
+        "object_mesh",
+        "",
+        "OBJ modelled around the canonical face (cm; x = subject's left, y up, "
+        "+z out of the face), for effect 'object'.",
+        "live",
+    ),
+    ParameterSpec("object_texture", "", "The object's texture image (PNG with alpha), for effect 'object'.", "live"),
+    ParameterSpec("occlusion", True, "Use the face mesh as depth occluder (hides what the head would hide).", "live"),
+    ParameterSpec(
+        "samples",
+        4,
+        "Anti-aliasing samples per pixel: one of 0 (off), 2, 4, 8; other values are "
+        "rejected. 4x costs ~11 ms per 1280x720 frame on a CPU (llvmpipe), little on a GPU.",
+        "startup",
+        low=0,
+        high=8,
+    ),
     *CAMERA_INPUT_PARAMETERS,
-    ParameterSpec("sync_queue", 10, "Messages of each input kept while waiting for the other with the same "
-                  "stamp.", "startup", low=1, high=100),
+    ParameterSpec(
+        "sync_queue",
+        10,
+        "Messages of each input kept while waiting for the other with the same stamp.",
+        "startup",
+        low=1,
+        high=100,
+    ),
 )
 
 
@@ -156,8 +180,10 @@ class FaceEffectNode(Node):
         if self._startup_error is not None:
             raise self._startup_error
         self.create_timer(SUBSCRIBER_POLL_S, self._update_subscriptions)
-        self.get_logger().info(f"face_effect ready ({self._renderer_name}): {image_topic(self)} + "
-                               f"{self.resolve_topic_name('face_mesh/faces')} -> {self._image_pub.topic_name}")
+        self.get_logger().info(
+            f"face_effect ready ({self._renderer_name}): {image_topic(self)} + "
+            f"{self.resolve_topic_name('face_mesh/faces')} -> {self._image_pub.topic_name}"
+        )
 
     def _param(self, name: str) -> Any:
         return self.get_parameter(name).value
@@ -188,8 +214,10 @@ class FaceEffectNode(Node):
     def _on_input(self, kind: int, msg: Any) -> None:
         pair = self._matcher.add(kind, msg)
         if pair is not None and self._pairs.put(pair):
-            self.get_logger().debug("rendering is slower than the input: an unrendered frame was replaced",
-                                    throttle_duration_sec=ERROR_THROTTLE_S)
+            self.get_logger().debug(
+                "rendering is slower than the input: an unrendered frame was replaced",
+                throttle_duration_sec=ERROR_THROTTLE_S,
+            )
 
     # ---- worker (owns the OpenGL context) ----------------------------------------------------------------
     def _work(self) -> None:
@@ -203,8 +231,9 @@ class FaceEffectNode(Node):
                     self._switch_effect(renderer)
                     self._render(renderer, image, faces)
                 except Exception as error:
-                    self.get_logger().error(f"effect frame dropped: {type(error).__name__}: {error}",
-                                            throttle_duration_sec=ERROR_THROTTLE_S)
+                    self.get_logger().error(
+                        f"effect frame dropped: {type(error).__name__}: {error}", throttle_duration_sec=ERROR_THROTTLE_S
+                    )
 
     def _start_renderer(self) -> EffectRenderer | None:
         """The renderer, or None with `_startup_error` set; either way the waiting constructor is released."""
@@ -240,8 +269,10 @@ class FaceEffectNode(Node):
             renderer.set_effect(self._load_effect())
             self.get_logger().info(f"effect: {renderer.effect.name}")
         except Exception as error:  # AssetError, or whatever else the loader or the upload raised
-            self.get_logger().error(f"cannot load effect '{self._param('effect')}' ({type(error).__name__}: "
-                                    f"{error}): keeping '{renderer.effect.name}'")
+            self.get_logger().error(
+                f"cannot load effect '{self._param('effect')}' ({type(error).__name__}: "
+                f"{error}): keeping '{renderer.effect.name}'"
+            )
 
     def _render(self, renderer: EffectRenderer, image: Image | CompressedImage, faces: FaceMeshArray) -> None:
         try:
@@ -254,13 +285,15 @@ class FaceEffectNode(Node):
         renderer.occlusion = self._param("occlusion")
         result = renderer.render_landmarks(rgb, self._camera(width, height), landmarks)
         for index, reason in result.skipped:
-            self.get_logger().warning(f"face {faces.faces[index].id} skipped: {reason}",
-                                      throttle_duration_sec=ERROR_THROTTLE_S)
+            self.get_logger().warning(
+                f"face {faces.faces[index].id} skipped: {reason}", throttle_duration_sec=ERROR_THROTTLE_S
+            )
         self._image_pub.publish(image_from_pixels(image.header, result.image[:, :, ::-1], "bgr8"))
 
     def _camera(self, width: int, height: int) -> Camera:
-        return self._camera_model.camera(width, height, self._param("image_is_rectified"),
-                                         self._param("default_vertical_fov_deg"))
+        return self._camera_model.camera(
+            width, height, self._param("image_is_rectified"), self._param("default_vertical_fov_deg")
+        )
 
     def stop(self) -> None:
         self._pairs.close()

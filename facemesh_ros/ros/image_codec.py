@@ -42,7 +42,8 @@ def image_to_rgb(msg: Image) -> np.ndarray:
     """Decode a sensor_msgs/Image into a C-contiguous (H, W, 3) uint8 RGB array."""
     if msg.encoding not in _ENCODINGS:
         raise ImageDecodeError(
-            "encoding", f"unsupported encoding '{msg.encoding}'; supported: {', '.join(SUPPORTED_ENCODINGS)}")
+            "encoding", f"unsupported encoding '{msg.encoding}'; supported: {', '.join(SUPPORTED_ENCODINGS)}"
+        )
     pixel_bytes, conversion = _ENCODINGS[msg.encoding]
     width, height, step = int(msg.width), int(msg.height), int(msg.step)
     if width == 0 or height == 0:
@@ -51,11 +52,13 @@ def image_to_rgb(msg: Image) -> np.ndarray:
         raise ImageDecodeError("width", f"{msg.encoding} needs an even width, got {width}")
     if step < width * pixel_bytes:
         raise ImageDecodeError(
-            "step", f"step {step} is shorter than a row of {width} {msg.encoding} pixels ({width * pixel_bytes} bytes)")
+            "step", f"step {step} is shorter than a row of {width} {msg.encoding} pixels ({width * pixel_bytes} bytes)"
+        )
     data = np.frombuffer(msg.data, dtype=np.uint8)
     if data.size != step * height:
         raise ImageDecodeError(
-            "size", f"data has {data.size} bytes, expected step*height = {step}*{height} = {step * height}")
+            "size", f"data has {data.size} bytes, expected step*height = {step}*{height} = {step * height}"
+        )
     rows = data.reshape(height, step)[:, : width * pixel_bytes]
     pixels = rows.reshape(height, width, pixel_bytes)
     if conversion is None:
@@ -71,7 +74,8 @@ def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if bgr is None:
         raise ImageDecodeError(
-            "compressed", f"could not decode {data.size} bytes of '{msg.format}' data (corrupt or not jpeg/png)")
+            "compressed", f"could not decode {data.size} bytes of '{msg.format}' data (corrupt or not jpeg/png)"
+        )
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
@@ -83,5 +87,12 @@ def decode_image(msg: Image | CompressedImage) -> np.ndarray:
 def image_from_pixels(header: Header, pixels: np.ndarray, encoding: str) -> Image:
     """Wrap an (H, W, 3) uint8 array as a sensor_msgs/Image of `encoding` ('bgr8' or 'rgb8')."""
     height, width = pixels.shape[:2]
-    return Image(header=header, height=height, width=width, encoding=encoding, is_bigendian=0, step=width * 3,
-                 data=np.ascontiguousarray(pixels).tobytes())
+    return Image(
+        header=header,
+        height=height,
+        width=width,
+        encoding=encoding,
+        is_bigendian=0,
+        step=width * 3,
+        data=np.ascontiguousarray(pixels).tobytes(),
+    )

@@ -49,21 +49,24 @@ class MarkerOptions:
         return tuple(ns for ns in NAMESPACES if getattr(self, ns))
 
 
-def face_markers(header: Header, track_id: int, geometry: FaceGeometry,
-                 options: MarkerOptions) -> list[tuple[Marker, np.ndarray | None]]:
+def face_markers(
+    header: Header, track_id: int, geometry: FaceGeometry, options: MarkerOptions
+) -> list[tuple[Marker, np.ndarray | None]]:
     """The enabled markers of one face, each with its (P, 3) float64 points when they are bulk points."""
     metric = geometry.metric_landmarks_optical
     out: list[tuple[Marker, np.ndarray | None]] = []
     if options.mesh:
         triangles = geometry.mesh_triangles.ravel()
-        out.append((_marker(header, "mesh", track_id, Marker.TRIANGLE_LIST, 1.0, options.mesh_rgba),
-                    metric[triangles]))
+        out.append((_marker(header, "mesh", track_id, Marker.TRIANGLE_LIST, 1.0, options.mesh_rgba), metric[triangles]))
     if options.contours:
-        out.append((_marker(header, "contours", track_id, Marker.LINE_LIST, 0.002, options.contour_rgba),
-                    metric[_CONTOUR_EDGES]))
+        out.append(
+            (
+                _marker(header, "contours", track_id, Marker.LINE_LIST, 0.002, options.contour_rgba),
+                metric[_CONTOUR_EDGES],
+            )
+        )
     if options.points:
-        out.append((_marker(header, "points", track_id, Marker.SPHERE_LIST, 0.003, options.point_rgba),
-                    metric))
+        out.append((_marker(header, "points", track_id, Marker.SPHERE_LIST, 0.003, options.point_rgba), metric))
     if options.axes:
         out.append((_axes_marker(header, track_id, geometry.face_to_optical), None))
     return out
@@ -93,17 +96,21 @@ def serialize_marker_array(markers: Sequence[tuple[Marker, np.ndarray | None]]) 
         if points is None or not len(points):
             continue
         at = data.index(_SENTINEL_BYTES * 3, start)
-        if data[at - 4:at] != _ONE:
+        if data[at - 4 : at] != _ONE:
             raise RuntimeError("unexpected Marker serialization layout: no point count before the points")
-        chunks += [data[start:at - 4], struct.pack("<I", len(points)),
-                   np.ascontiguousarray(points, dtype="<f8").tobytes()]
+        chunks += [
+            data[start : at - 4],
+            struct.pack("<I", len(points)),
+            np.ascontiguousarray(points, dtype="<f8").tobytes(),
+        ]
         start = at + 24
     chunks.append(data[start:])
     return b"".join(chunks)
 
 
-def _marker(header: Header, ns: str, track_id: int, kind: int, scale: float,
-            rgba: tuple[float, float, float, float]) -> Marker:
+def _marker(
+    header: Header, ns: str, track_id: int, kind: int, scale: float, rgba: tuple[float, float, float, float]
+) -> Marker:
     marker = Marker(header=header, ns=ns, id=int(track_id), type=kind, action=Marker.ADD)
     marker.pose.orientation.w = 1.0
     marker.scale.x = marker.scale.y = marker.scale.z = scale

@@ -35,8 +35,7 @@ def landmark_boxes(landmarks: np.ndarray, width: int, height: int) -> np.ndarray
     return np.clip(boxes, 0, np.tile(size, 2)).astype(np.int64)
 
 
-def face_mesh_array(header: Header, result: FaceMeshResult,
-                    geometries: Sequence[FaceGeometry | None]) -> FaceMeshArray:
+def face_mesh_array(header: Header, result: FaceMeshResult, geometries: Sequence[FaceGeometry | None]) -> FaceMeshArray:
     """One FaceMeshArray for a frame: every face of `result`, with its geometry where it was recovered."""
     width, height = result.image_size
     msg = FaceMeshArray(header=header, image_width=width, image_height=height)
@@ -54,8 +53,9 @@ def face_mesh_array(header: Header, result: FaceMeshResult,
     return msg
 
 
-def face_transforms(header: Header, track_ids: np.ndarray, geometries: Sequence[FaceGeometry | None],
-                    frame_prefix: str) -> TFMessage:
+def face_transforms(
+    header: Header, track_ids: np.ndarray, geometries: Sequence[FaceGeometry | None], frame_prefix: str
+) -> TFMessage:
     """`<prefix>face_<id>` and `<prefix>gaze_<id>` (REP-155) as children of the image's frame."""
     transforms = []
     for track_id, geometry in zip(track_ids.tolist(), geometries, strict=True):

@@ -84,7 +84,8 @@ class FaceMeshNode(Node):
         self._worker.start()
         self.get_logger().info(
             f"face_mesh ready: {image_topic(self)} -> {self._faces_pub.topic_name}, "
-            f"inference on {', '.join(self._face_mesh.providers)}")
+            f"inference on {', '.join(self._face_mesh.providers)}"
+        )
 
     # ---- setup -------------------------------------------------------------------------------------------
     def _param(self, name: str) -> Any:
@@ -137,7 +138,8 @@ class FaceMeshNode(Node):
             with self._pipeline_lock:
                 self._face_mesh.set_thresholds(
                     min_detection_confidence=self._param("min_detection_confidence"),
-                    min_tracking_confidence=self._param("min_tracking_confidence"))
+                    min_tracking_confidence=self._param("min_tracking_confidence"),
+                )
         if names & {"smoothing", "smoothing_min_cutoff", "smoothing_beta"}:
             with self._pipeline_lock:
                 self._smoothers.clear()
@@ -168,8 +170,11 @@ class FaceMeshNode(Node):
         start = time.perf_counter()
         header = msg.header
         if not header.frame_id:
-            self._reject("frame_id", "image header has an empty frame_id: faces, TF and markers need the "
-                                     "camera's frame; set the camera driver's frame_id")
+            self._reject(
+                "frame_id",
+                "image header has an empty frame_id: faces, TF and markers need the "
+                "camera's frame; set the camera driver's frame_id",
+            )
             return
         try:
             rgb = decode_image(msg)
@@ -212,16 +217,19 @@ class FaceMeshNode(Node):
     def _check_stamp(self, header: Header) -> None:
         stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
         if self._last_stamp_ns is not None and stamp_ns < self._last_stamp_ns:
-            self.get_logger().warning("image stamps went backwards (a looping bag?): tracking and smoothing "
-                                      "restart", throttle_duration_sec=ERROR_THROTTLE_S)
+            self.get_logger().warning(
+                "image stamps went backwards (a looping bag?): tracking and smoothing restart",
+                throttle_duration_sec=ERROR_THROTTLE_S,
+            )
             with self._pipeline_lock:
                 self._face_mesh.reset()
                 self._smoothers.clear()
         self._last_stamp_ns = stamp_ns
 
     def _camera(self, width: int, height: int) -> Camera:
-        return self._camera_model.camera(width, height, self._param("image_is_rectified"),
-                                         self._param("default_vertical_fov_deg"))
+        return self._camera_model.camera(
+            width, height, self._param("image_is_rectified"), self._param("default_vertical_fov_deg")
+        )
 
     def _geometries(self, result: FaceMeshResult, header: Header) -> list[FaceGeometry | None]:
         width, height = result.image_size
@@ -236,30 +244,38 @@ class FaceMeshNode(Node):
         smoothed = []
         for track_id, geometry in zip(ids, geometries, strict=True):
             if geometry is not None:
-                smoother = self._smoothers.setdefault(track_id, FaceGeometrySmoother(
-                    min_cutoff=self._param("smoothing_min_cutoff"), beta=self._param("smoothing_beta")))
+                smoother = self._smoothers.setdefault(
+                    track_id,
+                    FaceGeometrySmoother(
+                        min_cutoff=self._param("smoothing_min_cutoff"), beta=self._param("smoothing_beta")
+                    ),
+                )
                 geometry = smoother(geometry, stamp)
             smoothed.append(geometry)
         return smoothed
 
     # ---- output ------------------------------------------------------------------------------------------
-    def _publish(self, header: Header, rgb: np.ndarray, result: FaceMeshResult,
-                 geometries: list[FaceGeometry | None]) -> None:
+    def _publish(
+        self, header: Header, rgb: np.ndarray, result: FaceMeshResult, geometries: list[FaceGeometry | None]
+    ) -> None:
         self._faces_pub.publish(face_mesh_array(header, result, geometries))
         if self._param("publish_tf") and any(g is not None for g in geometries):
             self._tf_pub.publish(face_transforms(header, result.track_ids, geometries, self._param("frame_prefix")))
         if self._param("publish_markers") and self._markers_pub.get_subscription_count() > 0:
             self._publish_markers(header, result.track_ids, geometries)
         if self._annotated_pub.get_subscription_count() > 0:
-            bgr = annotate(rgb, result, geometries, self._camera(*result.image_size),
-                           draw_tesselation=self._param("annotated.draw_tesselation"),
-                           draw_axes=self._param("annotated.draw_axes"))
+            bgr = annotate(
+                rgb,
+                result,
+                geometries,
+                self._camera(*result.image_size),
+                draw_tesselation=self._param("annotated.draw_tesselation"),
+                draw_axes=self._param("annotated.draw_axes"),
+            )
             self._annotated_pub.publish(image_from_pixels(header, bgr, "bgr8"))
 
-    def _publish_markers(self, header: Header, track_ids: np.ndarray,
-                         geometries: list[FaceGeometry | None]) -> None:
-        options = MarkerOptions(**{ns: self._param(f"markers.{ns}") for ns in ("mesh", "contours", "points",
-                                                                               "axes")})
+    def _publish_markers(self, header: Header, track_ids: np.ndarray, geometries: list[FaceGeometry | None]) -> None:
+        options = MarkerOptions(**{ns: self._param(f"markers.{ns}") for ns in ("mesh", "contours", "points", "axes")})
         markers = []
         for track_id, geometry in zip(track_ids.tolist(), geometries, strict=True):
             if geometry is not None:
@@ -280,8 +296,10 @@ class FaceMeshNode(Node):
             faces = self._faces_tracked
             self._received = self._dropped = self._processed = self._rejected = 0
             self._stats_since = now
-        status = DiagnosticStatus(name=f"{self.get_fully_qualified_name()}: face mesh pipeline",
-                                  hardware_id=",".join(self._face_mesh.providers))
+        status = DiagnosticStatus(
+            name=f"{self.get_fully_qualified_name()}: face mesh pipeline",
+            hardware_id=",".join(self._face_mesh.providers),
+        )
         if received == 0:
             status.level, status.message = DiagnosticStatus.WARN, f"no images on {image_topic(self)}"
         elif rejected:

@@ -29,8 +29,7 @@ class ParameterSpec:
     high: float | None = None
 
     def descriptor(self) -> ParameterDescriptor:
-        descriptor = ParameterDescriptor(name=self.name, description=self.description,
-                                         read_only=self.kind == "startup")
+        descriptor = ParameterDescriptor(name=self.name, description=self.description, read_only=self.kind == "startup")
         if self.choices:
             descriptor.additional_constraints = "one of: " + ", ".join(self.choices)
         if self.low is not None and isinstance(self.default, bool):
@@ -38,47 +37,100 @@ class ParameterSpec:
         if self.low is not None and isinstance(self.default, int):
             descriptor.integer_range = [IntegerRange(from_value=int(self.low), to_value=int(self.high), step=1)]
         elif self.low is not None:
-            descriptor.floating_point_range = [FloatingPointRange(from_value=float(self.low),
-                                                                  to_value=float(self.high), step=0.0)]
+            descriptor.floating_point_range = [
+                FloatingPointRange(from_value=float(self.low), to_value=float(self.high), step=0.0)
+            ]
         return descriptor
 
 
 # The camera input, shared by every node that reads the camera (face_mesh, face_effect).
 CAMERA_INPUT_PARAMETERS: tuple[ParameterSpec, ...] = (
-    ParameterSpec("image_transport", "raw", "'raw': subscribe sensor_msgs/Image on 'image'; 'compressed': "
-                  "sensor_msgs/CompressedImage on 'image/compressed' (jpeg/png)", "startup", ("raw", "compressed")),
-    ParameterSpec("qos_reliability", "best_effort", "Reliability of the image and camera_info subscriptions. "
-                  "Camera drivers publish best effort (REP-2003); a best-effort subscriber hears both kinds.",
-                  "startup", ("best_effort", "reliable")),
-    ParameterSpec("image_is_rectified", False, "True: images are rectified, the camera model is camera_info's "
-                  "P. False: raw images, camera_info's K and D (landmarks are undistorted).", "live"),
-    ParameterSpec("default_vertical_fov_deg", 63.0, "Vertical field of view of the camera assumed while no valid "
-                  "camera_info arrives (63 = MediaPipe's default camera).", "live", low=1.0, high=179.0),
+    ParameterSpec(
+        "image_transport",
+        "raw",
+        "'raw': subscribe sensor_msgs/Image on 'image'; 'compressed': "
+        "sensor_msgs/CompressedImage on 'image/compressed' (jpeg/png)",
+        "startup",
+        ("raw", "compressed"),
+    ),
+    ParameterSpec(
+        "qos_reliability",
+        "best_effort",
+        "Reliability of the image and camera_info subscriptions. "
+        "Camera drivers publish best effort (REP-2003); a best-effort subscriber hears both kinds.",
+        "startup",
+        ("best_effort", "reliable"),
+    ),
+    ParameterSpec(
+        "image_is_rectified",
+        False,
+        "True: images are rectified, the camera model is camera_info's "
+        "P. False: raw images, camera_info's K and D (landmarks are undistorted).",
+        "live",
+    ),
+    ParameterSpec(
+        "default_vertical_fov_deg",
+        63.0,
+        "Vertical field of view of the camera assumed while no valid "
+        "camera_info arrives (63 = MediaPipe's default camera).",
+        "live",
+        low=1.0,
+        high=179.0,
+    ),
 )
 
 PARAMETERS: tuple[ParameterSpec, ...] = (
     *CAMERA_INPUT_PARAMETERS,
-    ParameterSpec("qos_depth", 1, "Subscription queue depth. Only the newest frame is ever processed.",
-                  "startup", low=1, high=100),
+    ParameterSpec(
+        "qos_depth", 1, "Subscription queue depth. Only the newest frame is ever processed.", "startup", low=1, high=100
+    ),
     # FaceMesh options (MediaPipe's names and meaning)
-    ParameterSpec("static_image_mode", False, "True: detect faces in every frame; False: track faces from the "
-                  "previous frame's landmarks and detect only while fewer than max_num_faces are tracked.",
-                  "rebuild"),
+    ParameterSpec(
+        "static_image_mode",
+        False,
+        "True: detect faces in every frame; False: track faces from the "
+        "previous frame's landmarks and detect only while fewer than max_num_faces are tracked.",
+        "rebuild",
+    ),
     ParameterSpec("max_num_faces", 1, "Maximum number of faces to track.", "rebuild", low=1, high=20),
     ParameterSpec("refine_landmarks", False, "True: 478 landmarks (refined eyes and lips, irises).", "rebuild"),
     ParameterSpec("min_detection_confidence", 0.5, "Face detector score threshold.", "live", low=0.0, high=1.0),
-    ParameterSpec("min_tracking_confidence", 0.5, "Face presence threshold of the landmark model; below it a "
-                  "tracked face is dropped and the detector runs again.", "live", low=0.0, high=1.0),
-    ParameterSpec("detector", "short", "'short': faces within ~2 m (MediaPipe's default); 'full': the "
-                  "full-range detector, faces up to ~5 m.", "rebuild", ("short", "full")),
-    ParameterSpec("device", "auto", "Inference device: 'auto' (CUDA when onnxruntime has it, else CPU), "
-                  "'cuda' or 'cpu'.", "rebuild", ("auto", "cuda", "cpu")),
-    ParameterSpec("num_threads", 0, "onnxruntime intra-op threads of the landmark model; 0 = the library's "
-                  "default (2 on a 2-core machine: fastest when the cores are free; 1 leaves a core to other nodes)",
-                  "rebuild", low=0, high=64),
+    ParameterSpec(
+        "min_tracking_confidence",
+        0.5,
+        "Face presence threshold of the landmark model; below it a "
+        "tracked face is dropped and the detector runs again.",
+        "live",
+        low=0.0,
+        high=1.0,
+    ),
+    ParameterSpec(
+        "detector",
+        "short",
+        "'short': faces within ~2 m (MediaPipe's default); 'full': the full-range detector, faces up to ~5 m.",
+        "rebuild",
+        ("short", "full"),
+    ),
+    ParameterSpec(
+        "device",
+        "auto",
+        "Inference device: 'auto' (CUDA when onnxruntime has it, else CPU), 'cuda' or 'cpu'.",
+        "rebuild",
+        ("auto", "cuda", "cpu"),
+    ),
+    ParameterSpec(
+        "num_threads",
+        0,
+        "onnxruntime intra-op threads of the landmark model; 0 = the library's "
+        "default (2 on a 2-core machine: fastest when the cores are free; 1 leaves a core to other nodes)",
+        "rebuild",
+        low=0,
+        high=64,
+    ),
     # Outputs
-    ParameterSpec("frame_prefix", "", "Prefix of the per-face TF frames: <prefix>face_<id>, <prefix>gaze_<id>.",
-                  "live"),
+    ParameterSpec(
+        "frame_prefix", "", "Prefix of the per-face TF frames: <prefix>face_<id>, <prefix>gaze_<id>.", "live"
+    ),
     ParameterSpec("publish_tf", True, "Publish face_<id> and gaze_<id> on /tf (REP-155).", "live"),
     ParameterSpec("publish_markers", True, "Publish ~/markers (visualization_msgs/MarkerArray).", "live"),
     ParameterSpec("markers.mesh", True, "Markers: the metric face mesh (TRIANGLE_LIST).", "live"),
@@ -87,15 +139,27 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("markers.axes", True, "Markers: the face frame's axes (LINE_LIST).", "live"),
     ParameterSpec("annotated.draw_tesselation", True, "~/annotated: draw the mesh tesselation.", "live"),
     ParameterSpec("annotated.draw_axes", True, "~/annotated: draw the head pose axes and ids.", "live"),
-    ParameterSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", "startup",
-                  low=0.1, high=60.0),
+    ParameterSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", "startup", low=0.1, high=60.0),
     # Smoothing
-    ParameterSpec("smoothing", False, "One-Euro smoothing of head pose and metric landmarks over image stamps.",
-                  "live"),
-    ParameterSpec("smoothing_min_cutoff", 1.0, "One-Euro minimum cutoff frequency (Hz): lower = steadier.",
-                  "live", low=0.01, high=100.0),
-    ParameterSpec("smoothing_beta", 0.05, "One-Euro speed coefficient: higher = less lag in fast motion.",
-                  "live", low=0.0, high=100.0),
+    ParameterSpec(
+        "smoothing", False, "One-Euro smoothing of head pose and metric landmarks over image stamps.", "live"
+    ),
+    ParameterSpec(
+        "smoothing_min_cutoff",
+        1.0,
+        "One-Euro minimum cutoff frequency (Hz): lower = steadier.",
+        "live",
+        low=0.01,
+        high=100.0,
+    ),
+    ParameterSpec(
+        "smoothing_beta",
+        0.05,
+        "One-Euro speed coefficient: higher = less lag in fast motion.",
+        "live",
+        low=0.0,
+        high=100.0,
+    ),
 )
 SPECS = {spec.name: spec for spec in PARAMETERS}
 
@@ -112,8 +176,9 @@ def image_topic(node: Node) -> str:
     return "image/compressed" if node.get_parameter("image_transport").value == "compressed" else "image"
 
 
-def parameter_checker(specs: Iterable[ParameterSpec], extra_check: Callable[[Parameter], str | None] | None = None
-                      ) -> Callable[[list[Parameter]], SetParametersResult]:
+def parameter_checker(
+    specs: Iterable[ParameterSpec], extra_check: Callable[[Parameter], str | None] | None = None
+) -> Callable[[list[Parameter]], SetParametersResult]:
     """An on-set-parameters callback rejecting wrong types and values outside the choices, with a reason.
 
     Ranges and read-only are enforced by rclpy from the descriptors; `extra_check` returns a reason or None.
@@ -126,11 +191,15 @@ def parameter_checker(specs: Iterable[ParameterSpec], extra_check: Callable[[Par
             if spec is None:
                 continue
             if type(parameter.value) is not type(spec.default):
-                return SetParametersResult(successful=False, reason=(
-                    f"{parameter.name} must be a {type(spec.default).__name__}, got {parameter.value!r}"))
+                return SetParametersResult(
+                    successful=False,
+                    reason=(f"{parameter.name} must be a {type(spec.default).__name__}, got {parameter.value!r}"),
+                )
             if spec.choices and parameter.value not in spec.choices:
-                return SetParametersResult(successful=False, reason=(
-                    f"{parameter.name} must be one of {', '.join(spec.choices)}; got '{parameter.value}'"))
+                return SetParametersResult(
+                    successful=False,
+                    reason=(f"{parameter.name} must be one of {', '.join(spec.choices)}; got '{parameter.value}'"),
+                )
             reason = extra_check(parameter) if extra_check else None
             if reason:
                 return SetParametersResult(successful=False, reason=reason)
@@ -139,9 +208,9 @@ def parameter_checker(specs: Iterable[ParameterSpec], extra_check: Callable[[Par
     return check
 
 
-def declare_parameters(node: Node, specs: Iterable[ParameterSpec],
-                       extra_check: Callable[[Parameter], str | None] | None = None
-                       ) -> Callable[[list[Parameter]], SetParametersResult]:
+def declare_parameters(
+    node: Node, specs: Iterable[ParameterSpec], extra_check: Callable[[Parameter], str | None] | None = None
+) -> Callable[[list[Parameter]], SetParametersResult]:
     """Declare `specs` on `node`, validated from the start: a bad value given at launch fails the declaration
     (rclpy's InvalidParameterValueException, with the reason) instead of reaching the pipeline. Returns the
     checker, for callbacks that must validate before acting."""

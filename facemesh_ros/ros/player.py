@@ -97,8 +97,10 @@ class CaptureSource(FrameSource):
         self.capture = cv2.VideoCapture(target)
         what = f"camera {target}" if isinstance(target, int) else f"video file {target}"
         if not self.capture.isOpened():
-            raise SourceError(f"cannot open {what}" + (" (is the device there, /dev/video*?)"
-                                                      if isinstance(target, int) else " (not a video OpenCV reads)"))
+            raise SourceError(
+                f"cannot open {what}"
+                + (" (is the device there, /dev/video*?)" if isinstance(target, int) else " (not a video OpenCV reads)")
+            )
         self.live = isinstance(target, int)
         fps = self.capture.get(cv2.CAP_PROP_FPS)
         self.rate = 0.0 if self.live else (fps if 0 < fps < 1000 else VIDEO_FALLBACK_RATE_HZ)
@@ -176,34 +178,88 @@ def open_source(source: str, num_frames: int, size: tuple[int, int], photo_dir: 
 
 
 PARAMETERS: tuple[ParameterSpec, ...] = (
-    ParameterSpec("source", "default", "'default' (built-in face sequence), 'camera:<index>' (OpenCV device), or a "
-                  "path to a video file or an image folder", "startup"),
-    ParameterSpec("frame_id", "camera_optical_frame", "frame_id of every Image and CameraInfo (an optical frame)",
-                  "startup"),
-    ParameterSpec("rate", 0.0, "Publish rate in Hz of a video, folder or the built-in sequence; 0 = the source's own "
-                  "(video fps, 15 for the built-in sequence, 10 for folders). Not applied to a camera: it is "
-                  "published as fast as it delivers", "startup", low=0.0, high=1000.0),
+    ParameterSpec(
+        "source",
+        "default",
+        "'default' (built-in face sequence), 'camera:<index>' (OpenCV device), or a "
+        "path to a video file or an image folder",
+        "startup",
+    ),
+    ParameterSpec(
+        "frame_id", "camera_optical_frame", "frame_id of every Image and CameraInfo (an optical frame)", "startup"
+    ),
+    ParameterSpec(
+        "rate",
+        0.0,
+        "Publish rate in Hz of a video, folder or the built-in sequence; 0 = the source's own "
+        "(video fps, 15 for the built-in sequence, 10 for folders). Not applied to a camera: it is "
+        "published as fast as it delivers",
+        "startup",
+        low=0.0,
+        high=1000.0,
+    ),
     ParameterSpec("loop", False, "Start over at the end of a video, folder or the built-in sequence", "startup"),
     ParameterSpec("max_frames", 0, "Stop after this many frames (0 = no limit)", "startup", low=0, high=10_000_000),
-    ParameterSpec("vertical_fov_deg", 63.0, "Vertical field of view for camera_info of sources without "
-                  "calibration (video, camera, folder)", "startup", low=1.0, high=179.0),
-    ParameterSpec("sequence.frames", DEFAULT_FRAMES, "Length of the built-in sequence (all segments are kept)",
-                  "startup", low=36, high=100_000),
-    ParameterSpec("sequence.width", DEFAULT_SIZE[0], "Frame width of the built-in sequence", "startup",
-                  low=64, high=4096),
-    ParameterSpec("sequence.height", DEFAULT_SIZE[1], "Frame height of the built-in sequence", "startup",
-                  low=64, high=4096),
-    ParameterSpec("sequence.photo_dir", "", "Folder with astronaut.png and breakingbad.jpg (default: the "
-                  "repository's test/data, filled by `make testdata`)", "startup"),
-    ParameterSpec("qos_reliability", "best_effort", "Reliability of both publishers (camera drivers: best effort)",
-                  "startup", ("best_effort", "reliable")),
+    ParameterSpec(
+        "vertical_fov_deg",
+        63.0,
+        "Vertical field of view for camera_info of sources without calibration (video, camera, folder)",
+        "startup",
+        low=1.0,
+        high=179.0,
+    ),
+    ParameterSpec(
+        "sequence.frames",
+        DEFAULT_FRAMES,
+        "Length of the built-in sequence (all segments are kept)",
+        "startup",
+        low=36,
+        high=100_000,
+    ),
+    ParameterSpec(
+        "sequence.width", DEFAULT_SIZE[0], "Frame width of the built-in sequence", "startup", low=64, high=4096
+    ),
+    ParameterSpec(
+        "sequence.height", DEFAULT_SIZE[1], "Frame height of the built-in sequence", "startup", low=64, high=4096
+    ),
+    ParameterSpec(
+        "sequence.photo_dir",
+        "",
+        "Folder with astronaut.png and breakingbad.jpg (default: the "
+        "repository's test/data, filled by `make testdata`)",
+        "startup",
+    ),
+    ParameterSpec(
+        "qos_reliability",
+        "best_effort",
+        "Reliability of both publishers (camera drivers: best effort)",
+        "startup",
+        ("best_effort", "reliable"),
+    ),
     ParameterSpec("qos_depth", 5, "History depth of both publishers", "startup", low=1, high=100),
-    ParameterSpec("ack_topic", "", "If set, send the next frame only after a message on this topic carried the "
-                  "previous frame's stamp (e.g. /face_mesh/faces); empty = free running", "startup"),
-    ParameterSpec("ack_timeout", 2.0, "Seconds to wait for the ack before sending the frame again (3 tries)",
-                  "startup", low=0.01, high=600.0),
-    ParameterSpec("wait_for_subscribers", 0, "Before the first frame, wait until this many subscribers listen on "
-                  "`image`", "startup", low=0, high=100),
+    ParameterSpec(
+        "ack_topic",
+        "",
+        "If set, send the next frame only after a message on this topic carried the "
+        "previous frame's stamp (e.g. /face_mesh/faces); empty = free running",
+        "startup",
+    ),
+    ParameterSpec(
+        "ack_timeout",
+        2.0,
+        "Seconds to wait for the ack before sending the frame again (3 tries)",
+        "startup",
+        low=0.01,
+        high=600.0,
+    ),
+    ParameterSpec(
+        "wait_for_subscribers",
+        0,
+        "Before the first frame, wait until this many subscribers listen on `image`",
+        "startup",
+        low=0,
+        high=100,
+    ),
 )
 
 
@@ -211,12 +267,18 @@ class PlayerNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("player", **kwargs)
         declare_parameters(self, PARAMETERS)
-        qos = QoSProfile(depth=self._param("qos_depth"),
-                         reliability=ReliabilityPolicy.RELIABLE if self._param("qos_reliability") == "reliable"
-                         else ReliabilityPolicy.BEST_EFFORT)
-        self.source = open_source(self._param("source"), self._param("sequence.frames"),
-                                  (self._param("sequence.width"), self._param("sequence.height")),
-                                  self._param("sequence.photo_dir"))
+        qos = QoSProfile(
+            depth=self._param("qos_depth"),
+            reliability=ReliabilityPolicy.RELIABLE
+            if self._param("qos_reliability") == "reliable"
+            else ReliabilityPolicy.BEST_EFFORT,
+        )
+        self.source = open_source(
+            self._param("source"),
+            self._param("sequence.frames"),
+            (self._param("sequence.width"), self._param("sequence.height")),
+            self._param("sequence.photo_dir"),
+        )
         self._image_pub = self.create_publisher(Image, "image", qos)
         self._info_pub = self.create_publisher(CameraInfo, "camera_info", qos)
         self._acked = threading.Event()
@@ -232,7 +294,8 @@ class PlayerNode(Node):
         self.get_logger().info(
             f"playing {self._param('source')} ({self.source.length or 'unknown number of'} frames) on "
             f"{self._image_pub.topic_name} at {f'{1 / self._period:g} Hz' if self._period else 'source speed'}"
-            + (f", each frame acknowledged on {self._param('ack_topic')}" if self._param("ack_topic") else ""))
+            + (f", each frame acknowledged on {self._param('ack_topic')}" if self._param("ack_topic") else "")
+        )
         self._thread = threading.Thread(target=self._run, name="player", daemon=True)
         self._thread.start()
 
@@ -285,8 +348,10 @@ class PlayerNode(Node):
 
     def _play(self) -> None:
         wanted = self._param("wait_for_subscribers")
-        if wanted and not self._wait(f"{wanted} subscriber(s) of {self._image_pub.topic_name}",
-                                     lambda: self._image_pub.get_subscription_count() >= wanted):
+        if wanted and not self._wait(
+            f"{wanted} subscriber(s) of {self._image_pub.topic_name}",
+            lambda: self._image_pub.get_subscription_count() >= wanted,
+        ):
             return
         use_ack = bool(self._param("ack_topic"))
         if use_ack and not self._subscribe_ack():
@@ -322,8 +387,10 @@ class PlayerNode(Node):
                 break
         else:
             self.unanswered += 1
-            self.get_logger().warning(f"no answer on {self._param('ack_topic')} for frame {self.published}",
-                                      throttle_duration_sec=WAIT_LOG_PERIOD_S)
+            self.get_logger().warning(
+                f"no answer on {self._param('ack_topic')} for frame {self.published}",
+                throttle_duration_sec=WAIT_LOG_PERIOD_S,
+            )
         self.published += 1
 
     @property
@@ -337,12 +404,15 @@ class PlayerNode(Node):
         self._thread.join(STOP_TIMEOUT_S)
         if self._thread.is_alive():  # stuck in a device read: releasing the capture under it could crash
             rclpy.logging.get_logger("player.exit").warning(
-                f"the player thread did not stop within {STOP_TIMEOUT_S:g} s; the source is left to the process exit")
+                f"the player thread did not stop within {STOP_TIMEOUT_S:g} s; the source is left to the process exit"
+            )
         else:
             self.source.close()
         # not the node's logger: after Ctrl-C its /rosout publisher is gone
-        rclpy.logging.get_logger("player.exit").info(f"published {self.published} frame(s)"
-                               + (f", {self.unanswered} without an answer" if self.unanswered else ""))
+        rclpy.logging.get_logger("player.exit").info(
+            f"published {self.published} frame(s)"
+            + (f", {self.unanswered} without an answer" if self.unanswered else "")
+        )
 
 
 def _spin_until_done(node: PlayerNode) -> None:

@@ -44,11 +44,33 @@ from facemesh_ros.ros.image_codec import SUPPORTED_ENCODINGS, ImageDecodeError, 
 from facemesh_ros.ros.parameters import ParameterSpec, declare_parameters
 from facemesh_ros.ros.spin import run_node
 
-DEFAULT_TOPICS = ["/image", "/camera_info", "/face_mesh/faces", "/face_mesh/markers", "/face_mesh/annotated",
-                  "/tf", "/diagnostics"]
+DEFAULT_TOPICS = [
+    "/image",
+    "/camera_info",
+    "/face_mesh/faces",
+    "/face_mesh/markers",
+    "/face_mesh/annotated",
+    "/tf",
+    "/diagnostics",
+]
 DEFINITION_DELIMITER = "=" * 80
-PRIMITIVE_TYPES = {"bool", "byte", "char", "float32", "float64", "int8", "uint8", "int16", "uint16", "int32",
-                   "uint32", "int64", "uint64", "string", "wstring"}
+PRIMITIVE_TYPES = {
+    "bool",
+    "byte",
+    "char",
+    "float32",
+    "float64",
+    "int8",
+    "uint8",
+    "int16",
+    "uint16",
+    "int32",
+    "uint32",
+    "int64",
+    "uint64",
+    "string",
+    "wstring",
+}
 COMPRESSIONS = {"zstd": CompressionType.ZSTD, "lz4": CompressionType.LZ4, "none": CompressionType.NONE}
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
@@ -139,9 +161,11 @@ def publishers_qos(node: Node, topic: str, depth: int) -> QoSProfile | None:
         return None
     reliable = all(info.qos_profile.reliability == ReliabilityPolicy.RELIABLE for info in infos)
     latched = all(info.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for info in infos)
-    return QoSProfile(depth=depth,
-                      reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
-                      durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
+    return QoSProfile(
+        depth=depth,
+        reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE,
+    )
 
 
 def jpeg_compressed(cdr: bytes) -> bytes:
@@ -179,8 +203,14 @@ class McapSink:
     alike, in the order they were queued.
     """
 
-    def __init__(self, path: Path, compression: str = "zstd", jpeg_images: bool = True,
-                 max_queued: int = MAX_QUEUED, logger: Any = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        compression: str = "zstd",
+        jpeg_images: bool = True,
+        max_queued: int = MAX_QUEUED,
+        logger: Any = None,
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.jpeg_images = jpeg_images
@@ -222,8 +252,10 @@ class McapSink:
                     self._write(item)
             except Exception as error:  # one bad message, or a full disk, must not end the recording
                 self.failures[type(error).__name__] += 1
-                self._logger.warning(f"could not record a message on {item.topic}: {type(error).__name__}: {error}",
-                                     throttle_duration_sec=ERROR_LOG_PERIOD_S)
+                self._logger.warning(
+                    f"could not record a message on {item.topic}: {type(error).__name__}: {error}",
+                    throttle_duration_sec=ERROR_LOG_PERIOD_S,
+                )
 
     def _register(self, item: _Registration) -> None:
         if item.maybe_jpeg:
@@ -231,13 +263,12 @@ class McapSink:
         else:
             self._add_channel(item.topic, item.topic, item.type_name, item.definitions[item.type_name], False)
 
-    def _add_channel(self, topic: str, recorded_topic: str, type_name: str, definition: bytes,
-                     transcode: bool) -> None:
+    def _add_channel(self, topic: str, recorded_topic: str, type_name: str, definition: bytes, transcode: bool) -> None:
         if type_name not in self._schemas:
-            self._schemas[type_name] = self._writer.register_schema(name=type_name, encoding="ros2msg",
-                                                                    data=definition)
-        channel = self._writer.register_channel(topic=recorded_topic, message_encoding="cdr",
-                                                schema_id=self._schemas[type_name])
+            self._schemas[type_name] = self._writer.register_schema(name=type_name, encoding="ros2msg", data=definition)
+        channel = self._writer.register_channel(
+            topic=recorded_topic, message_encoding="cdr", schema_id=self._schemas[type_name]
+        )
         self._channels[topic] = (channel, recorded_topic, transcode)
 
     def _decide_image_storage(self, topic: str, cdr: bytes) -> None:
@@ -258,8 +289,13 @@ class McapSink:
         if transcode:
             data = jpeg_compressed(data)
         self._sequence[item.topic] += 1
-        self._writer.add_message(channel, log_time=item.receive_ns, data=data, publish_time=item.receive_ns,
-                                 sequence=self._sequence[item.topic])
+        self._writer.add_message(
+            channel,
+            log_time=item.receive_ns,
+            data=data,
+            publish_time=item.receive_ns,
+            sequence=self._sequence[item.topic],
+        )
         self.counts[recorded_topic] += 1
 
     def summary(self) -> str:
@@ -267,8 +303,11 @@ class McapSink:
         counts = ", ".join(f"{topic}: {count}" for topic, count in sorted(self.counts.items()))
         lost = [f"{self.dropped} dropped (writer queue full)"] if self.dropped else []
         if self.failures:
-            lost.append(f"{sum(self.failures.values())} not written ("
-                        + ", ".join(f"{name}: {n}" for name, n in sorted(self.failures.items())) + ")")
+            lost.append(
+                f"{sum(self.failures.values())} not written ("
+                + ", ".join(f"{name}: {n}" for name, n in sorted(self.failures.items()))
+                + ")"
+            )
         return f"{counts or 'no messages'}" + (f"; {'; '.join(lost)}" if lost else "")
 
     def close(self) -> None:
@@ -280,11 +319,21 @@ class McapSink:
 
 PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("output", "recording.mcap", "Path of the MCAP file to write (its folder is created).", "startup"),
-    ParameterSpec("topics", DEFAULT_TOPICS, "Topics to record; each is subscribed as soon as a publisher of it "
-                  "appears.", "startup"),
+    ParameterSpec(
+        "topics",
+        DEFAULT_TOPICS,
+        "Topics to record; each is subscribed as soon as a publisher of it appears.",
+        "startup",
+    ),
     ParameterSpec("compression", "zstd", "Chunk compression.", "startup", tuple(COMPRESSIONS)),
-    ParameterSpec("images", "jpeg", "sensor_msgs/Image topics: 'jpeg' = stored as CompressedImage on "
-                  "<topic>/compressed (like image_transport), 'raw' = as received", "startup", ("jpeg", "raw")),
+    ParameterSpec(
+        "images",
+        "jpeg",
+        "sensor_msgs/Image topics: 'jpeg' = stored as CompressedImage on "
+        "<topic>/compressed (like image_transport), 'raw' = as received",
+        "startup",
+        ("jpeg", "raw"),
+    ),
 )
 
 
@@ -315,13 +364,16 @@ class RecorderNode(Node):
                 self.get_logger().error(f"cannot record {topic} ({type_name}): {error}")
                 self._subscribed.add(topic)
                 continue
-            self.create_subscription(msg_type, topic, lambda data, t=topic: self.sink.put(t, data, time.time_ns()),
-                                     qos, raw=True)
+            self.create_subscription(
+                msg_type, topic, lambda data, t=topic: self.sink.put(t, data, time.time_ns()), qos, raw=True
+            )
             self._subscribed.add(topic)
             reliability = "reliable" if qos.reliability == ReliabilityPolicy.RELIABLE else "best effort"
             jpeg = self.sink.jpeg_images and type_name == IMAGE_TYPE
-            self.get_logger().info(f"recording {topic} [{type_name}] ({reliability})"
-                                   + (f", 8-bit images as {topic}/compressed (jpeg)" if jpeg else ""))
+            self.get_logger().info(
+                f"recording {topic} [{type_name}] ({reliability})"
+                + (f", 8-bit images as {topic}/compressed (jpeg)" if jpeg else "")
+            )
 
     def stop(self) -> None:
         self.sink.close()

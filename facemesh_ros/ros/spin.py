@@ -14,9 +14,13 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 
-def run_node(create: Callable[[], Node], name: str, args: list[str] | None = None,
-             fatal_errors: tuple[type[BaseException], ...] = (),
-             spin: Callable[[Node], None] = rclpy.spin) -> None:
+def run_node(
+    create: Callable[[], Node],
+    name: str,
+    args: list[str] | None = None,
+    fatal_errors: tuple[type[BaseException], ...] = (),
+    spin: Callable[[Node], None] = rclpy.spin,
+) -> None:
     """Spin the node `create()` returns until shutdown (or until `spin` returns); then call its stop().
 
     `name` labels the fatal log when creating the node fails. The exit code is the node's `exit_code`

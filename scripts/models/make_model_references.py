@@ -25,23 +25,41 @@ DATA = REPO / "test" / "data"
 OUTPUT = REPO / "test" / "fixtures" / "model_references.npz"
 
 # Square crops (x, y, size) in image pixels, picked around the faces / right eyes of the test images.
-FACE_CROPS = [("lenna.png", (146, 168, 259)), ("breakingbad.jpg", (543, 122, 422)),
-              # faces half out of the crop: the attention model's eye/lip crops then reach past its feature maps
-              ("lenna.png", (266, 258, 259)), ("breakingbad.jpg", (383, 10, 422))]
+FACE_CROPS = [
+    ("lenna.png", (146, 168, 259)),
+    ("breakingbad.jpg", (543, 122, 422)),
+    # faces half out of the crop: the attention model's eye/lip crops then reach past its feature maps
+    ("lenna.png", (266, 258, 259)),
+    ("breakingbad.jpg", (383, 10, 422)),
+]
 EYE_CROPS = [("lenna.png", (230, 229, 77)), ("astronaut.png", (182, 80, 44))]
 DETECTION_IMAGES = ["lenna.png", "t1.jpg"]  # whole images, letterboxed to a square
 NUM_RANDOM = 2
 
 # model -> (tflite file, input size, scale, offset, tflite output names in order -> reference output names)
 MODELS = {
-    "face_detection_short_range": ("face_detection_short_range.tflite", 128, 2 / 255, -1.0,
-                                   ["regressors", "classificators"]),
-    "face_detection_full_range": ("face_detection_full_range_sparse.tflite", 192, 2 / 255, -1.0,
-                                  ["regressors", "classificators"]),
+    "face_detection_short_range": (
+        "face_detection_short_range.tflite",
+        128,
+        2 / 255,
+        -1.0,
+        ["regressors", "classificators"],
+    ),
+    "face_detection_full_range": (
+        "face_detection_full_range_sparse.tflite",
+        192,
+        2 / 255,
+        -1.0,
+        ["regressors", "classificators"],
+    ),
     "face_landmark": ("face_landmark.tflite", 192, 1 / 255, 0.0, ["landmarks", "face_flag"]),
-    "face_landmark_with_attention": ("face_landmark_with_attention.tflite", 192, 1 / 255, 0.0,
-                                     ["landmarks", "lips", "left_eye", "right_eye", "left_iris", "right_iris",
-                                      "face_flag"]),
+    "face_landmark_with_attention": (
+        "face_landmark_with_attention.tflite",
+        192,
+        1 / 255,
+        0.0,
+        ["landmarks", "lips", "left_eye", "right_eye", "left_iris", "right_iris", "face_flag"],
+    ),
     "iris_landmark": ("iris_landmark.tflite", 64, 1 / 255, 0.0, ["eye_contour", "iris"]),
 }
 
@@ -57,7 +75,7 @@ def crop(name: str, box: tuple[int, int, int], size: int) -> np.ndarray:
     x, y, side = box
     image = read_rgb(name)
     padded = cv2.copyMakeBorder(image, side, side, side, side, cv2.BORDER_REPLICATE)
-    patch = padded[y + side:y + 2 * side, x + side:x + 2 * side]
+    patch = padded[y + side : y + 2 * side, x + side : x + 2 * side]
     return cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
 
 
@@ -66,8 +84,9 @@ def letterbox(name: str, size: int) -> np.ndarray:
     height, width = image.shape[:2]
     side = max(height, width)
     top, left = (side - height) // 2, (side - width) // 2
-    square = cv2.copyMakeBorder(image, top, side - height - top, left, side - width - left,
-                                cv2.BORDER_CONSTANT, value=0)  # uint8 0 -> -1, MediaPipe's padding value
+    square = cv2.copyMakeBorder(
+        image, top, side - height - top, left, side - width - left, cv2.BORDER_CONSTANT, value=0
+    )  # uint8 0 -> -1, MediaPipe's padding value
     return cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA)
 
 
@@ -112,8 +131,9 @@ def run_mediapipe_graph(path: Path, images: np.ndarray, num_outputs: int) -> tup
     names = ["in"] + [f"out{k}" for k in range(num_outputs)]
     split = " ".join(f"ranges {{ begin: {k} end: {k + 1} }}" for k in range(num_outputs))
     to_floats = "\n".join(
-        f'node {{ calculator: "TensorsToFloatsCalculator" input_stream: "TENSORS:t_{n}" '
-        f'output_stream: "FLOATS:{n}" }}' for n in names)
+        f'node {{ calculator: "TensorsToFloatsCalculator" input_stream: "TENSORS:t_{n}" output_stream: "FLOATS:{n}" }}'
+        for n in names
+    )
     config_text = f'''
         input_stream: "image"
         {" ".join(f'output_stream: "{n}"' for n in names)}
@@ -138,12 +158,15 @@ def run_mediapipe_graph(path: Path, images: np.ndarray, num_outputs: int) -> tup
     graph = calculator_graph.CalculatorGraph(graph_config=config)
     results: dict[str, list] = {n: [] for n in names}
     for n in names:
-        graph.observe_output_stream(n, lambda stream, packet: results[stream].append(
-            np.asarray(packet_getter.get_float_list(packet), np.float32)))
+        graph.observe_output_stream(
+            n,
+            lambda stream, packet: results[stream].append(np.asarray(packet_getter.get_float_list(packet), np.float32)),
+        )
     graph.start_run()
     for k, image in enumerate(images):
-        frame = packet_creator.create_image_frame(image_format=image_frame.ImageFormat.SRGB,
-                                                  data=np.ascontiguousarray(image))
+        frame = packet_creator.create_image_frame(
+            image_format=image_frame.ImageFormat.SRGB, data=np.ascontiguousarray(image)
+        )
         graph.add_packet_to_input_stream("image", frame.at(k))
     graph.close()
     inputs = np.stack(results["in"]).reshape(images.shape)
@@ -171,8 +194,10 @@ def main() -> None:
         arrays[f"{model}/scale_offset"] = np.array([scale, offset], np.float32)
         for name, value in zip(output_names, outputs, strict=True):
             arrays[f"{model}/{name}"] = value.astype(np.float32)
-        print(f"{model}: {len(images)} inputs, outputs " + ", ".join(
-            f"{n}{list(v.shape)}" for n, v in zip(output_names, outputs, strict=True)))
+        print(
+            f"{model}: {len(images)} inputs, outputs "
+            + ", ".join(f"{n}{list(v.shape)}" for n, v in zip(output_names, outputs, strict=True))
+        )
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(OUTPUT, **arrays)
     print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size / 1e6:.2f} MB)")

@@ -93,7 +93,7 @@ def _densify(values: np.ndarray, shape: list[int], sparsity) -> np.ndarray:
     positions = np.zeros(1, dtype=np.int64)
     for dim in range(len(shape)):
         meta = sparsity.DimMetadata(dim)
-        stride = int(np.prod(shape[dim + 1:]))
+        stride = int(np.prod(shape[dim + 1 :]))
         if meta.Format() == tflite.DimensionType.DENSE:
             size = meta.DenseSize()
             offsets = (offsets[:, None] + np.arange(size) * stride).reshape(-1)
@@ -103,8 +103,9 @@ def _densify(values: np.ndarray, shape: list[int], sparsity) -> np.ndarray:
             indices = _index_vector(meta.ArrayIndicesType(), meta.ArrayIndices())
             starts, ends = segments[positions], segments[positions + 1]
             counts = ends - starts
-            stored = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)]
-                                    + [np.zeros(0, dtype=np.int64)])
+            stored = np.concatenate(
+                [np.arange(s, e) for s, e in zip(starts, ends, strict=True)] + [np.zeros(0, dtype=np.int64)]
+            )
             offsets = np.repeat(offsets, counts) + indices[stored] * stride
             positions = stored
     if len(positions) != values.size:
@@ -141,8 +142,7 @@ def parse_tflite(path: Path) -> TfliteGraph:
     for i in range(graph.TensorsLength()):
         tensor = graph.Tensors(i)
         shape = tensor.ShapeAsNumpy().tolist() if tensor.ShapeLength() else []
-        tensors.append(Tensor(tensor.Name().decode(), shape, _NUMPY_TYPES[tensor.Type()],
-                              _tensor_data(model, tensor)))
+        tensors.append(Tensor(tensor.Name().decode(), shape, _NUMPY_TYPES[tensor.Type()], _tensor_data(model, tensor)))
     operators = []
     for i in range(graph.OperatorsLength()):
         op = graph.Operators(i)
@@ -252,8 +252,9 @@ def _same_pads(in_size: int, kernel: int, stride: int, dilation: int) -> tuple[i
     return total // 2, total - total // 2
 
 
-def _conv_pads(padding: int, in_hw: list[int], kernel: list[int], strides: list[int],
-               dilations: list[int]) -> list[int]:
+def _conv_pads(
+    padding: int, in_hw: list[int], kernel: list[int], strides: list[int], dilations: list[int]
+) -> list[int]:
     if padding == tflite.Padding.VALID:
         return [0, 0, 0, 0]
     top, bottom = _same_pads(in_hw[0], kernel[0], strides[0], dilations[0])
@@ -278,6 +279,7 @@ def _activation(b: Builder, name: str, fused: int, base: str) -> str:
 @dataclass
 class ConvParts:
     """A CONV_2D / DEPTHWISE_CONV_2D in ONNX terms: OIHW weight, bias (or None) and attributes."""
+
     weight: np.ndarray  # [O, I/group, kh, kw]
     bias: np.ndarray | None
     strides: list[int]
@@ -311,8 +313,16 @@ def _conv_node(b: Builder, x: str, parts: ConvParts, group: int, base: str) -> s
     inputs = [x, b.const(parts.weight, base + "_weight")]
     if parts.bias is not None:
         inputs.append(b.const(parts.bias, base + "_bias"))
-    out = b.node("Conv", inputs, base, kernel_shape=parts.kernel, strides=parts.strides,
-                 dilations=parts.dilations, pads=parts.pads, group=group)
+    out = b.node(
+        "Conv",
+        inputs,
+        base,
+        kernel_shape=parts.kernel,
+        strides=parts.strides,
+        dilations=parts.dilations,
+        pads=parts.pads,
+        group=group,
+    )
     return _activation(b, out, parts.activation, base)
 
 
@@ -479,8 +489,13 @@ def _resize_bilinear(b: Builder, op: Operator) -> None:
     else:
         mode = "asymmetric"
     base = b.out_name(op)
-    out = b.node("Resize", [x.name, "", b.const(scales, base + "_scales")], base, mode="linear",
-                 coordinate_transformation_mode=mode)
+    out = b.node(
+        "Resize",
+        [x.name, "", b.const(scales, base + "_scales")],
+        base,
+        mode="linear",
+        coordinate_transformation_mode=mode,
+    )
     b.set_output(op, out, NCHW)
 
 
@@ -534,22 +549,34 @@ def _crop_matrices(b: Builder, ops: list[Operator]) -> str:
     rows = []
     for op in ops:
         subset = list(op.options["subset_idxs"])
-        rows.append([op.options["left_rotation_idx"], op.options["right_rotation_idx"],
-                     *subset, *[subset[0]] * (size - len(subset))])
+        rows.append(
+            [
+                op.options["left_rotation_idx"],
+                op.options["right_rotation_idx"],
+                *subset,
+                *[subset[0]] * (size - len(subset)),
+            ]
+        )
     picked = []
     for k, op in enumerate(ops):  # [N, 1, 2 + size, 3] each: the rotation pair, then the subset
         landmarks = b.input_value(op.inputs[0])
         if landmarks.layout != PLAIN:
             raise ConversionError("Landmarks2TransformMatrix expects [N, K, 3] landmarks")
-        picked.append(b.node("Gather", [landmarks.name, b.const(np.array(rows[k:k + 1], np.int64),
-                                                                   f"{base}_idx{k}")], f"{base}_pick{k}", axis=1))
+        picked.append(
+            b.node(
+                "Gather",
+                [landmarks.name, b.const(np.array(rows[k : k + 1], np.int64), f"{base}_idx{k}")],
+                f"{base}_pick{k}",
+                axis=1,
+            )
+        )
     points = b.node("Concat", picked, base + "_points", axis=1)
     xy = _slice(b, points, 0, 2, 3, base + "_xy")
     pair, subset = _slice(b, xy, 0, 2, 2, base + "_pair"), _slice(b, xy, 2, 2 + size, 2, base + "_subset")
-    direction = b.node("MatMul", [b.const(np.array([[-1, 1]], np.float32), base + "_diff"), pair],
-                       base + "_dir")  # [N, crops, 1, 2] = right - left = (dx, dy)
-    length = b.node("ReduceL2", [direction, b.const(np.array([3], np.int64), base + "_ax3")], base + "_len",
-                    keepdims=1)
+    direction = b.node(
+        "MatMul", [b.const(np.array([[-1, 1]], np.float32), base + "_diff"), pair], base + "_dir"
+    )  # [N, crops, 1, 2] = right - left = (dx, dy)
+    length = b.node("ReduceL2", [direction, b.const(np.array([3], np.int64), base + "_ax3")], base + "_len", keepdims=1)
     # atan2(0, 0) = 0 upstream: a zero direction means no rotation (1, 0).
     safe_length = b.node("Max", [length, b.const(np.array(1e-30, np.float32), base + "_tiny")], base + "_slen")
     unit = b.node("Div", [direction, safe_length], base + "_unit")
@@ -558,25 +585,40 @@ def _crop_matrices(b: Builder, ops: list[Operator]) -> str:
     # r = -atan2(dy, dx): cos r = ux, sin r = -uy; rotating by r is xy @ Rr^T, Rr^T = [[ux, -uy], [uy, ux]]
     # (each entry is one of +-ux, +-uy: the MatMul with this 0/+-1 basis is exact).
     basis = np.array([[1, 0, 0, 1], [0, -1, 1, 0]], np.float32)
-    rot_t = b.node("Reshape", [b.node("MatMul", [unit, b.const(basis, base + "_basis")], base + "_rflat"),
-                               b.const(np.array([0, crops, 2, 2], np.int64), base + "_rshape")], base + "_rotT")
+    rot_t = b.node(
+        "Reshape",
+        [
+            b.node("MatMul", [unit, b.const(basis, base + "_basis")], base + "_rflat"),
+            b.const(np.array([0, crops, 2, 2], np.int64), base + "_rshape"),
+        ],
+        base + "_rotT",
+    )
     rotated = b.node("MatMul", [subset, rot_t], base + "_rot")
     axis2 = b.const(np.array([2], np.int64), base + "_ax2")
     high = b.node("ReduceMax", [rotated, axis2], base + "_max", keepdims=1)  # [N, crops, 1, 2]
     low = b.node("ReduceMin", [rotated, axis2], base + "_min", keepdims=1)
     extent = b.node("Sub", [high, low], base + "_size")  # (w, h)
-    middle = b.node("Mul", [b.node("Add", [high, low], base + "_sum"),
-                            b.const(np.array(0.5, np.float32), base + "_half")], base + "_mid")
+    middle = b.node(
+        "Mul",
+        [b.node("Add", [high, low], base + "_sum"), b.const(np.array(0.5, np.float32), base + "_half")],
+        base + "_mid",
+    )
     # Back by -r: (x, y) -> Rr^T (x, y), i.e. as a row vector m @ Rr.
     rot = b.node("Transpose", [rot_t], base + "_rotm", perm=[0, 1, 3, 2])
     centre = b.node("MatMul", [middle, rot], base + "_centre")  # [N, crops, 1, 2]
-    per_px = np.array([[[op.options["scale_x"] / op.options["output_width"],
-                         op.options["scale_y"] / op.options["output_height"]]] for op in ops], np.float32)
+    per_px = np.array(
+        [
+            [[op.options["scale_x"] / op.options["output_width"], op.options["scale_y"] / op.options["output_height"]]]
+            for op in ops
+        ],
+        np.float32,
+    )
     scale = b.node("Mul", [extent, b.const(per_px, base + "_pxs")], base + "_scale")
     # A = rot(-r) @ diag(scale) = Rr^T @ diag(scale): scale the columns of Rr^T.
     linear = b.node("Mul", [rot_t, scale], base + "_A")  # [N, crops, 2, 2]
-    shift = np.array([[[-op.options["output_width"] / 2.0], [-op.options["output_height"] / 2.0]] for op in ops],
-                     np.float32)
+    shift = np.array(
+        [[[-op.options["output_width"] / 2.0], [-op.options["output_height"] / 2.0]] for op in ops], np.float32
+    )
     offset = b.node("MatMul", [linear, b.const(shift, base + "_shift")], base + "_Ashift")  # [N, crops, 2, 1]
     centre_col = b.node("Transpose", [centre], base + "_ccol", perm=[0, 1, 3, 2])
     translation = b.node("Add", [centre_col, offset], base + "_t")
@@ -584,9 +626,16 @@ def _crop_matrices(b: Builder, ops: list[Operator]) -> str:
 
 
 def _slice(b: Builder, x: str, start: int, end: int, axis: int, base: str) -> str:
-    return b.node("Slice", [x, b.const(np.array([start], np.int64), base + "_start"),
-                            b.const(np.array([end], np.int64), base + "_end"),
-                            b.const(np.array([axis], np.int64), base + "_axis")], base)
+    return b.node(
+        "Slice",
+        [
+            x,
+            b.const(np.array([start], np.int64), base + "_start"),
+            b.const(np.array([end], np.int64), base + "_end"),
+            b.const(np.array([axis], np.int64), base + "_axis"),
+        ],
+        base,
+    )
 
 
 def _affine_mul(b: Builder, op: Operator) -> bool:
@@ -632,53 +681,91 @@ def _bilinear_crops(b: Builder, feature: Value, matrices: str, options: dict, cr
     in_h, in_w, channels = feature.shape[1:4]
     pixels = out_h * out_w
     base = b.unique("crops")
-    ys, xs = np.meshgrid(np.arange(out_h, dtype=np.float32) + 0.5, np.arange(out_w, dtype=np.float32) + 0.5,
-                         indexing="ij")
+    ys, xs = np.meshgrid(
+        np.arange(out_h, dtype=np.float32) + 0.5, np.arange(out_w, dtype=np.float32) + 0.5, indexing="ij"
+    )
     homogeneous = np.stack([xs.ravel(), ys.ravel(), np.ones(pixels, np.float32)])  # [3, P]
     source = b.node("MatMul", [matrices, b.const(homogeneous, base + "_grid")], base + "_src")  # [N,crops,2,P]
     source = b.node("Sub", [source, b.const(np.array(0.5, np.float32), base + "_half")], base + "_srcpx")
-    source = b.node("Unsqueeze", [source, b.const(np.array([3], np.int64), base + "_ax3")],
-                    base + "_src5")  # [N, crops, 2 (x, y), 1, P]: P innermost keeps broadcasts vectorized
+    source = b.node(
+        "Unsqueeze", [source, b.const(np.array([3], np.int64), base + "_ax3")], base + "_src5"
+    )  # [N, crops, 2 (x, y), 1, P]: P innermost keeps broadcasts vectorized
     limits = np.array([in_w - 1, in_h - 1], np.float32).reshape(2, 1, 1)
-    inside = b.node("And", [b.node("GreaterOrEqual", [source, b.const(np.float32(0), base + "_zero")],
-                                   base + "_ge"),
-                            b.node("LessOrEqual", [source, b.const(limits, base + "_limits")], base + "_le")],
-                    base + "_in")
+    inside = b.node(
+        "And",
+        [
+            b.node("GreaterOrEqual", [source, b.const(np.float32(0), base + "_zero")], base + "_ge"),
+            b.node("LessOrEqual", [source, b.const(limits, base + "_limits")], base + "_le"),
+        ],
+        base + "_in",
+    )
     inside = b.node("Cast", [inside], base + "_inf", to=TensorProto.FLOAT)  # per coordinate
     taps = np.array([[0, 1, 0, 1], [0, 0, 1, 1]], np.float32).reshape(2, 4, 1)  # (dx, dy) of each tap
-    corners = b.node("Add", [b.node("Floor", [source], base + "_floor"), b.const(taps, base + "_taps")],
-                     base + "_corners")  # [N, crops, 2, 4, P]
+    corners = b.node(
+        "Add", [b.node("Floor", [source], base + "_floor"), b.const(taps, base + "_taps")], base + "_corners"
+    )  # [N, crops, 2, 4, P]
     one = b.const(np.float32(1), base + "_one")
-    closeness = b.node("Sub", [one, b.node("Abs", [b.node("Sub", [source, corners], base + "_d")], base + "_ad")],
-                       base + "_w1")  # 1 - frac or frac, per coordinate
+    closeness = b.node(
+        "Sub", [one, b.node("Abs", [b.node("Sub", [source, corners], base + "_d")], base + "_ad")], base + "_w1"
+    )  # 1 - frac or frac, per coordinate
     closeness = b.node("Mul", [closeness, inside], base + "_w1in")
-    weights = b.node("ReduceProd", [closeness, b.const(np.array([2], np.int64), base + "_ax2")], base + "_w",
-                     keepdims=0)  # [N, crops, 4, P]
-    clamped = b.node("Min", [b.node("Max", [corners, b.const(np.float32(0), base + "_lo")], base + "_cmax"),
-                             b.const(limits, base + "_hi")], base + "_clamp")
+    weights = b.node(
+        "ReduceProd", [closeness, b.const(np.array([2], np.int64), base + "_ax2")], base + "_w", keepdims=0
+    )  # [N, crops, 4, P]
+    clamped = b.node(
+        "Min",
+        [b.node("Max", [corners, b.const(np.float32(0), base + "_lo")], base + "_cmax"), b.const(limits, base + "_hi")],
+        base + "_clamp",
+    )
     stride = np.array([1, in_w], np.float32).reshape(2, 1, 1)  # flat index x + W * y, exact in fp32
-    flat = b.node("ReduceSum", [b.node("Mul", [clamped, b.const(stride, base + "_stride")], base + "_xy"),
-                                b.const(np.array([2], np.int64), base + "_sax")], base + "_flat", keepdims=0)
-    index = b.node("Cast", [b.node("Reshape", [flat, b.const(np.array([0, -1, 1], np.int64), base + "_ishape")],
-                                   base + "_flat3")], base + "_index", to=TensorProto.INT64)  # [N, crops*4*P, 1]
+    flat = b.node(
+        "ReduceSum",
+        [
+            b.node("Mul", [clamped, b.const(stride, base + "_stride")], base + "_xy"),
+            b.const(np.array([2], np.int64), base + "_sax"),
+        ],
+        base + "_flat",
+        keepdims=0,
+    )
+    index = b.node(
+        "Cast",
+        [b.node("Reshape", [flat, b.const(np.array([0, -1, 1], np.int64), base + "_ishape")], base + "_flat3")],
+        base + "_index",
+        to=TensorProto.INT64,
+    )  # [N, crops*4*P, 1]
     nhwc = b.node("Transpose", [feature.name], base + "_nhwc", perm=[0, 2, 3, 1])
-    table = b.node("Reshape", [nhwc, b.const(np.array([0, in_h * in_w, channels], np.int64), base + "_tshape")],
-                   base + "_table")  # [N, H*W, C]
+    table = b.node(
+        "Reshape", [nhwc, b.const(np.array([0, in_h * in_w, channels], np.int64), base + "_tshape")], base + "_table"
+    )  # [N, H*W, C]
     gathered = b.node("GatherND", [table, index], base + "_gather", batch_dims=1)  # [N, crops*4*P, C]
-    gathered = b.node("Reshape", [gathered, b.const(np.array([0, -1, 4, pixels, channels], np.int64),
-                                                    base + "_gshape")], base + "_taps5")
+    gathered = b.node(
+        "Reshape",
+        [gathered, b.const(np.array([0, -1, 4, pixels, channels], np.int64), base + "_gshape")],
+        base + "_taps5",
+    )
     weights = b.node("Unsqueeze", [weights, b.const(np.array([4], np.int64), base + "_ax4")], base + "_w5")
-    sampled = b.node("ReduceSum", [b.node("Mul", [gathered, weights], base + "_weighted"),
-                                   b.const(np.array([2], np.int64), base + "_rax")], base + "_sum",
-                     keepdims=0)  # [N, crops, P, C]
+    sampled = b.node(
+        "ReduceSum",
+        [b.node("Mul", [gathered, weights], base + "_weighted"), b.const(np.array([2], np.int64), base + "_rax")],
+        base + "_sum",
+        keepdims=0,
+    )  # [N, crops, P, C]
     planar = b.node("Transpose", [sampled], base + "_planar", perm=[0, 1, 3, 2])  # [N, crops, C, P]
-    packed = b.node("Reshape", [planar, b.const(np.array([0, crops * channels, out_h, out_w], np.int64),
-                                                base + "_pshape")], base + "_packed")
+    packed = b.node(
+        "Reshape",
+        [planar, b.const(np.array([0, crops * channels, out_h, out_w], np.int64), base + "_pshape")],
+        base + "_packed",
+    )
     # An exact identity depthwise Conv: its output is NCHWc-blocked, so the residual Adds that read the crop
     # fuse into the blocked convs instead of forcing reorders around the first blocks.
     total = crops * channels
-    entry = b.node("Conv", [packed, b.const(np.ones((total, 1, 1, 1), np.float32), base + "_ones")], base,
-                   kernel_shape=[1, 1], group=total)
+    entry = b.node(
+        "Conv",
+        [packed, b.const(np.ones((total, 1, 1, 1), np.float32), base + "_ones")],
+        base,
+        kernel_shape=[1, 1],
+        group=total,
+    )
     return Value(entry, NCHW, [1, out_h, out_w, total])
 
 
@@ -691,8 +778,7 @@ def _transform_landmarks(b: Builder, op: Operator) -> None:
     dims = points.shape[-1]
     base = b.out_name(op)
     linear_t = b.node("Transpose", [_slice(b, matrix.name, 0, 2, 2, base + "_A")], base + "_AT", perm=[0, 2, 1])
-    translation = b.node("Transpose", [_slice(b, matrix.name, 2, 3, 2, base + "_t")], base + "_tT",
-                         perm=[0, 2, 1])
+    translation = b.node("Transpose", [_slice(b, matrix.name, 2, 3, 2, base + "_t")], base + "_tT", perm=[0, 2, 1])
     xy = _slice(b, points.name, 0, 2, 2, base + "_xy") if dims == 3 else points.name
     moved = b.node("MatMul", [xy, linear_t], base + "_Axy")
     moved = b.node("Add", [moved, translation], base + ("_xyout" if dims == 3 else ""))
@@ -717,6 +803,7 @@ def _transform_landmarks(b: Builder, op: Operator) -> None:
 @dataclass
 class LanePlan:
     """The packed emission of the crop branches (made by _plan_lanes, emitted by _emit_lanes)."""
+
     matrix_ops: list[Operator]  # Landmarks2TransformMatrix per crop
     crop_ops: list[Operator]  # TransformTensorBilinear per crop (same feature map, same output size)
     slots: list[list[Operator]]  # per packed lane: its ops, crop (position 0) .. head conv; crop c = slot % crops
@@ -743,16 +830,28 @@ def _options_key(graph: TfliteGraph, op: Operator) -> tuple | None:
     """Everything besides weights that decides what a lane op computes; None for kinds lanes do not support."""
     if op.kind == "CONV_2D":
         o = _options(op, tflite.Conv2DOptions)
-        return (o.Padding(), o.StrideH(), o.StrideW(), o.DilationHFactor(), o.DilationWFactor(),
-                o.FusedActivationFunction())
+        return (
+            o.Padding(),
+            o.StrideH(),
+            o.StrideW(),
+            o.DilationHFactor(),
+            o.DilationWFactor(),
+            o.FusedActivationFunction(),
+        )
     if op.kind == "DEPTHWISE_CONV_2D":
         o = _options(op, tflite.DepthwiseConv2DOptions)
-        return (o.Padding(), o.StrideH(), o.StrideW(), o.DilationHFactor(), o.DilationWFactor(),
-                o.FusedActivationFunction(), o.DepthMultiplier())
+        return (
+            o.Padding(),
+            o.StrideH(),
+            o.StrideW(),
+            o.DilationHFactor(),
+            o.DilationWFactor(),
+            o.FusedActivationFunction(),
+            o.DepthMultiplier(),
+        )
     if op.kind == "MAX_POOL_2D":
         o = _options(op, tflite.Pool2DOptions)
-        return (o.Padding(), o.StrideH(), o.StrideW(), o.FilterHeight(), o.FilterWidth(),
-                o.FusedActivationFunction())
+        return (o.Padding(), o.StrideH(), o.StrideW(), o.FilterHeight(), o.FilterWidth(), o.FusedActivationFunction())
     if op.kind == "ADD":
         return (_options(op, tflite.AddOptions).FusedActivationFunction(),)
     if op.kind == "PRELU":
@@ -773,11 +872,19 @@ def _plan_lanes(graph: TfliteGraph) -> LanePlan | None:
             consumers.setdefault(t, []).append(op)
     crops = [op for op in ops if op.kind == "CUSTOM:TransformTensorBilinear" and op.version == 2]
     matrix_ops = [producer.get(op.inputs[1]) for op in crops]
-    if (len(crops) < 2 or len({op.inputs[0] for op in crops}) != 1
-            or len({(op.options["output_height"], op.options["output_width"]) for op in crops}) != 1
-            or any(m is None or m.kind != "CUSTOM:Landmarks2TransformMatrix" or m.version != 2
-                   or m.options.get("target_rotation_radians", 0.0) for m in matrix_ops)
-            or len({(m.options["output_width"], m.options["output_height"]) for m in matrix_ops}) != 1):
+    if (
+        len(crops) < 2
+        or len({op.inputs[0] for op in crops}) != 1
+        or len({(op.options["output_height"], op.options["output_width"]) for op in crops}) != 1
+        or any(
+            m is None
+            or m.kind != "CUSTOM:Landmarks2TransformMatrix"
+            or m.version != 2
+            or m.options.get("target_rotation_radians", 0.0)
+            for m in matrix_ops
+        )
+        or len({(m.options["output_width"], m.options["output_height"]) for m in matrix_ops}) != 1
+    ):
         return None
     # The lane region: 4D ops below a crop; heads: region ops whose outputs leave the region.
     crop_of: dict[int, int] = {}
@@ -788,11 +895,15 @@ def _plan_lanes(graph: TfliteGraph) -> LanePlan | None:
             if crop_of.setdefault(op.index, c) != c:
                 return None  # branches that meet again
             for t in op.outputs:
-                stack += [u for u in consumers.get(t, []) if u.index not in crop_of and u.kind != "RESHAPE"
-                          and len(graph.tensors[u.outputs[0]].shape) == 4]
+                stack += [
+                    u
+                    for u in consumers.get(t, [])
+                    if u.index not in crop_of and u.kind != "RESHAPE" and len(graph.tensors[u.outputs[0]].shape) == 4
+                ]
     region = {op.index: op for op in ops if op.index in crop_of}
-    heads = [op for op in region.values()
-             if not any(u.index in region for t in op.outputs for u in consumers.get(t, []))]
+    heads = [
+        op for op in region.values() if not any(u.index in region for t in op.outputs for u in consumers.get(t, []))
+    ]
     lanes = []
     for head in sorted(heads, key=lambda op: op.index):
         members, stack = set(), [head]
@@ -825,13 +936,23 @@ def _plan_lanes(graph: TfliteGraph) -> LanePlan | None:
         for group in by_crop:
             slots.append(group[r] if r < len(group) else group[0])
             real.append(r < len(group))
-    plan = LanePlan(matrix_ops, crops, slots, real, refs, splits.pop() if splits else len(lanes[0]), [], [],
-                    set(region) | {m.index for m in matrix_ops})
+    plan = LanePlan(
+        matrix_ops,
+        crops,
+        slots,
+        real,
+        refs,
+        splits.pop() if splits else len(lanes[0]),
+        [],
+        [],
+        set(region) | {m.index for m in matrix_ops},
+    )
     return plan if _plan_outputs(graph, producer, consumers, plan) else None
 
 
-def _lane_refs(graph: TfliteGraph, producer: dict[int, Operator],
-               lanes: list[list[Operator]]) -> list[list[tuple[str, int]]] | None:
+def _lane_refs(
+    graph: TfliteGraph, producer: dict[int, Operator], lanes: list[list[Operator]]
+) -> list[list[tuple[str, int]]] | None:
     """Per position, the op's inputs as ("lane", position) or ("const", tensor), if all lanes compute alike.
 
     Alike: same kind, options, input wiring and weight shapes at every position (the heads may differ in their
@@ -868,8 +989,9 @@ def _lane_refs(graph: TfliteGraph, producer: dict[int, Operator],
     return refs
 
 
-def _plan_outputs(graph: TfliteGraph, producer: dict[int, Operator], consumers: dict[int, list[Operator]],
-                  plan: LanePlan) -> bool:
+def _plan_outputs(
+    graph: TfliteGraph, producer: dict[int, Operator], consumers: dict[int, list[Operator]], plan: LanePlan
+) -> bool:
     """Each real lane head must feed RESHAPE [1,n,2] -> TransformLandmarks(crop matrix * const) -> RESHAPE."""
     graph_outputs = set(graph.outputs)
     for slot, lane in enumerate(plan.slots):
@@ -886,9 +1008,14 @@ def _plan_outputs(graph: TfliteGraph, producer: dict[int, Operator], consumers: 
         points = graph.tensors[chain[1].outputs[0]].shape
         matrix_mul = producer.get(chain[2].inputs[1])
         crop_matrix = plan.matrix_ops[slot % len(plan.crop_ops)].outputs[0]
-        if (points[-1] != 2 or chain[3].outputs[0] not in graph_outputs or matrix_mul is None
-                or matrix_mul.kind != "MUL" or crop_matrix not in matrix_mul.inputs
-                or chain[2].version != 2):
+        if (
+            points[-1] != 2
+            or chain[3].outputs[0] not in graph_outputs
+            or matrix_mul is None
+            or matrix_mul.kind != "MUL"
+            or crop_matrix not in matrix_mul.inputs
+            or chain[2].version != 2
+        ):
             return False
         other = next(t for t in matrix_mul.inputs if t != crop_matrix)
         if not _static_input(graph, producer, other):
@@ -938,8 +1065,9 @@ def _emit_packed_op(b: Builder, ops: list[Operator], inputs: list[Value | None],
         if head:  # heads of different widths: pad to a common, NCHWc-aligned width
             width = -(-width // 8) * 8
         merged = parts[0]
-        merged.weight = np.concatenate([np.pad(p.weight, [(0, width - p.weight.shape[0])] + [(0, 0)] * 3)
-                                        for p in parts])
+        merged.weight = np.concatenate(
+            [np.pad(p.weight, [(0, width - p.weight.shape[0])] + [(0, 0)] * 3) for p in parts]
+        )
         if merged.bias is not None:
             merged.bias = np.concatenate([np.pad(p.bias, (0, width - p.bias.shape[0])) for p in parts])
         group = x.shape[3] if op.kind == "DEPTHWISE_CONV_2D" else lanes
@@ -980,18 +1108,23 @@ def _emit_lane_outputs(b: Builder, plan: LanePlan, head: Value, matrices: str) -
     base = b.unique("lane_landmarks")
     factors = [np.ones((2, 3), np.float32) if f is None else _affine_factors(b, f) for f in plan.factors]
     crop_of_slot = np.arange(slots, dtype=np.int64) % len(plan.crop_ops)
-    lane_matrices = b.node("Mul", [b.node("Gather", [matrices, b.const(crop_of_slot, base + "_crop")],
-                                          base + "_m", axis=1),
-                                   b.const(np.stack(factors), base + "_factors")], base + "_matrices")
-    linear_t = b.node("Transpose", [_slice(b, lane_matrices, 0, 2, 3, base + "_A")], base + "_AT",
-                      perm=[0, 1, 3, 2])
-    translation = b.node("Transpose", [_slice(b, lane_matrices, 2, 3, 3, base + "_t")], base + "_tT",
-                         perm=[0, 1, 3, 2])
-    points = b.node("Reshape", [head.name, b.const(np.array([0, slots, width // 2, 2], np.int64),
-                                                   base + "_pshape")], base + "_points")
+    lane_matrices = b.node(
+        "Mul",
+        [
+            b.node("Gather", [matrices, b.const(crop_of_slot, base + "_crop")], base + "_m", axis=1),
+            b.const(np.stack(factors), base + "_factors"),
+        ],
+        base + "_matrices",
+    )
+    linear_t = b.node("Transpose", [_slice(b, lane_matrices, 0, 2, 3, base + "_A")], base + "_AT", perm=[0, 1, 3, 2])
+    translation = b.node("Transpose", [_slice(b, lane_matrices, 2, 3, 3, base + "_t")], base + "_tT", perm=[0, 1, 3, 2])
+    points = b.node(
+        "Reshape",
+        [head.name, b.const(np.array([0, slots, width // 2, 2], np.int64), base + "_pshape")],
+        base + "_points",
+    )
     moved = b.node("Add", [b.node("MatMul", [points, linear_t], base + "_Axy"), translation], base + "_moved")
-    flat = b.node("Reshape", [moved, b.const(np.array([0, slots * width], np.int64), base + "_fshape")],
-                  base + "_flat")
+    flat = b.node("Reshape", [moved, b.const(np.array([0, slots * width], np.int64), base + "_fshape")], base + "_flat")
     for slot, chain in enumerate(plan.output_ops):
         if chain is None:
             continue
@@ -1006,7 +1139,8 @@ def _emit_lane_outputs(b: Builder, plan: LanePlan, head: Value, matrices: str) -
 def _fold_constant(b: Builder, op: Operator) -> bool:
     if op.kind in ("DEQUANTIZE", "DENSIFY") and b.is_const(op.inputs[0]):
         b.constants[op.outputs[0]] = b.const_value(op.inputs[0]).astype(
-            np.float32 if op.kind == "DEQUANTIZE" else b.const_value(op.inputs[0]).dtype)
+            np.float32 if op.kind == "DEQUANTIZE" else b.const_value(op.inputs[0]).dtype
+        )
         return True
     return False
 
@@ -1047,15 +1181,23 @@ def _emit(b: Builder, op: Operator) -> None:
     emitter(b, op)
 
 
-def convert(tflite_path: Path, outputs_by_tflite_name: dict[str, str], input_name: str = "input",
-            doc: str = "", prelu_mode: str = "dwconv", optimize_layout: bool = True) -> onnx.ModelProto:
+def convert(
+    tflite_path: Path,
+    outputs_by_tflite_name: dict[str, str],
+    input_name: str = "input",
+    doc: str = "",
+    prelu_mode: str = "dwconv",
+    optimize_layout: bool = True,
+) -> onnx.ModelProto:
     """Build the ONNX model; outputs keep the tflite output order, renamed by `outputs_by_tflite_name`."""
     graph = parse_tflite(tflite_path)
     tflite_names = [graph.tensors[i].name for i in graph.outputs]
     if len(graph.inputs) != 1 or sorted(tflite_names) != sorted(outputs_by_tflite_name):
-        raise ConversionError(f"{tflite_path.name}: expected 1 input and outputs "
-                              f"{sorted(outputs_by_tflite_name)}, found {len(graph.inputs)} inputs and "
-                              f"outputs {tflite_names}")
+        raise ConversionError(
+            f"{tflite_path.name}: expected 1 input and outputs "
+            f"{sorted(outputs_by_tflite_name)}, found {len(graph.inputs)} inputs and "
+            f"outputs {tflite_names}"
+        )
     output_names = [outputs_by_tflite_name[name] for name in tflite_names]
     b = Builder(graph, prelu_mode=prelu_mode, optimize_layout=optimize_layout)
     b.used_names.update([input_name, *output_names])
@@ -1088,8 +1230,11 @@ def convert(tflite_path: Path, outputs_by_tflite_name: dict[str, str], input_nam
         outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, dims))
     inputs = [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["N", *in_shape[1:]])]
     onnx_graph = helper.make_graph(b.nodes, tflite_path.stem, inputs, outputs, b.initializers)
-    model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="facemesh_ros scripts/models/tflite_to_onnx.py")
+    model = helper.make_model(
+        onnx_graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name="facemesh_ros scripts/models/tflite_to_onnx.py",
+    )
     model.ir_version = 8
     model.doc_string = doc
     if optimize_layout:

@@ -24,8 +24,9 @@ def main() -> None:
     rclpy.init()
     node = rclpy.create_node("sample_faces_publisher")
     reliability = ReliabilityPolicy.BEST_EFFORT if args.best_effort else ReliabilityPolicy.RELIABLE
-    faces_pub = node.create_publisher(type(sample_face_array(0)), "faces",
-                                      QoSProfile(depth=10, reliability=reliability))
+    faces_pub = node.create_publisher(
+        type(sample_face_array(0)), "faces", QoSProfile(depth=10, reliability=reliability)
+    )
     tf_pub = node.create_publisher(TFMessage, "/tf", 100)
     counter = iter(range(1_000_000))
 
