@@ -18,7 +18,7 @@ testdata: setup
 	@$(IN_ENV) python scripts/fetch_test_data.py
 
 lint: setup
-	@$(IN_ENV) ruff check .
+	@$(IN_ENV) ruff check . && ruff format --check . && mypy
 
 # then the same ROS-free tests on stock Jazzy's Python stack (Python 3.12, numpy 1.26, OpenCV 4.6)
 test: setup testdata lint

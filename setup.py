@@ -2,7 +2,8 @@
 
 colcon does not use this file: package.xml's <build_type>ament_cmake</build_type> makes colcon build the
 package with CMakeLists.txt (library, messages, nodes, launch files). This wheel holds only the library core
-(no facemesh_ros.ros, no messages) with the models as package data (facemesh_ros/models/).
+(not the ROS layer facemesh_ros.ros and facemesh_ros.tools, no messages) with the models as package data
+(facemesh_ros/models/).
 """
 
 import re
@@ -22,7 +23,10 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=[
-        *find_packages(include=["facemesh_ros", "facemesh_ros.*"], exclude=["facemesh_ros.ros*"]),
+        *find_packages(
+            include=["facemesh_ros", "facemesh_ros.*"],
+            exclude=["facemesh_ros.ros", "facemesh_ros.ros.*", "facemesh_ros.tools", "facemesh_ros.tools.*"],
+        ),
         "facemesh_ros.models",
     ],
     package_dir={"facemesh_ros.models": "models"},

@@ -24,7 +24,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from facemesh_ros.virtual_camera import VirtualCamera  # noqa: E402
+from facemesh_ros.simulation.virtual_camera import VirtualCamera  # noqa: E402
 
 REFERENCE_PYTHON = REPO / ".venv-ref" / "bin" / "python"
 CASES = {

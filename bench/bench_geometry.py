@@ -7,16 +7,11 @@ smoother, and (for scale) a literal dense transcription of the spec's formulas o
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 from scipy.spatial.transform import Rotation
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test"))
-from geometry_reference import mediapipe_reference
 
 from facemesh_ros.geometry import (
     Camera,
@@ -24,6 +19,7 @@ from facemesh_ros.geometry import (
     default_canonical_face_model,
     estimate_face_geometry,
 )
+from facemesh_ros.geometry.reference import mediapipe_reference
 
 MODEL = default_canonical_face_model()
 
@@ -40,7 +36,7 @@ def synthetic_landmarks(camera: Camera, count: int) -> np.ndarray:
 
 
 def dense_reference(landmarks: np.ndarray, width: int, height: int) -> np.ndarray:
-    """The spec's formulas literally (test/geometry_reference.py), through to the runtime mesh."""
+    """The spec's formulas literally (facemesh_ros/geometry/reference.py), through to the runtime mesh."""
     pose, metric = mediapipe_reference(landmarks, width, height)
     return np.linalg.inv(pose) @ np.vstack([metric.T, np.ones(468)])
 

@@ -107,7 +107,7 @@ def run_tflite(jobs: dict[str, tuple[str, str]], repeats: int) -> dict[str, floa
 
 def ort_variants(model: str) -> dict[str, tuple[object, dict]]:
     """label -> (model path or serialized bytes, session settings); the first is the package's choice."""
-    from facemesh_ros.inference import models_dir
+    from facemesh_ros.model_paths import models_dir
 
     path = str(models_dir() / f"{model}.onnx")
     variants = {

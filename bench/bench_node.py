@@ -34,7 +34,7 @@ from node_harness import FRAME_ID, DdsClient, NodeProcess, camera_info, rgb_imag
 from facemesh_ros.face_mesh import FaceMesh  # noqa: E402
 from facemesh_ros.geometry import Camera, estimate_face_geometry  # noqa: E402
 from facemesh_ros.msg import FaceMeshArray  # noqa: E402
-from facemesh_ros.virtual_camera import VirtualCamera  # noqa: E402
+from facemesh_ros.simulation.virtual_camera import VirtualCamera  # noqa: E402
 
 SIZE = (1280, 720)
 RATE_HZ = 30.0

@@ -14,6 +14,7 @@ from itertools import pairwise
 import numpy as np
 
 from facemesh_ros.geometry.model import default_canonical_face_model
+from facemesh_ros.types import NUM_LANDMARKS_WITH_IRISES, NUM_MESH_LANDMARKS
 
 Connections = frozenset[tuple[int, int]]
 
@@ -105,5 +106,5 @@ def _triangle_edges(triangles: np.ndarray) -> Connections:
 # of the mesh): the same surface MediaPipe's 2556-pair tesselation list draws.
 FACEMESH_TESSELATION: Connections = _triangle_edges(default_canonical_face_model().triangles)
 
-FACEMESH_NUM_LANDMARKS = 468
-FACEMESH_NUM_LANDMARKS_WITH_IRISES = 478
+FACEMESH_NUM_LANDMARKS = NUM_MESH_LANDMARKS
+FACEMESH_NUM_LANDMARKS_WITH_IRISES = NUM_LANDMARKS_WITH_IRISES

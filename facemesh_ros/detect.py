@@ -12,7 +12,8 @@ import cv2
 import numpy as np
 
 from facemesh_ros.image import warp_rect
-from facemesh_ros.inference import OnnxModel
+from facemesh_ros.inference import OnnxModel, scores_from_logits
+from facemesh_ros.types import DETECTOR_NAMES, NUM_KEYPOINTS, Detections
 
 
 @dataclass(frozen=True)
@@ -30,32 +31,7 @@ DETECTORS: dict[str, DetectorSpec] = {
     "full": DetectorSpec("face_detection_full_range.onnx", 192, (4,), 1),
 }
 NMS_IOU_THRESHOLD = 0.3
-NUM_KEYPOINTS = 6
-
-
-@dataclass
-class Detections:
-    """Detected faces, best score first, coordinates normalized to the image (or tensor before projection).
-
-    boxes (D, 4): xmin, ymin, width, height (MediaPipe's relative bounding box); keypoints (D, 6, 2) x, y;
-    scores (D,).
-    """
-
-    boxes: np.ndarray
-    keypoints: np.ndarray
-    scores: np.ndarray
-
-    @staticmethod
-    def empty() -> Detections:
-        return Detections(
-            np.zeros((0, 4), np.float32), np.zeros((0, NUM_KEYPOINTS, 2), np.float32), np.zeros(0, np.float32)
-        )
-
-    def __len__(self) -> int:
-        return len(self.scores)
-
-    def top(self, count: int) -> Detections:
-        return Detections(self.boxes[:count], self.keypoints[:count], self.scores[:count])
+assert tuple(DETECTORS) == DETECTOR_NAMES, "facemesh_ros.types.DETECTOR_NAMES lists every detector"
 
 
 # MediaPipe does all of this in float32; its rounding is kept (float32 arrays, the same operation order)
@@ -106,7 +82,7 @@ def decode_boxes(
     regressors: np.ndarray, logits: np.ndarray, anchors: np.ndarray, size: int, min_score: float
 ) -> Detections:
     """Decode one image's raw outputs (A, 16) and (A,) into tensor-normalized detections above min_score."""
-    scores = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -100.0, 100.0)))  # f64: e^100 fits
+    scores = scores_from_logits(logits)
     keep = np.nonzero(scores.astype(np.float32) >= _F32(min_score))[0]
     raw = regressors[keep].astype(np.float32) / _F32(size)
     centers = anchors[keep]

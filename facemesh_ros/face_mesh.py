@@ -7,92 +7,27 @@ run -> presence threshold -> ROIs for the next frame. See facemesh_ros.detect / 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
 
-from facemesh_ros.detect import Detections, FaceDetector
+from facemesh_ros.detect import FaceDetector
 from facemesh_ros.image import as_rgb_uint8
-from facemesh_ros.inference import DEVICES
 from facemesh_ros.landmarks import LandmarkModel
 from facemesh_ros.roi import rois_from_detections
 from facemesh_ros.track import FaceTracker
+from facemesh_ros.types import (
+    DETECTOR_NAMES,
+    DEVICES,
+    Detections,
+    FaceMeshResult,
+    NormalizedLandmark,
+    NormalizedLandmarkList,
+    num_landmarks,
+)
 
-DETECTOR_CHOICES = ("short", "full")
-
-
-class NormalizedLandmark:
-    """One landmark: x, y in [0, 1] of the image width / height, z in image-width units (MediaPipe).
-
-    Like MediaPipe's protobuf message, visibility and presence exist but are unset (0.0; HasField False),
-    so MediaPipe's own drawing_utils accept these objects too.
-    """
-
-    __slots__ = ("x", "y", "z")
-    visibility = 0.0
-    presence = 0.0
-
-    def __init__(self, x: float, y: float, z: float) -> None:
-        self.x, self.y, self.z = x, y, z
-
-    def HasField(self, name: str) -> bool:  # protobuf's method name
-        return name in ("x", "y", "z")
-
-    def __repr__(self) -> str:
-        return f"NormalizedLandmark(x={self.x:.6f}, y={self.y:.6f}, z={self.z:.6f})"
-
-
-class NormalizedLandmarkList:
-    """One face: `.landmark` is a list of NormalizedLandmark, as MediaPipe's NormalizedLandmarkList."""
-
-    __slots__ = ("landmark",)
-
-    def __init__(self, points: np.ndarray) -> None:
-        self.landmark = [NormalizedLandmark(x, y, z) for x, y, z in points.tolist()]
-
-    def __len__(self) -> int:
-        return len(self.landmark)
-
-
-@dataclass
-class FaceMeshResult:
-    """Faces found in one frame. Arrays are numpy, F faces of N (468 or 478) landmarks.
-
-    landmarks: (F, N, 3) float32, x/y image-normalized, z scaled like x (MediaPipe semantics).
-    presence: (F,) float32 face presence score of each returned face (all > min_tracking_confidence).
-    rois: (F, 5) float32 ROI the landmarks came from: x_center, y_center, width, height, rotation (rad).
-    track_ids: (F,) int64, constant while a face is tracked from frame to frame (video mode); a face found
-    by the detector gets a new id (in static mode: every face of every image).
-    detection_boxes / detection_keypoints / detection_scores: this frame's detector output, best first (at
-    most max_num_faces): (D, 4) xmin, ymin, width, height normalized (MediaPipe's relative bounding box),
-    (D, 6, 2) keypoints (eyes, nose tip, mouth, ear tragions), (D,); empty when every face was tracked and
-    the detector did not run. Detections are not paired with faces (a tracked face may win over one).
-    image_size: (width, height) of the processed image.
-    """
-
-    landmarks: np.ndarray
-    presence: np.ndarray
-    rois: np.ndarray
-    track_ids: np.ndarray
-    detection_boxes: np.ndarray
-    detection_keypoints: np.ndarray
-    detection_scores: np.ndarray
-    image_size: tuple[int, int]
-    _objects: list[NormalizedLandmarkList] | None = field(default=None, repr=False)
-
-    @property
-    def multi_face_landmarks(self) -> list[NormalizedLandmarkList] | None:
-        """None when no face was found, else one NormalizedLandmarkList per face (built on first access)."""
-        if len(self.landmarks) == 0:
-            return None
-        if self._objects is None:
-            self._objects = [NormalizedLandmarkList(face) for face in self.landmarks]
-        return self._objects
-
-    @property
-    def num_faces(self) -> int:
-        return len(self.landmarks)
+# The result types live in facemesh_ros.types (consumers need no onnxruntime); this module is their public home.
+__all__ = ["FaceMesh", "FaceMeshResult", "NormalizedLandmark", "NormalizedLandmarkList"]
 
 
 def _check_bool(name: str, value: object) -> bool:
@@ -105,6 +40,12 @@ def _check_unit(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, Real) or not 0.0 <= float(value) <= 1.0:
         raise ValueError(f"{name} must be a number in [0.0, 1.0], got {value!r}")
     return float(value)
+
+
+def _check_count(name: str, value: object, what: str = "an integer >= 1") -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or int(value) < 1:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return int(value)
 
 
 def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
@@ -148,26 +89,22 @@ class FaceMesh:
     ) -> None:
         self.static_image_mode = _check_bool("static_image_mode", static_image_mode)
         self.refine_landmarks = _check_bool("refine_landmarks", refine_landmarks)
-        if isinstance(max_num_faces, bool) or not isinstance(max_num_faces, Integral) or max_num_faces < 1:
-            raise ValueError(f"max_num_faces must be an integer >= 1, got {max_num_faces!r}")
-        self.max_num_faces = int(max_num_faces)
+        self.max_num_faces = _check_count("max_num_faces", max_num_faces)
         self.min_detection_confidence = _check_unit("min_detection_confidence", min_detection_confidence)
         self.min_tracking_confidence = _check_unit("min_tracking_confidence", min_tracking_confidence)
-        self.detector_name = _check_choice("detector", detector, DETECTOR_CHOICES)
+        self.detector_name = _check_choice("detector", detector, DETECTOR_NAMES)
         self.device = _check_choice("device", device, DEVICES)
-        if num_threads is None:
-            num_threads = min(2, os.cpu_count() or 1)
-        if isinstance(num_threads, bool) or not isinstance(num_threads, Integral) or num_threads < 1:
-            raise ValueError(f"num_threads must be None or an integer >= 1, got {num_threads!r}")
+        threads = min(2, os.cpu_count() or 1) if num_threads is None else num_threads
+        threads = _check_count("num_threads", threads, "None or an integer >= 1")
         self._detector: FaceDetector | None = FaceDetector(
             self.detector_name, self.min_detection_confidence, self.device, threads=1
         )
-        self._landmarks: LandmarkModel | None = LandmarkModel(self.refine_landmarks, self.device, num_threads)
+        self._landmarks: LandmarkModel | None = LandmarkModel(self.refine_landmarks, self.device, threads)
         self._tracker = FaceTracker(self.max_num_faces, self.static_image_mode)
 
     @property
     def num_landmarks(self) -> int:
-        return 478 if self.refine_landmarks else 468
+        return num_landmarks(self.refine_landmarks)
 
     def process(self, image: np.ndarray) -> FaceMeshResult:
         """Find faces in an H x W x 3 uint8 RGB image (see facemesh_ros.image for other accepted layouts)."""

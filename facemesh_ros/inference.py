@@ -13,35 +13,18 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from facemesh_ros.model_paths import models_dir
+from facemesh_ros.types import DEVICES
+
 LOG = logging.getLogger(__name__)
 
-MODELS_ENV = "FACEMESH_ROS_MODELS_DIR"
 REGENERATE_HINT = "regenerate the models with `make models` (.venv/bin/python -m scripts.models.build_models)"
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
-DEVICES = ("auto", "cuda", "cpu")
 
 
 class ModelLoadError(RuntimeError):
     """A model file is missing or cannot be loaded by onnxruntime."""
-
-
-def models_dir() -> Path:
-    """The .onnx directory: $FACEMESH_ROS_MODELS_DIR, else <repo>/models, else the package's models/ (the pip
-    wheel, setup.py), else <prefix>/share/.../models (colcon).
-
-    The repo layout is <repo>/facemesh_ros/inference.py; an installed package sits in
-    <prefix>/lib/python3.X/site-packages/facemesh_ros/, its data in <prefix>/share/facemesh_ros/models.
-    When none exists the repo path is returned, so the load error names a concrete file.
-    """
-    override = os.environ.get(MODELS_ENV)
-    if override:
-        return Path(override).expanduser()
-    here = Path(__file__).resolve()
-    candidates = [here.parents[1] / "models", here.parent / "models"]
-    if len(here.parents) > 4:
-        candidates.append(here.parents[4] / "share" / "facemesh_ros" / "models")
-    return next((path for path in candidates if path.is_dir()), candidates[0])
 
 
 def select_providers(device: str, available: list[str] | None = None) -> list[str]:
@@ -94,6 +77,11 @@ def resolve_model_path(name_or_path: str | os.PathLike) -> Path:
         name = name_or_path if name_or_path.endswith(".onnx") else name_or_path + ".onnx"
         return models_dir() / name
     return Path(name_or_path)
+
+
+def scores_from_logits(logits: np.ndarray) -> np.ndarray:
+    """Logistic of raw model logits, clipped to [-100, 100] first as MediaPipe does (float64: e^100 fits)."""
+    return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(logits, np.float64), -100.0, 100.0)))
 
 
 class OnnxModel:

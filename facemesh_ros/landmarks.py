@@ -6,250 +6,47 @@ import cv2
 import numpy as np
 
 from facemesh_ros.image import warp_rect
-from facemesh_ros.inference import OnnxModel
+from facemesh_ros.inference import OnnxModel, scores_from_logits
+from facemesh_ros.types import (
+    LEFT_IRIS_START,
+    NUM_LANDMARKS_WITH_IRISES,
+    NUM_MESH_LANDMARKS,
+    RIGHT_IRIS_START,
+    num_landmarks,
+)
 
 INPUT_SIZE = 192
-NUM_MESH = 468
-NUM_WITH_IRISES = 478
 
-# Mesh indices that the attention model's refinement heads overwrite (x, y only), in tensor order.
-LIPS_INDICES = np.array(
-    [
-        61,
-        146,
-        91,
-        181,
-        84,
-        17,
-        314,
-        405,
-        321,
-        375,
-        291,
-        185,
-        40,
-        39,
-        37,
-        0,
-        267,
-        269,
-        270,
-        409,
-        78,
-        95,
-        88,
-        178,
-        87,
-        14,
-        317,
-        402,
-        318,
-        324,
-        308,
-        191,
-        80,
-        81,
-        82,
-        13,
-        312,
-        311,
-        310,
-        415,
-        76,
-        77,
-        90,
-        180,
-        85,
-        16,
-        315,
-        404,
-        320,
-        307,
-        306,
-        184,
-        74,
-        73,
-        72,
-        11,
-        302,
-        303,
-        304,
-        408,
-        62,
-        96,
-        89,
-        179,
-        86,
-        15,
-        316,
-        403,
-        319,
-        325,
-        292,
-        183,
-        42,
-        41,
-        38,
-        12,
-        268,
-        271,
-        272,
-        407,
-    ]
+# Mesh indices that the attention model's refinement heads overwrite (x, y only), in tensor order. The
+# model names its heads from the viewer's side ("left_eye" is around landmark 33); these names are the
+# subject's sides, as FACEMESH_RIGHT_EYE / FACEMESH_LEFT_EYE in connections.py.
+# fmt: off
+LIPS_INDICES = np.array([
+    61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 185, 40, 39, 37, 0, 267, 269, 270, 409, 78, 95, 88,
+    178, 87, 14, 317, 402, 318, 324, 308, 191, 80, 81, 82, 13, 312, 311, 310, 415, 76, 77, 90, 180, 85, 16,
+    315, 404, 320, 307, 306, 184, 74, 73, 72, 11, 302, 303, 304, 408, 62, 96, 89, 179, 86, 15, 316, 403, 319,
+    325, 292, 183, 42, 41, 38, 12, 268, 271, 272, 407,
+])
+RIGHT_EYE_INDICES = np.array([  # the subject's right eye (around landmark 33): the model's "left_eye" head
+    33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160, 159, 158, 157, 173, 130, 25, 110, 24, 23, 22,
+    26, 112, 243, 247, 30, 29, 27, 28, 56, 190, 226, 31, 228, 229, 230, 231, 232, 233, 244, 113, 225, 224,
+    223, 222, 221, 189, 35, 124, 46, 53, 52, 65, 143, 111, 117, 118, 119, 120, 121, 128, 245, 156, 70, 63,
+    105, 66, 107, 55, 193,
+])
+LEFT_EYE_INDICES = np.array([  # the subject's left eye (around landmark 263): the model's "right_eye" head
+    263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398, 359, 255, 339, 254, 253,
+    252, 256, 341, 463, 467, 260, 259, 257, 258, 286, 414, 446, 261, 448, 449, 450, 451, 452, 453, 464, 342,
+    445, 444, 443, 442, 441, 413, 265, 353, 276, 283, 282, 295, 372, 340, 346, 347, 348, 349, 350, 357, 465,
+    383, 300, 293, 334, 296, 336, 285, 417,
+])
+# fmt: on
+# Output head -> the mesh indices it overwrites.
+EYE_AND_LIP_HEADS = (("lips", LIPS_INDICES), ("left_eye", RIGHT_EYE_INDICES), ("right_eye", LEFT_EYE_INDICES))
+# Iris head -> its first landmark and the eye contour (first 16 of the eye list) whose mean depth it gets.
+IRIS_HEADS = (
+    ("left_iris", RIGHT_IRIS_START, RIGHT_EYE_INDICES[:16]),
+    ("right_iris", LEFT_IRIS_START, LEFT_EYE_INDICES[:16]),
 )
-LEFT_EYE_INDICES = np.array(
-    [  # the model's "left" eye: around landmark 33 (the subject's right eye)
-        33,
-        7,
-        163,
-        144,
-        145,
-        153,
-        154,
-        155,
-        133,
-        246,
-        161,
-        160,
-        159,
-        158,
-        157,
-        173,
-        130,
-        25,
-        110,
-        24,
-        23,
-        22,
-        26,
-        112,
-        243,
-        247,
-        30,
-        29,
-        27,
-        28,
-        56,
-        190,
-        226,
-        31,
-        228,
-        229,
-        230,
-        231,
-        232,
-        233,
-        244,
-        113,
-        225,
-        224,
-        223,
-        222,
-        221,
-        189,
-        35,
-        124,
-        46,
-        53,
-        52,
-        65,
-        143,
-        111,
-        117,
-        118,
-        119,
-        120,
-        121,
-        128,
-        245,
-        156,
-        70,
-        63,
-        105,
-        66,
-        107,
-        55,
-        193,
-    ]
-)
-RIGHT_EYE_INDICES = np.array(
-    [
-        263,
-        249,
-        390,
-        373,
-        374,
-        380,
-        381,
-        382,
-        362,
-        466,
-        388,
-        387,
-        386,
-        385,
-        384,
-        398,
-        359,
-        255,
-        339,
-        254,
-        253,
-        252,
-        256,
-        341,
-        463,
-        467,
-        260,
-        259,
-        257,
-        258,
-        286,
-        414,
-        446,
-        261,
-        448,
-        449,
-        450,
-        451,
-        452,
-        453,
-        464,
-        342,
-        445,
-        444,
-        443,
-        442,
-        441,
-        413,
-        265,
-        353,
-        276,
-        283,
-        282,
-        295,
-        372,
-        340,
-        346,
-        347,
-        348,
-        349,
-        350,
-        357,
-        465,
-        383,
-        300,
-        293,
-        334,
-        296,
-        336,
-        285,
-        417,
-    ]
-)
-# Iris depth = mean depth of the eye's 16 contour points (the first 16 of each eye list).
-LEFT_IRIS_DEPTH_FROM = LEFT_EYE_INDICES[:16]
-RIGHT_IRIS_DEPTH_FROM = RIGHT_EYE_INDICES[:16]
 
 _UNIT_SCALE = np.float32(1.0 / 255.0)  # MediaPipe's convertTo scale: value = pixel * float(1/255)
 
@@ -293,14 +90,11 @@ def refine_with_attention(outputs: dict[str, np.ndarray]) -> np.ndarray:
     """478 ROI-normalized landmarks from the attention model's heads (mesh, lips, eyes, irises)."""
     count = len(outputs["landmarks"])
     scale = np.float32(INPUT_SIZE)  # divided, not multiplied by 1/192: MediaPipe's rounding
-    points = np.empty((count, NUM_WITH_IRISES, 3), np.float32)
-    points[:, :NUM_MESH] = outputs["landmarks"].reshape(count, NUM_MESH, 3) / scale
-    for name, indices in (("lips", LIPS_INDICES), ("left_eye", LEFT_EYE_INDICES), ("right_eye", RIGHT_EYE_INDICES)):
+    points = np.empty((count, NUM_LANDMARKS_WITH_IRISES, 3), np.float32)
+    points[:, :NUM_MESH_LANDMARKS] = outputs["landmarks"].reshape(count, NUM_MESH_LANDMARKS, 3) / scale
+    for name, indices in EYE_AND_LIP_HEADS:
         points[:, indices, :2] = outputs[name].reshape(count, -1, 2) / scale
-    for name, start, depth_from in (
-        ("left_iris", 468, LEFT_IRIS_DEPTH_FROM),
-        ("right_iris", 473, RIGHT_IRIS_DEPTH_FROM),
-    ):
+    for name, start, depth_from in IRIS_HEADS:
         points[:, start : start + 5, :2] = outputs[name].reshape(count, 5, 2) / scale
         points[:, start : start + 5, 2] = points[:, depth_from, 2].mean(axis=1, keepdims=True)
     return points
@@ -313,7 +107,7 @@ class LandmarkModel:
         self.refine = refine
         name = "face_landmark_with_attention.onnx" if refine else "face_landmark.onnx"
         self.model = OnnxModel(name, device=device, threads=threads)
-        self.num_landmarks = NUM_WITH_IRISES if refine else NUM_MESH
+        self.num_landmarks = num_landmarks(refine)
 
     def run(self, rgb: np.ndarray, rois: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Landmarks (F, N, 3) float32 image-normalized and face presence (F,) for ROIs (F, 5), one batch."""
@@ -323,7 +117,6 @@ class LandmarkModel:
         if self.refine:
             points = refine_with_attention(outputs)
         else:
-            points = outputs["landmarks"].reshape(len(rois), NUM_MESH, 3) / np.float32(INPUT_SIZE)
-        logits = np.clip(outputs["face_flag"].reshape(-1).astype(np.float64), -100.0, 100.0)
-        presence = 1.0 / (1.0 + np.exp(-logits))
+            points = outputs["landmarks"].reshape(len(rois), NUM_MESH_LANDMARKS, 3) / np.float32(INPUT_SIZE)
+        presence = scores_from_logits(outputs["face_flag"].reshape(-1))
         return project_to_image(points, rois.astype(np.float32)), presence.astype(np.float32)

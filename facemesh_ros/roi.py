@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from facemesh_ros.detect import Detections
+from facemesh_ros.types import Detections
 
 ROI_SCALE = 1.5
 ASSOCIATION_IOU = 0.5

@@ -24,6 +24,7 @@ EFFECT_FILES = {
 
 
 def generate_launch_description() -> LaunchDescription:
+    """face_mesh_node with the package's parameters, optionally face_effect_node and RViz."""
     share = get_package_share_directory("facemesh_ros")
     arguments = [
         DeclareLaunchArgument(

@@ -7,7 +7,7 @@
 Then, from the recording alone, demo_out/ gets: face_mesh.mp4 (the node's ~/annotated stream),
 contact_sheet.png, face_mesh.mcap (open it in Foxglove, or `ros2 bag play`), summary.json, logs/; and the
 summary is printed. On the built-in sequence the summary compares with its ground truth (face counts, the
-camera->face distance; see facemesh_ros.demo_sequence for what that truth is).
+camera->face distance; see facemesh_ros.simulation.demo_sequence for what that truth is).
 
     python scripts/demo.py [--video PATH | --camera INDEX] [--frames N] [--rate HZ] [--out DIR]
 """
@@ -30,9 +30,10 @@ import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
+PHOTO_DIR = REPO / "test" / "data"  # the built-in sequence's photos, fetched by `make testdata`
 NODE_NAME = "face_mesh"
 FACES_TOPIC = f"/{NODE_NAME}/faces"
-# the recorder stores images as image_transport's compressed topics (jpeg): see facemesh_ros.ros.recorder
+# the recorder stores images as image_transport's compressed topics (jpeg): see facemesh_ros.tools.recorder
 IMAGE_RECORDED = "/image/compressed"
 ANNOTATED_RECORDED = f"/{NODE_NAME}/annotated/compressed"
 DISTANCE_TOLERANCE = 0.05
@@ -98,6 +99,7 @@ def player_args(args: argparse.Namespace) -> list[str]:
         params["ack_topic"] = FACES_TOPIC
     if source == "default":
         params["sequence.frames"] = args.frames
+        params["sequence.photo_dir"] = str(PHOTO_DIR)
     elif args.frames or args.camera is not None:
         params["max_frames"] = args.frames or CAMERA_FRAMES
     return [arg for name, value in params.items() for arg in ("-p", f"{name}:={value}")]
@@ -141,7 +143,7 @@ def run_graph(args: argparse.Namespace, out: Path, total: int | None) -> dict[st
             [
                 sys.executable,
                 "-m",
-                "facemesh_ros.ros.recorder",
+                "facemesh_ros.tools.recorder",
                 "--ros-args",
                 "-p",
                 f"output:={mcap_path}",
@@ -211,7 +213,7 @@ def read_recording(path: Path) -> Recording:
     from mcap.reader import make_reader
     from rclpy.serialization import deserialize_message
 
-    from facemesh_ros.ros.recorder import message_class
+    from facemesh_ros.tools.message_types import message_class
 
     all_stamps: set[int] = set()
     recording = Recording(stamps=[])
@@ -271,7 +273,7 @@ def frame_faces(recording: Recording) -> list[list]:
 
 
 def analyse(recording: Recording, sequence, run_seconds: float) -> dict:
-    from facemesh_ros.demo_sequence import DistanceCheck
+    from facemesh_ros.simulation.demo_sequence import DistanceCheck
 
     per_frame = frame_faces(recording)
     counts = [len(recording.faces[s].faces) if s in recording.faces else None for s in recording.stamps]
@@ -693,12 +695,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from facemesh_ros.demo_sequence import DEFAULT_FRAMES, DemoSequence
+    from facemesh_ros.simulation.demo_sequence import DEFAULT_FRAMES, DemoSequence
 
     sequence = None
     if not args.video and args.camera is None:
         args.frames = args.frames or DEFAULT_FRAMES
-        sequence = DemoSequence(args.frames)  # fails early and clearly when the photos are missing
+        sequence = DemoSequence(PHOTO_DIR, args.frames)  # fails early and clearly when the photos are missing
     out = args.out.resolve()
     for old in ("face_mesh.mcap", "face_mesh.mp4", "contact_sheet.png", "summary.json"):
         (out / old).unlink(missing_ok=True)

@@ -12,21 +12,43 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from facemesh_ros.effects.assets import (
-    ASSETS_DIR,
-    GLASSES_ANCHOR_VERTEX,
-    GLASSES_PARTS,
-    ObjectMesh,
-    glasses_part_u,
-    glasses_stripe_texture,
-    save_obj,
-)
-from facemesh_ros.geometry import CanonicalFaceModel, default_canonical_face_model
+from facemesh_ros.effects.assets import ASSETS_DIR, GLASSES_PARTS, ObjectMesh
+from facemesh_ros.geometry import SELLION_INDEX, CanonicalFaceModel, default_canonical_face_model
+
+GLASSES_STRIPE_WIDTH = 16  # texels per stripe of the glasses atlas
+# The glasses' bridge is built around the canonical face's sellion (the top of the nose bridge), in x and y.
+GLASSES_ANCHOR_VERTEX = SELLION_INDEX
+
+
+def save_obj(path: str | os.PathLike[str], mesh: ObjectMesh, header: str = "") -> None:
+    """Write `mesh` as OBJ with v, vt (flipped back to OBJ's bottom-up v), vn and 1-based v/vt/vn faces."""
+    lines = [f"# {line}" for line in header.splitlines()]
+    lines += [f"v {x:.3f} {y:.3f} {z:.3f}" for x, y, z in mesh.positions.tolist()]
+    lines += [f"vt {u:.4f} {1.0 - v:.4f}" for u, v in mesh.uvs.tolist()]
+    lines += [f"vn {x:.3f} {y:.3f} {z:.3f}" for x, y, z in mesh.normals.tolist()]
+    lines += ["f " + " ".join(f"{i}/{i}/{i}" for i in tri) for tri in (mesh.triangles + 1).tolist()]
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def glasses_stripe_texture(colors: dict[str, tuple[int, int, int, int]], height: int = 16) -> np.ndarray:
+    """A glasses atlas with one RGBA colour per part (parts not named are fully transparent)."""
+    texture = np.zeros((height, GLASSES_STRIPE_WIDTH * len(GLASSES_PARTS), 4), np.uint8)
+    for part, color in colors.items():
+        start = GLASSES_PARTS.index(part) * GLASSES_STRIPE_WIDTH
+        texture[:, start : start + GLASSES_STRIPE_WIDTH] = color
+    return texture
+
+
+def glasses_part_u(part: str) -> float:
+    """The texture u at the centre of a part's stripe (every vertex of that part uses it)."""
+    return (GLASSES_PARTS.index(part) + 0.5) / len(GLASSES_PARTS)
+
 
 # Glasses shape (cm, canonical frame). The frame front is a slightly wrapped surface z = FRONT_Z - WRAP x^2,
 # ~1.2 cm in front of the eyes and ~0.45 cm in front of the nose bridge.

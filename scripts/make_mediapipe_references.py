@@ -31,7 +31,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from facemesh_ros.virtual_camera import VirtualCamera  # noqa: E402  (numpy + OpenCV only)
+from facemesh_ros.simulation.virtual_camera import VirtualCamera  # noqa: E402  (numpy + OpenCV only)
 
 DATA = REPO / "test" / "data"
 OUT = REPO / "test" / "fixtures"

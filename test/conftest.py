@@ -34,6 +34,7 @@ ROS_TEST_MODULES = frozenset(
         "test_ros_camera_model.py",
         "test_ros_image_codec.py",
         "test_ros_outputs.py",
+        "test_ros_node_helpers.py",
         "test_colcon.py",
     }
 )

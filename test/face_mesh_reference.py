@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from facemesh_ros.virtual_camera import VirtualCamera
+from facemesh_ros.simulation.virtual_camera import VirtualCamera
 
 TEST_DIR = Path(__file__).resolve().parent
 DATA = TEST_DIR / "data"

@@ -22,7 +22,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from facemesh_ros.ros.image_codec import image_from_pixels
-from facemesh_ros.ros.player import camera_info_msg
+from facemesh_ros.tools.player import camera_info_msg
 
 FRAME_ID = "camera_optical_frame"
 
@@ -41,7 +41,7 @@ class NodeProcess:
         self, log_path: Path, *ros_args: str, executable: str = "face_mesh_node", env: dict[str, str] | None = None
     ) -> None:
         self.log_path = log_path
-        self._log = open(log_path, "w")  # closed in stop()
+        self._log = open(log_path, "w")  # noqa: SIM115 (the process writes it until stop() closes it)
         self.process = subprocess.Popen(
             [node_executable(executable), "--ros-args", *ros_args],
             stdout=self._log,

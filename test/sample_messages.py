@@ -27,6 +27,7 @@ def sample_face_array(seq: int) -> FaceMeshArray:
         item.metric_landmarks = (landmarks * 0.1).ravel()
         item.pose.position.z = 0.5 + face
         item.pose.orientation.w = 1.0
+        item.scale = 0.9 + 0.125 * face
         msg.faces.append(item)
     return msg
 

@@ -34,11 +34,12 @@ from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
-from facemesh_ros.demo_sequence import DemoSequence, DistanceCheck, segment_lengths
 from facemesh_ros.msg import FaceMeshArray
-from facemesh_ros.ros import recorder
-from facemesh_ros.ros.player import FrameSource, Pacer, PlayerNode, publish_period
-from facemesh_ros.ros.recorder import IMAGE_TYPE, McapSink, full_definition, nested_types
+from facemesh_ros.simulation.demo_sequence import DemoSequence, DistanceCheck, segment_lengths
+from facemesh_ros.tools import recorder
+from facemesh_ros.tools.message_types import full_definition, nested_types
+from facemesh_ros.tools.player import FrameSource, Pacer, PlayerNode, publish_period
+from facemesh_ros.tools.recorder import IMAGE_TYPE, McapSink
 
 REPO = Path(__file__).resolve().parent.parent
 FRAMES = 150  # the short version: every segment, 2/3 of the default length
@@ -68,7 +69,7 @@ def demo(tmp_path_factory, test_data_dir):
 
 @pytest.fixture(scope="module")
 def sequence(test_data_dir) -> DemoSequence:
-    return DemoSequence(FRAMES, SIZE)
+    return DemoSequence(test_data_dir, FRAMES, SIZE)
 
 
 @pytest.fixture(scope="module")
@@ -307,11 +308,13 @@ def test_player_plays_an_image_folder_in_name_order(tmp_path, test_data_dir) -> 
         ),
         ("player_node", "source:=camera:front", "a camera is 'camera:<index>'"),
         ("player_node", "sequence.frames:=10", "out of range. Min: 36"),
+        ("player_node", "source:=default", "source 'default' needs sequence.photo_dir"),
+        ("player_node", "sequence.photo_dir:=/no/such/dir", "astronaut.png, breakingbad.jpg not found in /no/such/dir"),
         ("recorder", "compression:=gzip", "compression must be one of zstd, lz4, none"),
     ],
 )
 def test_bad_parameters_stop_the_player_and_recorder_with_a_reason(command, parameter, message) -> None:
-    argv = ["player_node"] if command == "player_node" else [sys.executable, "-m", "facemesh_ros.ros.recorder"]
+    argv = ["player_node"] if command == "player_node" else [sys.executable, "-m", "facemesh_ros.tools.recorder"]
     run = subprocess.run([*argv, "--ros-args", "-p", parameter], capture_output=True, text=True, timeout=60)
     assert run.returncode == 1 and message in run.stdout + run.stderr
 

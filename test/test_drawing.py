@@ -41,10 +41,25 @@ def test_connection_sets_have_mediapipe_sizes() -> None:
     assert conn.FACEMESH_NOSE.isdisjoint(conn.FACEMESH_CONTOURS)
     mesh_points = {i for edge in conn.FACEMESH_TESSELATION for i in edge}
     assert mesh_points == set(range(468))
-    # every triangle edge is in the tesselation
-    tri = default_canonical_face_model().triangles
-    assert tri.shape == (898, 3)
-    assert all(tuple(sorted((int(a), int(b)))) in conn.FACEMESH_TESSELATION for a, b in tri[:, :2])
+
+
+def test_tesselation_is_the_face_surface_the_spec_contours_lie_on() -> None:
+    """The tesselation (built from the canonical mesh) against facts it was not built from: MediaPipe's
+    contour polylines, the face's size, and the mesh's topology."""
+    model = default_canonical_face_model()
+    tesselation = {tuple(sorted(edge)) for edge in conn.FACEMESH_TESSELATION}
+    spec_lines = conn.FACEMESH_CONTOURS | conn.FACEMESH_NOSE
+    assert {tuple(sorted(edge)) for edge in spec_lines} <= tesselation  # every drawn contour follows mesh edges
+    lengths = [np.linalg.norm(model.vertices[a] - model.vertices[b]) for a, b in tesselation]
+    assert max(lengths) < 3.0  # cm: neighbours only, no edge across the face
+    # one disk: V - E + F = 1, and its outline (the edges of a single triangle) is MediaPipe's face oval
+    assert 468 - len(tesselation) + len(model.triangles) == 1
+    triangles = model.triangles
+    pairs = np.sort(np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]]), axis=1)
+    edges, uses = np.unique(pairs, axis=0, return_counts=True)
+    assert set(uses.tolist()) == {1, 2}
+    outline = {tuple(int(i) for i in edge) for edge in edges[uses == 1]}
+    assert outline == {tuple(sorted(edge)) for edge in conn.FACEMESH_FACE_OVAL}
 
 
 def test_draw_landmarks_draws_lines_then_circles_in_place() -> None:

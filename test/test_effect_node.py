@@ -15,11 +15,13 @@ from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
-from test_effects import CAMERA, noise_frame, synthetic_face
+from test_effects import CAMERA, SyntheticFace, noise_frame, synthetic_face
 
 from facemesh_ros.effects import EffectRenderer, face_paint_effect, glasses_effect
-from facemesh_ros.msg import FaceMesh, FaceMeshArray
+from facemesh_ros.geometry import face_geometry_from_message
+from facemesh_ros.msg import FaceMeshArray
 from facemesh_ros.ros import effect_node
+from facemesh_ros.ros.messages import face_message, landmark_boxes
 
 REPO = Path(__file__).resolve().parent.parent
 OUTPUT = "/face_effect/image"
@@ -47,20 +49,26 @@ def client(ros, node):
     client.destroy()
 
 
-def faces_message(header: Header, landmarks: list[np.ndarray]) -> FaceMeshArray:
+def faces_message(header: Header, faces: list[SyntheticFace]) -> FaceMeshArray:
+    """The FaceMeshArray the face_mesh node would publish for these faces (the geometry contract included)."""
     msg = FaceMeshArray(header=header, image_width=CAMERA.width, image_height=CAMERA.height)
-    for index, points in enumerate(landmarks):
-        msg.faces.append(FaceMesh(id=index, score=1.0, landmarks=points.astype(np.float32).ravel()))
+    for index, face in enumerate(faces):
+        box = landmark_boxes(face.landmarks[None].astype(np.float32), CAMERA.width, CAMERA.height)[0]
+        msg.faces.append(face_message(index, 1.0, face.landmarks, box, face.geometry))
     return msg
 
 
 def send_and_receive(
-    client: DdsClient, index: int, frame: np.ndarray, landmarks: list[np.ndarray], received: list[Image]
+    client: DdsClient, index: int, frame: np.ndarray, faces: list[SyntheticFace] | FaceMeshArray, received: list[Image]
 ) -> np.ndarray:
     header = Header(stamp=stamp(index), frame_id=FRAME_ID)
     client.info_pub.publish(camera_info(CAMERA.matrix, CAMERA.width, CAMERA.height, header))
     client.spin_for(0.05)
-    client.faces_pub.publish(faces_message(header, landmarks))
+    if isinstance(faces, FaceMeshArray):
+        faces.header = header
+    else:
+        faces = faces_message(header, faces)
+    client.faces_pub.publish(faces)
     client.image_pub.publish(rgb_image(frame, header))
     assert client.spin_until(lambda: any(m.header.stamp == header.stamp for m in received), timeout=15.0), (
         client.process.log()
@@ -71,10 +79,12 @@ def send_and_receive(
     return bgr[:, :, ::-1]
 
 
-def library_render(effect, frame: np.ndarray, landmarks: list[np.ndarray]) -> np.ndarray:
+def library_render(effect, frame: np.ndarray, faces: list[SyntheticFace]) -> np.ndarray:
+    """The library's render of the geometry the faces' messages carry (float32 metric landmarks)."""
+    message = faces_message(Header(), faces)
+    geometries = [face_geometry_from_message(face) for face in message.faces]
     with EffectRenderer(effect, samples=4) as renderer:  # the node's default
-        # float32 landmarks, as they travel in the message
-        return renderer.render_landmarks(frame, CAMERA, [p.astype(np.float32) for p in landmarks]).image
+        return renderer.render(frame, CAMERA, geometries).image
 
 
 def test_inputs_are_subscribed_only_while_the_effect_image_is(client):
@@ -101,8 +111,8 @@ def test_effect_image_matches_the_library_render_and_follows_the_effect_paramete
     client.spin_for(0.5)  # let the node's new subscriptions match our publishers
     frame = noise_frame(7)
     faces = [
-        synthetic_face(yaw=20.0, position=(-8.0, 0.0, -50.0)).landmarks,
-        synthetic_face(pitch=-10.0, position=(9.0, 2.0, -45.0)).landmarks,
+        synthetic_face(yaw=20.0, position=(-8.0, 0.0, -50.0)),
+        synthetic_face(pitch=-10.0, position=(9.0, 2.0, -45.0)),
     ]
     glasses = send_and_receive(client, 1, frame, faces, received)
     np.testing.assert_array_equal(glasses, library_render(glasses_effect(), frame, faces))
@@ -115,11 +125,18 @@ def test_effect_image_matches_the_library_render_and_follows_the_effect_paramete
     no_faces = send_and_receive(client, 3, frame, [], received)
     np.testing.assert_array_equal(no_faces, frame)
 
-    # A face whose landmark count is no multiple of 3 is skipped; the frame and the other face still render.
-    truncated = faces[1].ravel()[:-1]
-    one_bad = send_and_receive(client, 5, frame, [faces[0], truncated], received)
+    # A face whose metric landmark count is no multiple of 3 is skipped, and so is a face without geometry;
+    # the frame and the other face still render.
+    broken = faces_message(Header(), faces)
+    broken.faces[1].metric_landmarks = broken.faces[1].metric_landmarks[:-1]
+    one_bad = send_and_receive(client, 5, frame, broken, received)
     np.testing.assert_array_equal(one_bad, library_render(face_paint_effect(), frame, faces[:1]))
     assert client.spin_until(lambda: "face 1 skipped: bad landmark shape" in client.process.log(), timeout=5.0)
+    no_pose = faces_message(Header(), faces)
+    no_pose.faces[0].has_pose = False
+    one_without = send_and_receive(client, 8, frame, no_pose, received)
+    np.testing.assert_array_equal(one_without, library_render(face_paint_effect(), frame, faces[1:]))
+    assert client.spin_until(lambda: "face 0 skipped: no pose" in client.process.log(), timeout=5.0)
 
     # An effect that cannot load leaves the current one drawing, and says so.
     assert client.set_parameters("/face_effect", effect="object")[0].successful  # without object_mesh

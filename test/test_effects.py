@@ -18,6 +18,7 @@ import cv2
 import moderngl
 import numpy as np
 import pytest
+from repo_scripts import load_script
 from scipy.spatial.transform import Rotation
 
 from facemesh_ros.effects import (
@@ -36,6 +37,7 @@ from facemesh_ros.effects import renderer as fx_renderer
 from facemesh_ros.geometry import Camera, FaceGeometry, Similarity, default_canonical_face_model, estimate_face_geometry
 
 REPO = Path(__file__).resolve().parent.parent
+asset_script = load_script("make_effect_assets.py")  # the glasses atlas and OBJ writer (asset authoring)
 CAMERA = Camera.from_intrinsics(620.0, 600.0, 330.0, 225.0, 640, 480)  # fx != fy, off-centre principal point
 NOSE_BRIDGE = 168
 RED, GREEN, BLUE = (255, 0, 0, 255), (0, 255, 0, 255), (0, 0, 255, 255)
@@ -99,11 +101,11 @@ def centroid(mask: np.ndarray) -> np.ndarray:
 
 def glasses_with(colors: dict[str, tuple[int, int, int, int]]) -> ObjectEffect:
     """The built-in glasses mesh with a texture that colours only the named parts (the rest is transparent)."""
-    return ObjectEffect(glasses_effect().mesh, fx_assets.glasses_stripe_texture(colors), "test glasses")
+    return ObjectEffect(glasses_effect().mesh, asset_script.glasses_stripe_texture(colors), "test glasses")
 
 
 def part_vertices(mesh, part: str) -> np.ndarray:
-    return mesh.positions[np.isclose(mesh.uvs[:, 0], fx_assets.glasses_part_u(part))].astype(np.float64)
+    return mesh.positions[np.isclose(mesh.uvs[:, 0], asset_script.glasses_part_u(part))].astype(np.float64)
 
 
 @pytest.fixture(scope="module")
@@ -342,7 +344,7 @@ def test_obj_loader_reads_quads_negative_indices_and_flips_v(tmp_path):
 
 def test_obj_round_trip(tmp_path):
     mesh = glasses_effect().mesh
-    fx_assets.save_obj(tmp_path / "copy.obj", mesh)
+    asset_script.save_obj(tmp_path / "copy.obj", mesh)
     again = load_obj(tmp_path / "copy.obj")
     assert len(again.triangles) == len(mesh.triangles)
     np.testing.assert_allclose(np.sort(again.positions, axis=0), np.sort(mesh.positions, axis=0), atol=1e-3)

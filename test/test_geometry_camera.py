@@ -123,6 +123,31 @@ def test_undistortion_inverts_opencv_projection(model):
     np.testing.assert_allclose(near[:, 2], 0.01 * 1280 / 905.3)
 
 
+@pytest.mark.parametrize("model", ["none", "plumb_bob", "equidistant"])
+def test_optical_to_pixels_is_the_inverse_of_to_near_plane(model):
+    coeffs = {"none": None, "plumb_bob": D, "equidistant": [0.05, -0.01, 0.002, -0.0005]}[model]
+    camera = Camera.from_intrinsics(
+        905.3,
+        948.7,
+        700.2,
+        331.9,
+        1280,
+        720,
+        coeffs,
+        distortion_model="equidistant" if model == "equidistant" else "plumb_bob",
+    )
+    rng = np.random.default_rng(2)
+    pixels = rng.uniform((100, 60), (1180, 660), (40, 2))
+    landmarks = np.column_stack(((pixels + 0.5) / (1280, 720), np.zeros(40)))
+    near = camera.to_near_plane(landmarks)
+    depth = rng.uniform(0.3, 4.0, (40, 1))  # any point on the pixel's ray, in the optical frame (y down)
+    optical = np.column_stack((near[:, 0], -near[:, 1], np.ones(40))) * depth
+    np.testing.assert_allclose(camera.optical_to_pixels(optical), pixels, atol=1e-6)
+    if model != "none":  # the lens moves the points: the undistorted projection would be off
+        ideal = optical[:, :2] / optical[:, 2:] * (camera.fx, camera.fy) + (camera.cx, camera.cy)
+        assert np.abs(ideal - pixels).max() > 1.0
+
+
 def test_near_plane_for_non_square_off_centre_camera():
     camera = Camera.from_intrinsics(800, 1000, 300, 200, 640, 480)
     u, v = 500.0, 100.0

@@ -1,10 +1,7 @@
-"""MediaPipe <-> ROS conversions, quaternion order, landmark input types, no ROS imports in the library."""
+"""MediaPipe <-> ROS conversions, frame axes, quaternion order and the landmark input types."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -28,8 +25,6 @@ from facemesh_ros.geometry.frames import (
     frame_axes,
 )
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def test_points_mediapipe_cm_to_optical_m_and_back():
     points = np.array([[1.0, 2.0, -50.0], [-3.0, -4.0, -120.0]])
@@ -38,11 +33,26 @@ def test_points_mediapipe_cm_to_optical_m_and_back():
     np.testing.assert_allclose(optical_to_mediapipe_points(optical), points)
 
 
-def test_frame_axes_are_right_handed_and_as_documented():
+def test_face_frame_axes_point_where_the_canonical_face_says():
+    """REP-155 on the canonical face itself: seen from the sellion, the nose tip is forward (+x), the
+    subject's left eye corner (263) to the left (+y), the forehead (10) up (+z), the chin (152) down."""
+    model = default_canonical_face_model()
     assert np.linalg.det(FACE_AXES_IN_CANONICAL) == pytest.approx(1.0)
     assert np.linalg.det(GAZE_AXES_IN_CANONICAL) == pytest.approx(1.0)
-    # face: x = canonical +z (out of the face), y = +x (subject's left), z = +y (up)
-    np.testing.assert_array_equal(FACE_AXES_IN_CANONICAL.T, [[0, 0, 1], [1, 0, 0], [0, 1, 0]])
+
+    def in_face_frame(vertex: int) -> np.ndarray:  # canonical offsets from the sellion, in face-frame axes
+        return FACE_AXES_IN_CANONICAL.T @ (model.vertices[vertex] - model.sellion)
+
+    nose_tip, left_corner, right_corner = in_face_frame(4), in_face_frame(263), in_face_frame(33)
+    assert nose_tip[0] > 1.0 and abs(nose_tip[1]) < 0.1  # forward, on the midline
+    assert left_corner[1] > 3.0 and right_corner[1] < -3.0
+    assert in_face_frame(10)[2] > 3.0 and in_face_frame(152)[2] < -8.0
+
+    # gaze frame (optical convention): z forward, x to the subject's right, y down
+    def in_gaze_frame(vertex: int) -> np.ndarray:
+        return GAZE_AXES_IN_CANONICAL.T @ (model.vertices[vertex] - model.sellion)
+
+    assert in_gaze_frame(4)[2] > 1.0 and in_gaze_frame(33)[0] > 3.0 and in_gaze_frame(152)[1] > 8.0
 
 
 def test_pose_round_trip_and_xyzw_order():
@@ -77,26 +87,6 @@ def test_accepts_float32_arrays_and_landmark_lists():
     np.testing.assert_allclose(as_float32, expected, atol=1e-3)
     landmark_list = SimpleNamespace(landmark=[SimpleNamespace(x=x, y=y, z=z) for x, y, z in landmarks])
     np.testing.assert_allclose(estimate_face_geometry(landmark_list, camera).pose_matrix, expected)
-
-
-def test_library_has_no_ros_imports():
-    sources = "\n".join(p.read_text() for p in (REPO / "facemesh_ros" / "geometry").glob("*.py"))
-    for forbidden in ("rclpy", "_msgs", "ament_index"):
-        assert f"import {forbidden}" not in sources and f"from {forbidden}" not in sources
-    code = (
-        "import sys, facemesh_ros.geometry as g; "
-        "bad = [m for m in sys.modules if m.startswith('rclpy') or m.split('.')[0].endswith('_msgs')]; "
-        "print(bad)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PYTHONPATH": str(REPO)},
-        cwd=REPO,
-    )
-    assert out.stdout.strip() == "[]"
 
 
 def test_frame_axes_are_the_origin_then_the_axis_ends() -> None:

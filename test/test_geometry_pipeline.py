@@ -19,7 +19,6 @@ import cv2
 import numpy as np
 import pytest
 import transforms3d
-from geometry_reference import mediapipe_reference
 from scipy.spatial.transform import Rotation
 
 from facemesh_ros.geometry import (
@@ -30,8 +29,9 @@ from facemesh_ros.geometry import (
     GeometryError,
     default_canonical_face_model,
     estimate_face_geometry,
-    find_models_dir,
 )
+from facemesh_ros.geometry.reference import mediapipe_reference
+from facemesh_ros.model_paths import models_dir
 
 MODEL = default_canonical_face_model()
 OPTICAL = np.array([1.0, -1.0, -1.0])
@@ -311,7 +311,7 @@ def test_default_camera_equals_mediapipe_cpp_live(tmp_path):
     np.savez(tmp_path / "landmarks.npz", landmarks=np.array(cases), width=640, height=480)
     script = tmp_path / "mediapipe_geometry.py"
     script.write_text(MEDIAPIPE_GRAPH_SCRIPT)
-    model_path = find_models_dir() / "canonical_face_model.npz"
+    model_path = models_dir() / "canonical_face_model.npz"
     subprocess.run(
         [
             str(reference_python),

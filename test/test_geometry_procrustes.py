@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from geometry_reference import dense_procrustes
 from scipy.spatial.transform import Rotation
 
 from facemesh_ros.geometry import (
@@ -15,7 +14,8 @@ from facemesh_ros.geometry import (
     load_canonical_face_model,
     weighted_procrustes,
 )
-from facemesh_ros.geometry.model import find_models_dir
+from facemesh_ros.geometry.reference import dense_procrustes
+from facemesh_ros.model_paths import MODELS_ENV
 
 MODEL = default_canonical_face_model()
 
@@ -116,9 +116,7 @@ def test_models_dir_env_override(tmp_path, monkeypatch):
         triangles=MODEL.triangles,
         procrustes_weights=MODEL.procrustes_weights,
     )
-    monkeypatch.setenv("FACEMESH_ROS_MODELS_DIR", str(tmp_path))
-    if find_models_dir() != tmp_path:
-        pytest.skip("facemesh_ros.inference.models_dir() decides the models directory")
+    monkeypatch.setenv(MODELS_ENV, str(tmp_path))
     assert load_canonical_face_model().vertices.shape == (468, 3)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from facemesh_ros.face_mesh import FaceMesh
 from facemesh_ros.geometry import Camera, FaceGeometrySmoother, estimate_face_geometry
-from facemesh_ros.virtual_camera import VirtualCamera
+from facemesh_ros.simulation.virtual_camera import VirtualCamera
 
 # Photos of people at ordinary distances; close-up crops (Tom_Hanks_54745.png is 112 px of face, tongue.jpg a
 # face filling the frame) come out at 0.12-0.2 m with the assumed 63 deg camera, as a close-up should.

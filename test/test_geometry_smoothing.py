@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from facemesh_ros.geometry import Camera, FaceGeometrySmoother, OneEuroFilter, estimate_face_geometry
+from facemesh_ros.geometry import (
+    Camera,
+    FaceGeometrySmoother,
+    OneEuroFilter,
+    TrackSmoothers,
+    estimate_face_geometry,
+)
 from facemesh_ros.geometry.model import default_canonical_face_model
 
 MODEL = default_canonical_face_model()
@@ -101,3 +107,36 @@ def test_smoother_tracks_a_turning_head():
         smoothed = smoother(estimate_face_geometry(landmarks_at(40, 90), CAMERA), i / 30)
     yaw = Rotation.from_matrix(smoothed.pose.rotation).as_euler("yxz", degrees=True)[0]
     assert yaw == pytest.approx(40, abs=0.5)
+
+
+def test_track_smoothers_smooth_each_track_on_its_own_and_forget_lost_ones():
+    rng = np.random.default_rng(3)
+    smoothers = TrackSmoothers(min_cutoff=0.5, beta=0.0)
+    reference = {7: FaceGeometrySmoother(min_cutoff=0.5, beta=0.0), 9: FaceGeometrySmoother(min_cutoff=0.5, beta=0.0)}
+    for frame in range(5):
+        stamp = frame / 30
+        faces = {7: estimate_face_geometry(landmarks_at(10, 50, rng), CAMERA)}
+        faces[9] = estimate_face_geometry(landmarks_at(-20, 80, rng), CAMERA)
+        out = smoothers([7, 9], [faces[7], faces[9]], stamp)
+        for track_id, smoothed in zip((7, 9), out, strict=True):
+            expected = reference[track_id](faces[track_id], stamp)
+            np.testing.assert_allclose(smoothed.pose_matrix, expected.pose_matrix, rtol=0, atol=1e-12)
+    assert len(smoothers) == 2
+    # track 9 lost for a frame (a face without geometry passes through), then a new smoother for id 9
+    noisy = estimate_face_geometry(landmarks_at(10, 50, rng), CAMERA)
+    assert smoothers([7, 11], [noisy, None], 5 / 30)[1] is None
+    assert len(smoothers) == 1
+    fresh = estimate_face_geometry(landmarks_at(-20, 80, rng), CAMERA)
+    (restarted,) = smoothers([9], [fresh], 6 / 30)
+    np.testing.assert_allclose(restarted.pose_matrix, fresh.pose_matrix, atol=1e-9)  # a new filter returns its input
+    smoothers.reset()
+    assert len(smoothers) == 0
+
+
+def test_track_smoothers_reject_bad_options_at_once():
+    with pytest.raises(ValueError, match="min_cutoff > 0"):
+        TrackSmoothers(min_cutoff=0.0)
+    smoothers = TrackSmoothers()
+    with pytest.raises(ValueError, match="2 track ids but 1 geometries"):
+        smoothers([1, 2], [None], 0.0)
+    assert smoothers([1], [None], 0.0) == [None]

@@ -66,6 +66,7 @@ def test_face_mesh_array_round_trips_between_processes(node: Node) -> None:
             np.testing.assert_allclose(np.asarray(face.metric_landmarks).reshape(-1, 3), landmarks * 0.1, rtol=1e-6)
             assert face.bbox == expected.faces[index].bbox
             assert face.pose == expected.faces[index].pose and face.has_pose
+            assert face.scale == expected.faces[index].scale != 0.0
 
 
 def test_tf_message_arrives_on_tf(node: Node) -> None:

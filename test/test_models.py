@@ -8,7 +8,6 @@ crops from the test images and on random images.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 import shutil
 import struct
@@ -17,23 +16,16 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
+from repo_scripts import load_script
 
 from facemesh_ros import inference
-from facemesh_ros.inference import CPU, CUDA, ModelLoadError, OnnxModel, models_dir, select_providers
+from facemesh_ros.inference import CPU, CUDA, ModelLoadError, OnnxModel, select_providers
+from facemesh_ros.model_paths import MODELS_ENV, models_dir
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _load_build_module(name: str):
-    """A build script module by file path: scripts/ is not installed, and pytest does not put the repo
-    root on sys.path."""
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "models" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-canonical_face = _load_build_module("canonical_face")
+canonical_face = load_script("models/canonical_face.py")
 REFERENCES = REPO / "test" / "fixtures" / "model_references.npz"
 
 # model -> {output: shape without the batch dim}, the I/O contract of models/README.md
@@ -135,7 +127,7 @@ def test_wrong_input_shape_is_rejected(loaded_models):
 
 
 def test_missing_model_names_file_and_command(tmp_path, monkeypatch):
-    monkeypatch.setenv(inference.MODELS_ENV, str(tmp_path))
+    monkeypatch.setenv(MODELS_ENV, str(tmp_path))
     with pytest.raises(ModelLoadError) as error:
         OnnxModel("face_landmark", device="cpu")
     message = str(error.value)
@@ -155,16 +147,16 @@ def test_corrupt_model_names_file_and_command(tmp_path, damage):
 
 
 def test_bare_names_resolve_in_models_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv(inference.MODELS_ENV, str(tmp_path))
+    monkeypatch.setenv(MODELS_ENV, str(tmp_path))
     assert inference.resolve_model_path("face_landmark") == tmp_path / "face_landmark.onnx"
     assert inference.resolve_model_path("iris_landmark.onnx") == tmp_path / "iris_landmark.onnx"
     assert inference.resolve_model_path(Path("x.onnx")) == Path("x.onnx")
 
 
 def test_models_dir_search_order(tmp_path, monkeypatch):
-    monkeypatch.setenv(inference.MODELS_ENV, str(tmp_path))
+    monkeypatch.setenv(MODELS_ENV, str(tmp_path))
     assert models_dir() == tmp_path
-    monkeypatch.delenv(inference.MODELS_ENV)
+    monkeypatch.delenv(MODELS_ENV)
     assert models_dir() == REPO / "models"
 
 

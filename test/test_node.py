@@ -20,9 +20,9 @@ from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import Marker, MarkerArray
 
-from facemesh_ros.inference import models_dir
+from facemesh_ros.model_paths import models_dir
 from facemesh_ros.msg import FaceMeshArray
-from facemesh_ros.virtual_camera import VirtualCamera
+from facemesh_ros.simulation.virtual_camera import VirtualCamera
 
 REPO = Path(__file__).resolve().parent.parent
 NUM_FRAMES = 12

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
@@ -35,7 +37,7 @@ def test_library_core_imports_no_ros() -> None:
     """The core must run in a plain Python without ROS: importing it must not pull rclpy or any *_msgs."""
     code = (
         "import pkgutil, sys, facemesh_ros\n"
-        "skip = {'facemesh_ros.msg', 'facemesh_ros.ros'}\n"
+        "skip = {'facemesh_ros.msg', 'facemesh_ros.ros', 'facemesh_ros.tools'}\n"
         "for m in pkgutil.walk_packages(facemesh_ros.__path__, 'facemesh_ros.'):\n"
         "    private = m.name.rsplit('.', 1)[1].startswith('_')\n"
         "    if not private and not any(m.name == s or m.name.startswith(s + '.') for s in skip):\n"
@@ -44,6 +46,105 @@ def test_library_core_imports_no_ros() -> None:
         "print(','.join(bad))\n"
     )
     assert run_fresh_python(code) == "", "the core imports ROS modules"
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module an `import` or `from ... import` statement of the file names (relative ones skipped)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def is_ros(module: str) -> bool:
+    top = module.split(".")[0]
+    return (
+        top in {"rclpy", "ament_index_python", "rosidl_runtime_py"}
+        or top.endswith("_msgs")
+        or module == "facemesh_ros.msg"
+    )
+
+
+def test_no_core_source_imports_ros() -> None:
+    """Statically, so a ROS import on a path the import test does not run is found too."""
+    package = REPO_ROOT / "facemesh_ros"
+    core = [p for p in package.rglob("*.py") if not {"ros", "tools"} & set(p.relative_to(package).parts)]
+    assert len(core) > 20
+    offenders = {str(p.relative_to(REPO_ROOT)): sorted(filter(is_ros, imported_modules(p))) for p in core}
+    assert {name: mods for name, mods in offenders.items() if mods} == {}
+    # the check sees ROS imports where they are
+    assert "rclpy.node" in imported_modules(REPO_ROOT / "facemesh_ros" / "ros" / "node.py")
+    assert any(map(is_ros, imported_modules(REPO_ROOT / "facemesh_ros" / "ros" / "messages.py")))
+
+
+# The README's architecture table, top to bottom: a module may import only from its own row and those above.
+LAYERS = (
+    ("types", "model_paths"),
+    ("geometry",),
+    ("roi", "track", "connections"),
+    ("image", "inference"),
+    ("detect", "landmarks", "face_mesh"),
+    ("drawing",),
+    ("effects",),
+    ("simulation",),
+    ("ros",),
+    ("tools",),
+)
+
+
+def layer_of(module: str) -> int | None:
+    parts = module.split(".")
+    if parts[0] != "facemesh_ros" or len(parts) < 2:
+        return None
+    return next((index for index, names in enumerate(LAYERS) if parts[1] in names), None)
+
+
+def test_modules_import_only_from_their_layer_and_the_ones_above() -> None:
+    package = REPO_ROOT / "facemesh_ros"
+    sources = {
+        p: "facemesh_ros." + ".".join(p.relative_to(package).with_suffix("").parts) for p in package.rglob("*.py")
+    }
+    placed = {mod.removesuffix(".__init__") for mod in sources.values() if layer_of(mod) is not None}
+    assert {m.split(".")[1] for m in placed} == {name for names in LAYERS for name in names}  # every room placed
+    upward = [
+        f"{module} -> {imported}"
+        for path, module in sources.items()
+        if (layer := layer_of(module)) is not None
+        for imported in imported_modules(path)
+        if (target := layer_of(imported)) is not None and target > layer
+    ]
+    assert upward == []
+    assert layer_of("facemesh_ros.ros.node") > layer_of("facemesh_ros.face_mesh")  # the check orders the rows
+
+
+# module -> what importing it must not load. The pure pipeline parts stay numpy-only; drawing, the ROS
+# message/marker builders, the effect node (it never runs a model) and the player need no inference runtime;
+# only the recorder needs mcap.
+HEAVY = ("onnxruntime", "mcap", "cv2", "facemesh_ros.detect", "facemesh_ros.inference")
+LIGHT_IMPORTS = {
+    "facemesh_ros.types": HEAVY,
+    "facemesh_ros.model_paths": HEAVY,
+    "facemesh_ros.roi": HEAVY,
+    "facemesh_ros.track": HEAVY,
+    "facemesh_ros.connections": ("onnxruntime", "mcap", "facemesh_ros.inference"),
+    "facemesh_ros.drawing": ("onnxruntime", "mcap", "facemesh_ros.inference"),
+    "facemesh_ros.drawing.annotate": ("onnxruntime", "mcap", "facemesh_ros.inference"),
+    "facemesh_ros.geometry": ("onnxruntime", "mcap", "facemesh_ros.inference"),
+    "facemesh_ros.ros.messages": ("onnxruntime", "mcap"),
+    "facemesh_ros.ros.markers": ("onnxruntime", "mcap"),
+    "facemesh_ros.ros.effect_node": ("onnxruntime", "mcap"),
+    "facemesh_ros.tools.player": ("onnxruntime", "mcap"),
+}
+
+
+@pytest.mark.parametrize("module", sorted(LIGHT_IMPORTS))
+def test_cheap_modules_do_not_load_heavy_ones(module: str) -> None:
+    forbidden = LIGHT_IMPORTS[module]
+    code = f"import sys, {module}\nprint(','.join(m for m in {forbidden!r} if m in sys.modules))\n"
+    assert run_fresh_python(code) == "", f"importing {module} loaded these"
 
 
 def test_package_xml_declares_the_runtime_dependencies() -> None:

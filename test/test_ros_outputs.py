@@ -11,7 +11,13 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import Marker, MarkerArray
 
 from facemesh_ros.face_mesh import FaceMesh
-from facemesh_ros.geometry import Camera, estimate_face_geometry
+from facemesh_ros.geometry import (
+    Camera,
+    FailureReason,
+    GeometryError,
+    estimate_face_geometry,
+    face_geometry_from_message,
+)
 from facemesh_ros.ros.markers import (
     NAMESPACES,
     MarkerOptions,
@@ -55,6 +61,41 @@ def test_face_mesh_array_carries_landmarks_pose_and_box(face) -> None:
     box = item.bbox
     assert box.x_offset <= pixels[:, 0].min() and pixels[:, 0].max() <= box.x_offset + box.width
     assert box.y_offset <= pixels[:, 1].min() and pixels[:, 1].max() <= box.y_offset + box.height
+
+
+def test_the_message_geometry_rebuilds_the_published_face_geometry(face) -> None:
+    result, geometry = face
+    (item,) = face_mesh_array(HEADER, result, [geometry]).faces
+    assert item.scale == pytest.approx(geometry.pose.scale, rel=1e-12) and 0.5 < item.scale < 2.0
+    rebuilt = face_geometry_from_message(deserialize_message(serialize_message(item), type(item)))
+    np.testing.assert_allclose(rebuilt.pose_matrix, geometry.pose_matrix, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(rebuilt.face_to_optical, geometry.face_to_optical, atol=1e-9)
+    np.testing.assert_allclose(rebuilt.gaze_to_optical, geometry.gaze_to_optical, atol=1e-9)
+    # the metric landmarks travel as float32 metres: ~1e-7 relative
+    np.testing.assert_allclose(rebuilt.metric_landmarks, geometry.metric_landmarks, atol=1e-4)
+    np.testing.assert_allclose(rebuilt.mesh_vertices, geometry.mesh_vertices, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda item: setattr(item, "has_pose", False), FailureReason.NO_POSE),
+        (lambda item: setattr(item, "metric_landmarks", item.metric_landmarks[:-1]), FailureReason.BAD_SHAPE),
+        (lambda item: setattr(item, "metric_landmarks", []), FailureReason.BAD_SHAPE),
+        (lambda item: item.metric_landmarks.__setitem__(4, float("nan")), FailureReason.NON_FINITE),
+        (lambda item: setattr(item, "scale", 0.0), FailureReason.SOLVER_FAILED),
+        (lambda item: setattr(item.pose.position, "x", float("inf")), FailureReason.SOLVER_FAILED),
+    ],
+)
+def test_an_unusable_message_geometry_raises_with_the_reason(face, change, reason) -> None:
+    result, geometry = face
+    (item,) = face_mesh_array(HEADER, result, [geometry]).faces
+    change(item)
+    with pytest.raises(GeometryError) as error:
+        face_geometry_from_message(item)
+    assert error.value.reason is reason
+    (untouched,) = face_mesh_array(HEADER, result, [geometry]).faces
+    assert face_geometry_from_message(untouched).pose.scale == pytest.approx(geometry.pose.scale)
 
 
 def test_face_without_geometry_has_landmarks_but_no_pose(face) -> None:

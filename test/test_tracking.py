@@ -31,7 +31,7 @@ from facemesh_ros.detect import FaceDetector
 from facemesh_ros.face_mesh import FaceMesh
 from facemesh_ros.landmarks import LandmarkModel
 from facemesh_ros.roi import associate_rois, rois_from_detections, rois_from_landmarks
-from facemesh_ros.virtual_camera import VirtualCamera
+from facemesh_ros.simulation.virtual_camera import VirtualCamera
 
 TRACKING = load_fixture("mediapipe_tracking.npz")
 SEQUENCES = sorted({key.split("/")[0] for key in TRACKING})

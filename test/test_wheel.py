@@ -88,7 +88,7 @@ def test_wheel_holds_the_library_and_models_but_no_ros_layer(wheel_venv: tuple[P
     models = {line.split()[1] for line in (REPO / "models" / "SHA256SUMS").read_text().splitlines()}
     assert {f"facemesh_ros/models/{name}" for name in models} <= names
     assert "facemesh_ros/face_mesh.py" in names and "facemesh_ros/effects/assets/glasses.obj" in names
-    assert not any(name.startswith(("facemesh_ros/ros/", "facemesh_ros/msg/")) for name in names)
+    assert not any(name.startswith(("facemesh_ros/ros/", "facemesh_ros/tools/", "facemesh_ros/msg/")) for name in names)
 
 
 def test_readme_example_runs_unchanged_in_the_fresh_venv(wheel_venv, test_data_dir: Path, tmp_path: Path) -> None:

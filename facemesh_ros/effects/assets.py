@@ -26,10 +26,6 @@ FACE_PAINT_PNG = ASSETS_DIR / "face_paint.png"
 # The glasses texture is an atlas of vertical stripes, one per part, each sampled at its centre, so a test
 # (or a user) can recolour one part by painting its stripe. Order = stripe index from the left.
 GLASSES_PARTS = ("rims", "lenses", "bridge", "temple_right", "temple_left")
-GLASSES_STRIPE_WIDTH = 16  # texels per stripe
-# Where the glasses' bridge sits: the canonical face's sellion (vertex 168, the top of the nose bridge) is
-# the anchor the bridge is built around, in x and y.
-GLASSES_ANCHOR_VERTEX = 168
 
 
 class AssetError(ValueError):
@@ -90,7 +86,7 @@ def load_texture(path: str | os.PathLike[str]) -> np.ndarray:
     if image is None or image.size == 0:
         raise AssetError(f"cannot decode texture {path} (not an image OpenCV reads)")
     if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
+        image = np.right_shift(image, 8).astype(np.uint8)
     elif image.dtype != np.uint8:
         raise AssetError(f"texture {path}: unsupported pixel type {image.dtype} (use 8- or 16-bit)")
     if image.ndim == 2:
@@ -117,33 +113,42 @@ def load_obj(path: str | os.PathLike[str]) -> ObjectMesh:
     path = Path(path)
     if not path.is_file():
         raise AssetError(f"OBJ file not found: {path}")
-    positions, uvs, normals, corners = [], [], [], []
+    vectors: dict[str, list[list[float]]] = {"v": [], "vt": [], "vn": []}
+    corners: list[tuple[int, int, int]] = []
     for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
         fields = line.split()
         if not fields or fields[0].startswith("#"):
             continue
         try:
-            if fields[0] == "v":
-                positions.append([float(x) for x in fields[1:4]])
-            elif fields[0] == "vt":
-                uvs.append([float(x) for x in fields[1:3]])
-            elif fields[0] == "vn":
-                normals.append([float(x) for x in fields[1:4]])
-            elif fields[0] == "f":
-                polygon = [_corner(token, (len(positions), len(uvs), len(normals))) for token in fields[1:]]
-                if len(polygon) < 3:
-                    raise ValueError("a face needs at least 3 vertices")
-                corners += [c for i in range(1, len(polygon) - 1) for c in (polygon[0], polygon[i], polygon[i + 1])]
+            _read_statement(fields, vectors, corners)
         except (ValueError, IndexError) as error:
             raise AssetError(f"{path}:{number}: cannot parse {line.strip()!r}: {error}") from None
     if not corners:
         raise AssetError(f"{path}: no faces ('f' lines)")
     return _mesh_from_corners(
-        np.array(positions, np.float64).reshape(-1, 3),
-        np.array(uvs).reshape(-1, 2),
-        np.array(normals).reshape(-1, 3),
+        np.array(vectors["v"], np.float64).reshape(-1, 3),
+        np.array(vectors["vt"]).reshape(-1, 2),
+        np.array(vectors["vn"]).reshape(-1, 3),
         np.array(corners, np.int64),
     )
+
+
+_VECTOR_SIZES = {"v": 3, "vt": 2, "vn": 3}  # OBJ statement -> values read (a vt's optional w is ignored)
+
+
+def _read_statement(
+    fields: list[str], vectors: dict[str, list[list[float]]], corners: list[tuple[int, int, int]]
+) -> None:
+    """Add one OBJ statement's vertex data or fan-triangulated face corners; other statements are ignored."""
+    kind = fields[0]
+    if kind in _VECTOR_SIZES:
+        vectors[kind].append([float(x) for x in fields[1 : 1 + _VECTOR_SIZES[kind]]])
+    elif kind == "f":
+        counts = (len(vectors["v"]), len(vectors["vt"]), len(vectors["vn"]))
+        polygon = [_corner(token, counts) for token in fields[1:]]
+        if len(polygon) < 3:
+            raise ValueError("a face needs at least 3 vertices")
+        corners += [c for i in range(1, len(polygon) - 1) for c in (polygon[0], polygon[i], polygon[i + 1])]
 
 
 def _corner(token: str, counts: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -199,16 +204,6 @@ def _vertex_normals(positions: np.ndarray, triangles: np.ndarray, position_index
     return sums[position_index]
 
 
-def save_obj(path: str | os.PathLike[str], mesh: ObjectMesh, header: str = "") -> None:
-    """Write `mesh` as OBJ with v, vt (flipped back to OBJ's bottom-up v), vn and 1-based v/vt/vn faces."""
-    lines = [f"# {line}" for line in header.splitlines()]
-    lines += [f"v {x:.3f} {y:.3f} {z:.3f}" for x, y, z in mesh.positions.tolist()]
-    lines += [f"vt {u:.4f} {1.0 - v:.4f}" for u, v in mesh.uvs.tolist()]
-    lines += [f"vn {x:.3f} {y:.3f} {z:.3f}" for x, y, z in mesh.normals.tolist()]
-    lines += ["f " + " ".join(f"{i}/{i}/{i}" for i in tri) for tri in (mesh.triangles + 1).tolist()]
-    Path(path).write_text("\n".join(lines) + "\n")
-
-
 def object_effect(
     obj_path: str | os.PathLike[str], texture_path: str | os.PathLike[str], name: str = "object"
 ) -> ObjectEffect:
@@ -224,17 +219,3 @@ def face_paint_effect(texture_path: str | os.PathLike[str] | None = None) -> Fac
 def glasses_effect() -> ObjectEffect:
     """The built-in glasses (generated by scripts/make_effect_assets.py from the canonical face)."""
     return object_effect(GLASSES_OBJ, GLASSES_PNG, name="glasses")
-
-
-def glasses_stripe_texture(colors: dict[str, tuple[int, int, int, int]], height: int = 16) -> np.ndarray:
-    """A glasses atlas with one RGBA colour per part (parts not named are fully transparent)."""
-    texture = np.zeros((height, GLASSES_STRIPE_WIDTH * len(GLASSES_PARTS), 4), np.uint8)
-    for part, color in colors.items():
-        start = GLASSES_PARTS.index(part) * GLASSES_STRIPE_WIDTH
-        texture[:, start : start + GLASSES_STRIPE_WIDTH] = color
-    return texture
-
-
-def glasses_part_u(part: str) -> float:
-    """The texture u at the centre of a part's stripe (every vertex of that part uses it)."""
-    return (GLASSES_PARTS.index(part) + 0.5) / len(GLASSES_PARTS)

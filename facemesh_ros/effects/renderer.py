@@ -157,7 +157,8 @@ def create_gl_context() -> Any:
     except ImportError as error:
         raise EffectRendererUnavailable(f"the effect renderer needs moderngl ({error}): {INSTALL_HINT}") from None
     try:
-        return moderngl.create_standalone_context(backend="egl", require=330)
+        # moderngl's stub types **settings as dict values; the keyword is a string (backend="egl")
+        return moderngl.create_standalone_context(backend="egl", require=330)  # type: ignore[arg-type]
     except Exception as error:  # glcontext raises plain Exceptions whose text names the failing EGL call
         raise EffectRendererUnavailable(
             f"no offscreen OpenGL 3.3 context through EGL ({type(error).__name__}: {error}): {INSTALL_HINT}"
@@ -275,14 +276,14 @@ class EffectRenderer:
         """
         frame = _checked_frame(frame, camera)
         result = RenderResult(frame)
-        poses = []
+        poses: list[FaceGeometry] = []
         for index, face in enumerate(faces):
             reason = _unusable_reason(face)
-            if reason is None:
+            if reason is not None:
+                result.skipped.append((index, reason))
+            elif face is not None:  # always, as a None face has a reason
                 poses.append(face)
                 result.drawn.append(index)
-            else:
-                result.skipped.append((index, reason))
         if not poses:
             result.image = frame.copy()
             return result
@@ -420,21 +421,28 @@ def _checked_frame(frame: np.ndarray, camera: Camera) -> np.ndarray:
 
 
 def _unusable_reason(face: Any) -> str | None:
-    """Why a face cannot be drawn, or None when it can."""
+    """Why a face cannot be drawn, or None when it can (the pose is checked before the mesh derived from it)."""
     if face is None:
         return "no geometry for this face"
     try:
         pose = np.asarray(face.pose_matrix, dtype=np.float64)
-        mesh = np.asarray(face.mesh_vertices, dtype=np.float64)
     except (AttributeError, TypeError, ValueError) as error:
         return f"not a face geometry ({type(face).__name__}: {error})"
-    if pose.shape != (4, 4) or mesh.shape != (NUM_VERTICES, 3):
-        return f"bad geometry shapes: pose {pose.shape}, mesh {mesh.shape}"
-    if not (np.isfinite(pose).all() and np.isfinite(mesh).all()):
+    if pose.shape != (4, 4):
+        return f"bad geometry shapes: pose {pose.shape}"
+    if not np.isfinite(pose).all():
         return "non-finite pose or mesh"
     scale = float(np.linalg.norm(pose[:3, 0]))
     if not scale > MIN_SCALE or not math.isclose(abs(np.linalg.det(pose[:3, :3])), scale**3, rel_tol=1e-3):
         return f"degenerate pose (scale {scale:.3g}, not a similarity transform)"
     if not pose[2, 3] < -NEAR_CM:
         return f"face not in front of the camera (z = {pose[2, 3]:.3g} cm)"
+    try:
+        mesh = np.asarray(face.mesh_vertices, dtype=np.float64)
+    except (AttributeError, TypeError, ValueError) as error:
+        return f"not a face geometry ({type(face).__name__}: {error})"
+    if mesh.shape != (NUM_VERTICES, 3):
+        return f"bad geometry shapes: mesh {mesh.shape}"
+    if not np.isfinite(mesh).all():
+        return "non-finite pose or mesh"
     return None

@@ -19,12 +19,11 @@ from .model import (
     SELLION_INDEX,
     CanonicalFaceModel,
     default_canonical_face_model,
-    find_models_dir,
     load_canonical_face_model,
 )
-from .pipeline import FaceGeometry, estimate_face_geometry
+from .pipeline import FaceGeometry, estimate_face_geometry, face_geometry_from_message, face_geometry_from_pose
 from .procrustes import Similarity, WeightedProcrustes, weighted_procrustes
-from .smoothing import FaceGeometrySmoother, OneEuroFilter
+from .smoothing import FaceGeometrySmoother, OneEuroFilter, TrackSmoothers
 
 __all__ = [
     "MEDIAPIPE_VERTICAL_FOV_DEG",
@@ -37,10 +36,12 @@ __all__ = [
     "GeometryError",
     "OneEuroFilter",
     "Similarity",
+    "TrackSmoothers",
     "WeightedProcrustes",
     "default_canonical_face_model",
     "estimate_face_geometry",
-    "find_models_dir",
+    "face_geometry_from_message",
+    "face_geometry_from_pose",
     "load_canonical_face_model",
     "matrix_from_pose",
     "mediapipe_to_optical_points",

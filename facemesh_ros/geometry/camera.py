@@ -1,4 +1,5 @@
-"""The camera that turns MediaPipe normalized landmarks into MediaPipe's near-plane coordinates.
+"""The camera that turns MediaPipe normalized landmarks into MediaPipe's near-plane coordinates, and optical-frame
+points back into pixels (to_near_plane and optical_to_pixels: both projection directions live here).
 
 MediaPipe assumes a symmetric perspective camera (vertical FOV 63 deg, near plane 1) and maps a normalized
 landmark (x, y, z) to the near plane as  x_n = (x - 1/2) w_n,  y_n = (1/2 - y) h_n,  z_n = z w_n,  with
@@ -42,7 +43,9 @@ _PINHOLE_UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT, 12, 0.0)
 _FISHEYE_UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 20, 1e-12)
 
 
-def _undistort_points_iter(pixels: np.ndarray, matrix: np.ndarray, coeffs: np.ndarray, criteria: tuple) -> np.ndarray:
+def _undistort_points_iter(
+    pixels: np.ndarray, matrix: np.ndarray, coeffs: np.ndarray, criteria: tuple[int, int, float]
+) -> np.ndarray:
     """cv2.undistortPoints with explicit iteration criteria: OpenCV 4.x names it undistortPointsIter (its
     undistortPoints takes no criteria), OpenCV 5 merged it into undistortPoints. Same algorithm, same result."""
     if hasattr(cv2, "undistortPointsIter"):
@@ -91,20 +94,7 @@ class Camera:
             if value <= 0:
                 raise _invalid(f"image {name} must be > 0, got {value}")
             object.__setattr__(self, name, value)
-        coeffs = np.asarray(self.distortion, dtype=np.float64).ravel()
-        if not np.all(np.isfinite(coeffs)):
-            raise _invalid(f"distortion coefficients must be finite, got {self.distortion}")
-        if self.distortion_model == FISHEYE_MODEL:
-            if coeffs.size not in (0, 4):
-                raise _invalid(f"'{FISHEYE_MODEL}' needs 4 coefficients, got {coeffs.size}")
-        elif self.distortion_model in PINHOLE_MODELS or not np.any(coeffs):
-            if np.any(coeffs) and coeffs.size not in _OPENCV_COEFF_COUNTS:
-                raise _invalid(f"'{self.distortion_model}' needs 4, 5, 8, 12 or 14 coefficients, got {coeffs.size}")
-        else:
-            raise _invalid(
-                f"unsupported distortion model {self.distortion_model!r} "
-                f"(supported: {', '.join((*PINHOLE_MODELS, FISHEYE_MODEL))})"
-            )
+        coeffs = _checked_distortion(self.distortion, self.distortion_model)
         matrix = np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
         # Undistorted path as one multiply-add: x_n = x W/fx - (cx + 1/2)/fx, y_n = -y H/fy + (cy + 1/2)/fy.
         gain = np.array([self.width / self.fx, -self.height / self.fy, self.width / self.fx])
@@ -162,6 +152,7 @@ class Camera:
             raise TypeError(f"rectified must be True (image_rect: P) or False (image_raw: K, D), got {rectified!r}")
         width, height = _as_int(getattr(msg, "width", 0)), _as_int(getattr(msg, "height", 0))
         binning, offset, size = _binning_and_roi(msg, width, height, rectified)
+        d: tuple[float, ...]
         if rectified:
             p = _field_array(msg, ("p", "P"), 12)
             if p[1] != 0.0:
@@ -171,8 +162,8 @@ class Camera:
             k = _field_array(msg, ("k", "K"), 9)
             if k[1] != 0.0:
                 raise _invalid(f"skewed K (K[1] = {k[1]}) is not supported")
-            d = _first_attr(msg, ("d", "D"), None)
-            d = () if d is None else tuple(np.asarray(d, dtype=np.float64).ravel())
+            raw_d = _first_attr(msg, ("d", "D"), None)
+            d = () if raw_d is None else tuple(np.asarray(raw_d, dtype=np.float64).ravel())
             model = str(getattr(msg, "distortion_model", "") or "plumb_bob")
             fx, fy, cx, cy = k[0], k[4], k[2], k[5]
         # Full-resolution pixel u = (u_image + 1/2) b - 1/2 + offset, so the image's own intrinsics are
@@ -204,18 +195,48 @@ class Camera:
         """(N, 3) normalized landmarks -> (N, 3) MediaPipe near-plane coordinates (near = 1, y up)."""
         near = landmarks * self._near_gain + self._near_offset
         if self._coeffs is not None:
-            ideal = self._undistort_normalized(landmarks[:, :2])
+            ideal = self._undistort_normalized(landmarks[:, :2], self._coeffs)
             near[:, 0] = ideal[:, 0]
             near[:, 1] = -ideal[:, 1]
         return near
 
-    def _undistort_normalized(self, xy: np.ndarray) -> np.ndarray:
+    def optical_to_pixels(self, points: np.ndarray) -> np.ndarray:
+        """(N, 3) points in the camera optical frame (x right, y down, z forward; z > 0, any unit) -> (N, 2)
+        pixels of the image this camera describes, lens distortion applied: the inverse of to_near_plane."""
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+        if self._coeffs is None:
+            return points[:, :2] / points[:, 2:] * (self.fx, self.fy) + (self.cx, self.cy)
+        if self.distortion_model == FISHEYE_MODEL:
+            pixels, _ = cv2.fisheye.projectPoints(points[None], np.zeros(3), np.zeros(3), self._matrix, self._coeffs)
+        else:
+            pixels, _ = cv2.projectPoints(points, np.zeros(3), np.zeros(3), self._matrix, self._coeffs)
+        return pixels.reshape(-1, 2)
+
+    def _undistort_normalized(self, xy: np.ndarray, coeffs: np.ndarray) -> np.ndarray:
         pixels = (xy * (self.width, self.height) - 0.5).reshape(-1, 1, 2)
         if self.distortion_model == FISHEYE_MODEL:
-            out = cv2.fisheye.undistortPoints(pixels, self._matrix, self._coeffs, criteria=_FISHEYE_UNDISTORT_CRITERIA)
+            out = cv2.fisheye.undistortPoints(pixels, self._matrix, coeffs, criteria=_FISHEYE_UNDISTORT_CRITERIA)
         else:
-            out = _undistort_points_iter(pixels, self._matrix, self._coeffs, criteria=_PINHOLE_UNDISTORT_CRITERIA)
+            out = _undistort_points_iter(pixels, self._matrix, coeffs, _PINHOLE_UNDISTORT_CRITERIA)
         return out.reshape(-1, 2)
+
+
+def _checked_distortion(distortion: tuple[float, ...], model: str) -> np.ndarray:
+    """The coefficients as an array, or GeometryError(INVALID_CAMERA) for values the model cannot use."""
+    coeffs = np.asarray(distortion, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(coeffs)):
+        raise _invalid(f"distortion coefficients must be finite, got {distortion}")
+    if model == FISHEYE_MODEL:
+        if coeffs.size not in (0, 4):
+            raise _invalid(f"'{FISHEYE_MODEL}' needs 4 coefficients, got {coeffs.size}")
+    elif model in PINHOLE_MODELS or not np.any(coeffs):
+        if np.any(coeffs) and coeffs.size not in _OPENCV_COEFF_COUNTS:
+            raise _invalid(f"'{model}' needs 4, 5, 8, 12 or 14 coefficients, got {coeffs.size}")
+    else:
+        raise _invalid(
+            f"unsupported distortion model {model!r} (supported: {', '.join((*PINHOLE_MODELS, FISHEYE_MODEL))})"
+        )
+    return coeffs
 
 
 def _as_float(value: Any) -> float:

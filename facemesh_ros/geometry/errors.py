@@ -21,6 +21,7 @@ class FailureReason(enum.Enum):
     DEGENERATE = "degenerate landmarks"  # collinear / rank-deficient: no rotation can be determined
     BEHIND_CAMERA = "points behind camera"  # the depth recovery put landmarks at depth <= 0
     SOLVER_FAILED = "solver failed"  # tiny Procrustes denominators or a non-finite result
+    NO_POSE = "no pose"  # a FaceMesh message without geometry (has_pose false)
 
 
 class GeometryError(ValueError):

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from facemesh_ros.model_paths import models_dir
+from facemesh_ros.types import NUM_MESH_LANDMARKS
+
 from .procrustes import WeightedProcrustes
 
 MODEL_FILENAME = "canonical_face_model.npz"
-NUM_VERTICES = 468
+NUM_VERTICES = NUM_MESH_LANDMARKS
 NUM_TRIANGLES = 898
 # The sellion (deepest point of the nasal root, between the eyes): the most recessed midline vertex between
 # the forehead and the nose tip in the canonical mesh (z: 9 -> 5.39, 8 -> 5.28, 168 -> 5.24, 6 -> 5.79 cm),
@@ -58,35 +60,9 @@ class CanonicalFaceModel:
         return self.vertices[SELLION_INDEX]
 
 
-def find_models_dir() -> Path:
-    """Directory holding the model files: facemesh_ros.inference.models_dir() when that module exists,
-    else the first of $FACEMESH_ROS_MODELS_DIR, <repo>/models next to the source package and
-    <prefix>/share/facemesh_ros/models that holds the canonical model.
-    """
-    try:
-        from facemesh_ros.inference import models_dir
-
-        return Path(models_dir())
-    except (ImportError, AttributeError):
-        pass
-    candidates = []
-    if os.environ.get("FACEMESH_ROS_MODELS_DIR"):
-        candidates.append(Path(os.environ["FACEMESH_ROS_MODELS_DIR"]))
-    package_dir = Path(__file__).resolve().parents[1]
-    candidates.append(package_dir.parent / "models")
-    candidates += [p / "share" / "facemesh_ros" / "models" for p in package_dir.parents]
-    candidates.append(Path(sys.prefix) / "share" / "facemesh_ros" / "models")
-    for candidate in candidates:
-        if (candidate / MODEL_FILENAME).is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"{MODEL_FILENAME} not found; looked in: {', '.join(map(str, candidates))} (set FACEMESH_ROS_MODELS_DIR)"
-    )
-
-
 def load_canonical_face_model(path: str | os.PathLike[str] | None = None) -> CanonicalFaceModel:
     """Load the canonical face model from an .npz (default: the packaged models directory)."""
-    path = Path(path) if path is not None else find_models_dir() / MODEL_FILENAME
+    path = Path(path) if path is not None else models_dir() / MODEL_FILENAME
     with np.load(path) as data:
         missing = {"vertices", "uvs", "triangles", "procrustes_weights"} - set(data.files)
         if missing:

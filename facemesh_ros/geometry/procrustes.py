@@ -35,6 +35,14 @@ class Similarity(NamedTuple):
         m[:3, 3] = self.translation
         return m
 
+    def apply(self, points: np.ndarray) -> np.ndarray:
+        """Points (..., 3) mapped by the similarity: s R x + t."""
+        return self.scale * (points @ self.rotation.T) + self.translation
+
+    def apply_inverse(self, points: np.ndarray) -> np.ndarray:
+        """Points (..., 3) mapped back: R^T (x - t) / s."""
+        return ((points - self.translation) @ self.rotation) / self.scale
+
 
 class WeightedProcrustes:
     """Fits similarities from one weighted source point set (N, 3) to any target of the same layout."""

@@ -7,14 +7,14 @@ cutoff = min_cutoff + beta * |derivative|: steady targets while the head is stil
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from .frames import quaternion_from_rotation, rotation_from_quaternion
-from .pipeline import FaceGeometry, _assemble
+from .pipeline import FaceGeometry, checked_face_geometry
 from .procrustes import Similarity
-
-NUM_MESH_POINTS = 468
 
 
 def _smoothing_factor(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
@@ -96,12 +96,50 @@ class FaceGeometrySmoother:
             quaternion = -quaternion
         quaternion = self._rotation(quaternion, stamp)
         rotation = rotation_from_quaternion(quaternion / np.linalg.norm(quaternion))
-        origin = pose.scale * (pose.rotation @ model.sellion) + pose.translation
-        smoothed = self._position(np.append(origin, pose.scale), stamp)
+        smoothed = self._position(np.append(pose.apply(model.sellion), pose.scale), stamp)
         scale = float(smoothed[3])
         smooth_pose = Similarity(scale, rotation, smoothed[:3] - scale * (rotation @ model.sellion))
         metric = geometry.metric_landmarks
         if self._landmarks is not None:
             metric = self._landmarks(metric, stamp)
-        mesh = ((metric[:NUM_MESH_POINTS] - smooth_pose.translation) @ rotation) / scale
-        return _assemble(smooth_pose, metric, mesh, model)
+        return checked_face_geometry(smooth_pose, metric, model)
+
+
+class TrackSmoothers:
+    """A FaceGeometrySmoother per track id, for a pipeline that tracks several faces (FaceMesh's track_ids).
+
+    A track that is missing from a frame is forgotten (its id is never reused by FaceMesh); a face without
+    geometry passes through as None. Not thread-safe: call from one thread.
+    """
+
+    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.05, **smoother_options: Any) -> None:
+        self._options = dict(smoother_options, min_cutoff=min_cutoff, beta=beta)
+        FaceGeometrySmoother(**self._options)  # fail here on bad options, not on the first face
+        self._smoothers: dict[int, FaceGeometrySmoother] = {}
+
+    def __call__(
+        self, track_ids: Sequence[int] | np.ndarray, geometries: Sequence[FaceGeometry | None], stamp: float
+    ) -> list[FaceGeometry | None]:
+        """The frame's geometries smoothed per track (`stamp`: the image time in seconds)."""
+        ids = [int(track_id) for track_id in track_ids]
+        if len(ids) != len(geometries):
+            raise ValueError(f"{len(ids)} track ids but {len(geometries)} geometries: one geometry per track")
+        for gone in self._smoothers.keys() - set(ids):
+            del self._smoothers[gone]
+        smoothed: list[FaceGeometry | None] = []
+        for track_id, geometry in zip(ids, geometries, strict=True):
+            if geometry is None:
+                smoothed.append(None)
+                continue
+            smoother = self._smoothers.get(track_id)
+            if smoother is None:
+                smoother = self._smoothers[track_id] = FaceGeometrySmoother(**self._options)
+            smoothed.append(smoother(geometry, stamp))
+        return smoothed
+
+    def __len__(self) -> int:
+        return len(self._smoothers)
+
+    def reset(self) -> None:
+        """Forget every track (the next frame starts every filter afresh)."""
+        self._smoothers.clear()

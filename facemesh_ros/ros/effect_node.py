@@ -2,11 +2,10 @@
 an AR effect (glasses, face paint or the user's own object) out on ~/image. A thin adapter over
 facemesh_ros.effects.
 
-Geometry: rebuilt here from each face's normalized landmarks and the camera (camera_info, else the default
-FOV), not taken from the message's pose. The message's pose is rigid (REP-155 face frame, no Procrustes
-scale) and carries no runtime mesh, both of which the renderer needs, and it was solved with whatever camera
-the face_mesh node had. Solving again with the camera that renders puts every effect on the landmarks'
-pixels by construction (~0.1 ms per face). The face_mesh node's optional smoothing is therefore not applied.
+Geometry: each face's FaceGeometry is rebuilt from the message (pose, Procrustes scale, metric landmarks:
+facemesh_ros.geometry.face_geometry_from_message), so the effect shows exactly the pose the face_mesh node
+put on /tf and in its markers, smoothed when that node smooths. The camera (camera_info, else the default
+FOV) only projects; a face without geometry (has_pose false) is skipped.
 
 Work happens only while someone subscribes to ~/image: the image and faces subscriptions are created when
 the first subscriber appears and destroyed when the last one leaves (checked every SUBSCRIBER_POLL_S).
@@ -23,10 +22,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from sensor_msgs.msg import CompressedImage, Image
 
 from facemesh_ros.effects import (
     AssetError,
@@ -38,21 +36,15 @@ from facemesh_ros.effects import (
     object_effect,
 )
 from facemesh_ros.effects.renderer import SAMPLE_COUNTS
-from facemesh_ros.geometry import Camera
+from facemesh_ros.geometry import Camera, FaceGeometry, GeometryError, face_geometry_from_message
 from facemesh_ros.msg import FaceMeshArray
-from facemesh_ros.ros.camera_model import CameraModel
+from facemesh_ros.ros.camera_input import CameraInput
 from facemesh_ros.ros.image_codec import ImageDecodeError, decode_image, image_from_pixels
 from facemesh_ros.ros.latest import LatestSlot
-from facemesh_ros.ros.parameters import (
-    CAMERA_INPUT_PARAMETERS,
-    ParameterSpec,
-    declare_parameters,
-    image_topic,
-    input_qos,
-)
+from facemesh_ros.ros.parameters import CAMERA_INPUT_PARAMETERS, ParameterSpec, declare_parameters
 from facemesh_ros.ros.spin import run_node
+from facemesh_ros.ros.throttle import ERROR_THROTTLE_S, KindThrottle
 
-ERROR_THROTTLE_S = 5.0
 SUBSCRIBER_POLL_S = 0.25
 # effect -> the path parameters it loads (a change of any other path does not reload the effect)
 EFFECT_ASSETS: dict[str, tuple[str, ...]] = {
@@ -123,6 +115,7 @@ def effect_needs_reload(effect: str, changed: Iterable[str]) -> bool:
 
 
 def stamp_key(msg: Any) -> tuple[int, int]:
+    """The (sec, nanosec) stamp that pairs an image with its FaceMeshArray."""
     return msg.header.stamp.sec, msg.header.stamp.nanosec
 
 
@@ -158,19 +151,20 @@ class StampMatcher:
 
 
 class FaceEffectNode(Node):
+    """The face_effect node (see the module docstring): effects drawn on the faces the face_mesh node found."""
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("face_effect", **kwargs)
         declare_parameters(self, PARAMETERS, check_parameter)
         self.add_post_set_parameters_callback(self._apply_parameters)
         self._matcher = StampMatcher(self._param("sync_queue"))
-        self._camera_model = CameraModel(self.get_logger())
         self._inputs: list[Any] = []
         self._effect_changed = False  # the worker loads the startup effect itself
         self._pairs: LatestSlot[tuple[Any, Any]] = LatestSlot()
+        self._skip_log = KindThrottle()
 
         self._image_pub = self.create_publisher(Image, "~/image", 1)
-        self._qos = input_qos(self, self._param("sync_queue"))
-        self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, self._qos)
+        self._input = CameraInput(self, self._param("sync_queue"))
 
         self._ready = threading.Event()
         self._startup_error: Exception | None = None
@@ -181,7 +175,7 @@ class FaceEffectNode(Node):
             raise self._startup_error
         self.create_timer(SUBSCRIBER_POLL_S, self._update_subscriptions)
         self.get_logger().info(
-            f"face_effect ready ({self._renderer_name}): {image_topic(self)} + "
+            f"face_effect ready ({self._renderer_name}): {self._input.image_topic} + "
             f"{self.resolve_topic_name('face_mesh/faces')} -> {self._image_pub.topic_name}"
         )
 
@@ -197,9 +191,8 @@ class FaceEffectNode(Node):
         """Subscribe to the inputs only while ~/image has subscribers: no decoding or rendering otherwise."""
         wanted = self._image_pub.get_subscription_count() > 0
         if wanted and not self._inputs:
-            image_type = CompressedImage if self._param("image_transport") == "compressed" else Image
             self._inputs = [
-                self.create_subscription(image_type, image_topic(self), lambda m: self._on_input(0, m), self._qos),
+                self._input.subscribe_images(lambda m: self._on_input(0, m)),
                 self.create_subscription(FaceMeshArray, "face_mesh/faces", lambda m: self._on_input(1, m), 10),
             ]
         elif not wanted and self._inputs:
@@ -207,9 +200,6 @@ class FaceEffectNode(Node):
                 self.destroy_subscription(subscription)
             self._inputs = []
             self._matcher.clear()
-
-    def _on_camera_info(self, msg: CameraInfo) -> None:
-        self._camera_model.update(msg)
 
     def _on_input(self, kind: int, msg: Any) -> None:
         pair = self._matcher.add(kind, msg)
@@ -281,17 +271,16 @@ class FaceEffectNode(Node):
             self.get_logger().error(f"cannot decode image: {error}", throttle_duration_sec=ERROR_THROTTLE_S)
             return
         height, width = rgb.shape[:2]
-        landmarks = [_landmark_points(face.landmarks) for face in faces.faces]
+        geometries, reasons = geometries_from_message(faces)
         renderer.occlusion = self._param("occlusion")
-        result = renderer.render_landmarks(rgb, self._camera(width, height), landmarks)
-        for index, reason in result.skipped:
-            self.get_logger().warning(
-                f"face {faces.faces[index].id} skipped: {reason}", throttle_duration_sec=ERROR_THROTTLE_S
-            )
+        result = renderer.render(rgb, self._camera(width, height), geometries)
+        for index, reason in ((i, reasons.get(i, r)) for i, r in result.skipped):
+            if self._skip_log.due(reason.split(":")[0]):
+                self.get_logger().warning(f"face {faces.faces[index].id} skipped: {reason}")
         self._image_pub.publish(image_from_pixels(image.header, result.image[:, :, ::-1], "bgr8"))
 
     def _camera(self, width: int, height: int) -> Camera:
-        return self._camera_model.camera(
+        return self._input.camera(
             width, height, self._param("image_is_rectified"), self._param("default_vertical_fov_deg")
         )
 
@@ -300,14 +289,21 @@ class FaceEffectNode(Node):
         self._worker.join(timeout=5.0)
 
 
-def _landmark_points(flat: Any) -> np.ndarray:
-    """A message's flat landmarks as (N, 3). A length that is no multiple of 3 stays flat: reshape would raise
-    and drop the whole frame, while the geometry skips just this face (bad landmark shape)."""
-    values = np.asarray(flat, dtype=np.float64)
-    return values.reshape(-1, 3) if values.size % 3 == 0 else values
+def geometries_from_message(faces: FaceMeshArray) -> tuple[list[FaceGeometry | None], dict[int, str]]:
+    """Each face's geometry as the message describes it (None where it cannot be rebuilt), and why not."""
+    geometries: list[FaceGeometry | None] = []
+    reasons: dict[int, str] = {}
+    for index, face in enumerate(faces.faces):
+        try:
+            geometries.append(face_geometry_from_message(face))
+        except GeometryError as error:
+            geometries.append(None)
+            reasons[index] = str(error)
+    return geometries, reasons
 
 
 def main(args: list[str] | None = None) -> None:
+    """Entry point of face_effect_node."""
     run_node(FaceEffectNode, "face_effect", args, fatal_errors=(EffectRendererUnavailable, AssetError, ValueError))
 
 

@@ -22,8 +22,8 @@ from rclpy.serialization import serialize_message
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
-from facemesh_ros.annotate import AXIS_LENGTH_M
 from facemesh_ros.connections import FACEMESH_CONTOURS
+from facemesh_ros.drawing.annotate import AXIS_LENGTH_M
 from facemesh_ros.geometry import FaceGeometry
 from facemesh_ros.geometry.frames import frame_axes
 
@@ -37,6 +37,8 @@ _ONE = struct.pack("<I", 1)
 
 @dataclass(frozen=True)
 class MarkerOptions:
+    """Which marker namespaces to publish, and their colours (RGBA in [0, 1])."""
+
     mesh: bool = True
     contours: bool = True
     points: bool = False

@@ -13,9 +13,9 @@ from geometry_msgs.msg import Point, Pose, Quaternion, Transform, TransformStamp
 from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
 
-from facemesh_ros.face_mesh import FaceMeshResult
 from facemesh_ros.geometry import FaceGeometry
 from facemesh_ros.msg import FaceMesh, FaceMeshArray
+from facemesh_ros.types import FaceMeshResult
 
 
 def float32_sequence(values: np.ndarray) -> array.array:
@@ -41,16 +41,26 @@ def face_mesh_array(header: Header, result: FaceMeshResult, geometries: Sequence
     msg = FaceMeshArray(header=header, image_width=width, image_height=height)
     boxes = landmark_boxes(result.landmarks, width, height)
     for index, geometry in enumerate(geometries):
-        face = FaceMesh(id=int(result.track_ids[index]), score=float(result.presence[index]))
-        x0, y0, x1, y1 = boxes[index].tolist()
-        face.bbox.x_offset, face.bbox.y_offset, face.bbox.width, face.bbox.height = x0, y0, x1 - x0, y1 - y0
-        face.landmarks = float32_sequence(result.landmarks[index])
-        if geometry is not None:
-            face.metric_landmarks = float32_sequence(geometry.metric_landmarks_optical)
-            face.has_pose = True
-            face.pose = _pose(geometry.position, geometry.orientation)
-        msg.faces.append(face)
+        track_id, score = int(result.track_ids[index]), float(result.presence[index])
+        msg.faces.append(face_message(track_id, score, result.landmarks[index], boxes[index], geometry))
     return msg
+
+
+def face_message(
+    track_id: int, score: float, landmarks: np.ndarray, box: np.ndarray, geometry: FaceGeometry | None
+) -> FaceMesh:
+    """One FaceMesh: landmarks (N, 3) normalized, pixel box x0, y0, x1, y1, and the geometry contract
+    (metric landmarks, pose, scale) that facemesh_ros.geometry.face_geometry_from_message reads back."""
+    face = FaceMesh(id=track_id, score=score)
+    x0, y0, x1, y1 = (int(v) for v in box)
+    face.bbox.x_offset, face.bbox.y_offset, face.bbox.width, face.bbox.height = x0, y0, x1 - x0, y1 - y0
+    face.landmarks = float32_sequence(landmarks)
+    if geometry is not None:
+        face.metric_landmarks = float32_sequence(geometry.metric_landmarks_optical)
+        face.has_pose = True
+        face.pose = _pose(geometry.position, geometry.orientation)
+        face.scale = float(geometry.pose.scale)
+    return face
 
 
 def face_transforms(

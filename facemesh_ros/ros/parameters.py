@@ -17,9 +17,13 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
+from facemesh_ros.types import DETECTOR_NAMES, DEVICES
+
 
 @dataclass(frozen=True)
 class ParameterSpec:
+    """One parameter: name, default (its type is the parameter's), description, kind, choices or range."""
+
     name: str
     default: Any
     description: str
@@ -32,11 +36,15 @@ class ParameterSpec:
         descriptor = ParameterDescriptor(name=self.name, description=self.description, read_only=self.kind == "startup")
         if self.choices:
             descriptor.additional_constraints = "one of: " + ", ".join(self.choices)
-        if self.low is not None and isinstance(self.default, bool):
+        if (self.low is None) != (self.high is None):
+            raise TypeError(f"{self.name}: a range needs both low and high")
+        if self.low is None or self.high is None:
+            return descriptor
+        if isinstance(self.default, bool):
             raise TypeError(f"{self.name}: a bool parameter has no range")
-        if self.low is not None and isinstance(self.default, int):
+        if isinstance(self.default, int):
             descriptor.integer_range = [IntegerRange(from_value=int(self.low), to_value=int(self.high), step=1)]
-        elif self.low is not None:
+        else:
             descriptor.floating_point_range = [
                 FloatingPointRange(from_value=float(self.low), to_value=float(self.high), step=0.0)
             ]
@@ -109,14 +117,14 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "short",
         "'short': faces within ~2 m (MediaPipe's default); 'full': the full-range detector, faces up to ~5 m.",
         "rebuild",
-        ("short", "full"),
+        DETECTOR_NAMES,
     ),
     ParameterSpec(
         "device",
         "auto",
         "Inference device: 'auto' (CUDA when onnxruntime has it, else CPU), 'cuda' or 'cpu'.",
         "rebuild",
-        ("auto", "cuda", "cpu"),
+        DEVICES,
     ),
     ParameterSpec(
         "num_threads",
@@ -164,16 +172,10 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
 SPECS = {spec.name: spec for spec in PARAMETERS}
 
 
-def input_qos(node: Node, depth: int) -> QoSProfile:
-    """QoS of the camera subscriptions from the node's qos_reliability parameter."""
-    reliable = node.get_parameter("qos_reliability").value == "reliable"
-    reliability = ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT
-    return QoSProfile(depth=depth, reliability=reliability)
-
-
-def image_topic(node: Node) -> str:
-    """The image topic for the node's image_transport parameter."""
-    return "image/compressed" if node.get_parameter("image_transport").value == "compressed" else "image"
+def reliability_qos(reliability: str, depth: int) -> QoSProfile:
+    """The QoS of a qos_reliability parameter value ('reliable' or 'best_effort') and a history depth."""
+    policy = ReliabilityPolicy.RELIABLE if reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
+    return QoSProfile(depth=depth, reliability=policy)
 
 
 def parameter_checker(

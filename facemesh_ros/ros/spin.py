@@ -7,32 +7,36 @@ fatal log and exit code 1 instead of a traceback.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
+N = TypeVar("N", bound=Node)
+
 
 def run_node(
-    create: Callable[[], Node],
+    create: Callable[[], N],
     name: str,
     args: list[str] | None = None,
     fatal_errors: tuple[type[BaseException], ...] = (),
-    spin: Callable[[Node], None] = rclpy.spin,
+    spin: Callable[[N], None] = rclpy.spin,
 ) -> None:
     """Spin the node `create()` returns until shutdown (or until `spin` returns); then call its stop().
 
     `name` labels the fatal log when creating the node fails. The exit code is the node's `exit_code`
     attribute when it has one (a player that failed mid-way), 1 after a fatal startup error, else 0.
     """
+    startup_errors: tuple[type[BaseException], ...] = (ParameterException, *fatal_errors)
     rclpy.init(args=args)
     node = None
     code = 0
     try:
         try:
             node = create()
-        except (ParameterException, *fatal_errors) as error:  # only startup errors: not ones while spinning
+        except startup_errors as error:  # only startup errors: not ones while spinning
             rclpy.logging.get_logger(name).fatal(str(error))
             code = 1
         if node is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -44,7 +45,9 @@ class DrawingSpec:
     circle_radius: int = 2
 
 
-SpecOrMap = DrawingSpec | Mapping[object, DrawingSpec] | None
+# A spec for every landmark / connection, or one per landmark index / (start, end) pair (None: not drawn).
+LandmarkSpec = DrawingSpec | Mapping[int, DrawingSpec] | None
+ConnectionSpec = DrawingSpec | Mapping[tuple[int, int], DrawingSpec] | None
 
 
 def landmarks_to_array(landmark_list: object) -> np.ndarray:
@@ -70,7 +73,7 @@ def to_pixels(points: np.ndarray, width: int, height: int) -> tuple[np.ndarray, 
     return pixels.astype(np.int32), valid
 
 
-def _spec_for(spec: SpecOrMap, key: object) -> DrawingSpec | None:
+def _spec_for(spec: LandmarkSpec | ConnectionSpec, key: Any) -> DrawingSpec | None:
     if spec is None or isinstance(spec, DrawingSpec):
         return spec
     return spec.get(key)
@@ -80,8 +83,8 @@ def draw_landmarks(
     image: np.ndarray,
     landmark_list: object,
     connections: Iterable[tuple[int, int]] | None = None,
-    landmark_drawing_spec: SpecOrMap = DrawingSpec(color=RED_COLOR),
-    connection_drawing_spec: SpecOrMap = DrawingSpec(),
+    landmark_drawing_spec: LandmarkSpec = DrawingSpec(color=RED_COLOR),
+    connection_drawing_spec: ConnectionSpec = DrawingSpec(),
     is_drawing_landmarks: bool = True,
 ) -> None:
     """Draw one face's landmarks and connections on `image` (H x W x 3 uint8, modified in place).
@@ -123,6 +126,7 @@ def _style(groups: Iterable[tuple[Connections, DrawingSpec]]) -> dict[tuple[int,
 
 
 def get_default_face_mesh_tesselation_style() -> DrawingSpec:
+    """MediaPipe's tesselation style: thin gray lines."""
     return DrawingSpec(color=GRAY_COLOR, thickness=1)
 
 
@@ -146,6 +150,7 @@ def get_default_face_mesh_contours_style(i: int = 0) -> dict[tuple[int, int], Dr
 
 
 def get_default_face_mesh_iris_connections_style() -> dict[tuple[int, int], DrawingSpec]:
+    """MediaPipe's iris style: each iris ring in its eye's colour."""
     return _style(
         [
             (FACEMESH_LEFT_IRIS, DrawingSpec(color=_GREEN, thickness=2)),

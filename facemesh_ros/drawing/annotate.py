@@ -11,16 +11,15 @@ import cv2
 import numpy as np
 
 from facemesh_ros.connections import FACEMESH_CONTOURS, FACEMESH_IRISES, FACEMESH_TESSELATION
-from facemesh_ros.drawing import (
+from facemesh_ros.drawing.drawing_utils import (
     draw_landmarks,
     get_default_face_mesh_contours_style,
     get_default_face_mesh_iris_connections_style,
     get_default_face_mesh_tesselation_style,
 )
-from facemesh_ros.face_mesh import FaceMeshResult
 from facemesh_ros.geometry import Camera, FaceGeometry
-from facemesh_ros.geometry.camera import FISHEYE_MODEL
 from facemesh_ros.geometry.frames import frame_axes
+from facemesh_ros.types import NUM_LANDMARKS_WITH_IRISES, FaceMeshResult
 
 AXIS_LENGTH_M = 0.08  # head axes drawn in the image and as RViz markers
 AXIS_COLORS_BGR = ((0, 0, 255), (0, 255, 0), (255, 0, 0))  # face frame x red, y green, z blue
@@ -44,7 +43,7 @@ def annotate(
         if draw_tesselation:
             draw_landmarks(bgr, landmarks, FACEMESH_TESSELATION, None, _TESSELATION)
         draw_landmarks(bgr, landmarks, FACEMESH_CONTOURS, None, _CONTOURS)
-        if len(landmarks) == 478:
+        if len(landmarks) == NUM_LANDMARKS_WITH_IRISES:
             draw_landmarks(bgr, landmarks, FACEMESH_IRISES, None, _IRISES)
         label = f"id {track_id}"
         if geometry is not None:
@@ -59,23 +58,10 @@ def _draw_axes(bgr: np.ndarray, face_to_optical: np.ndarray, camera: Camera) -> 
     points = frame_axes(face_to_optical, AXIS_LENGTH_M)
     if (points[:, 2] <= 0).any():
         return  # behind the camera: nothing sensible to draw
-    pixels = _project(points, camera)
+    pixels = camera.optical_to_pixels(points)
     pixels = np.round(pixels.reshape(-1, 2)).astype(np.int32)
     for axis, color in enumerate(AXIS_COLORS_BGR):
         cv2.line(bgr, tuple(pixels[0].tolist()), tuple(pixels[axis + 1].tolist()), color, 2, cv2.LINE_AA)
-
-
-def _project(points: np.ndarray, camera: Camera) -> np.ndarray:
-    """Optical-frame points (metres) -> pixels of the (possibly distorted) image."""
-    if not camera.has_distortion:
-        projected = points[:, :2] / points[:, 2:]
-        return projected * (camera.fx, camera.fy) + (camera.cx, camera.cy)
-    coeffs = np.asarray(camera.distortion, np.float64)
-    if camera.distortion_model == FISHEYE_MODEL:
-        pixels, _ = cv2.fisheye.projectPoints(points[None], np.zeros(3), np.zeros(3), camera.matrix, coeffs[:4])
-    else:
-        pixels, _ = cv2.projectPoints(points, np.zeros(3), np.zeros(3), camera.matrix, coeffs)
-    return pixels.reshape(-1, 2)
 
 
 def _draw_label(bgr: np.ndarray, landmarks: np.ndarray, text: str) -> None:

@@ -1,4 +1,4 @@
-"""A small MCAP recorder: `python -m facemesh_ros.ros.recorder --ros-args -p output:=run.mcap`.
+"""A small MCAP recorder: `python -m facemesh_ros.tools.recorder --ros-args -p output:=run.mcap`.
 
 rosbag2 (`ros2 bag record`) is not on PyPI, so the demo records with the `mcap` library instead, in the
 layout rosbag2's MCAP storage writes: profile "ros2", one schema per type named like "sensor_msgs/msg/Image"
@@ -21,19 +21,17 @@ all of them bit-exact.
 
 from __future__ import annotations
 
-import importlib
 import queue
-import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cv2
 import rclpy
-from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
 from mcap.writer import CompressionType, Writer
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -43,6 +41,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from facemesh_ros.ros.image_codec import SUPPORTED_ENCODINGS, ImageDecodeError, image_to_rgb
 from facemesh_ros.ros.parameters import ParameterSpec, declare_parameters
 from facemesh_ros.ros.spin import run_node
+from facemesh_ros.tools.message_types import DefinitionError, full_definition, message_class
 
 DEFAULT_TOPICS = [
     "/image",
@@ -53,24 +52,6 @@ DEFAULT_TOPICS = [
     "/tf",
     "/diagnostics",
 ]
-DEFINITION_DELIMITER = "=" * 80
-PRIMITIVE_TYPES = {
-    "bool",
-    "byte",
-    "char",
-    "float32",
-    "float64",
-    "int8",
-    "uint8",
-    "int16",
-    "uint16",
-    "int32",
-    "uint32",
-    "int64",
-    "uint64",
-    "string",
-    "wstring",
-}
 COMPRESSIONS = {"zstd": CompressionType.ZSTD, "lz4": CompressionType.LZ4, "none": CompressionType.NONE}
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
@@ -81,77 +62,6 @@ QUEUE_DEPTH = 100  # per topic: DDS keeps up to this many unread messages for th
 # memory: ~3 s of the demo's traffic, ~150 MB of raw 640x480 images at most.
 MAX_QUEUED = 500
 ERROR_LOG_PERIOD_S = 5.0
-
-
-class DefinitionError(LookupError):
-    """A message type whose .msg definition cannot be found."""
-
-
-def message_class(type_name: str) -> type:
-    """'sensor_msgs/msg/Image' -> the generated Python class."""
-    package, kind, name = _split_type(type_name)
-    return getattr(importlib.import_module(f"{package}.{kind}"), name)
-
-
-def _split_type(type_name: str) -> tuple[str, str, str]:
-    parts = type_name.split("/")
-    if len(parts) == 2:
-        return parts[0], "msg", parts[1]
-    if len(parts) == 3:
-        return parts[0], parts[1], parts[2]
-    raise DefinitionError(f"not a ROS message type name: '{type_name}'")
-
-
-def msg_file_text(type_name: str) -> str:
-    """The installed .msg file of a type (share/<package>/msg/<Type>.msg)."""
-    package, kind, name = _split_type(type_name)
-    try:
-        path = Path(get_package_share_directory(package)) / kind / f"{name}.msg"
-    except PackageNotFoundError as error:
-        raise DefinitionError(f"package '{package}' of {type_name} is not installed (AMENT_PREFIX_PATH)") from error
-    if not path.is_file():
-        raise DefinitionError(f"no message definition for {type_name} at {path}")
-    return path.read_text()
-
-
-def nested_types(text: str, package: str) -> list[str]:
-    """The non-primitive field types of a .msg text, as 'pkg/msg/Type', in order of appearance."""
-    found = []
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        field_type = line.split()[0]  # fields and constants alike; constants are always primitive
-        base = re.sub(r"\[.*\]$", "", field_type)  # arrays: T[], T[3], T[<=3]
-        base = re.sub(r"<=\d+$", "", base)  # bounded strings: string<=10
-        if base in PRIMITIVE_TYPES:
-            continue
-        if base.count("/") == 1:
-            owner, name = base.split("/")
-            found.append(f"{owner}/msg/{name}")
-        elif "/" in base:
-            found.append(base)
-        else:
-            found.append(f"{package}/msg/{base}")
-    return found
-
-
-def full_definition(type_name: str) -> str:
-    """The complete ros2msg definition: the type's .msg text, then every nested type's, each once."""
-    package = _split_type(type_name)[0]
-    top = msg_file_text(type_name)
-    parts = [top.rstrip("\n")]
-    seen = {type_name}
-    pending = nested_types(top, package)
-    while pending:
-        nested = pending.pop(0)
-        if nested in seen:
-            continue
-        seen.add(nested)
-        text = msg_file_text(nested)
-        parts.append(f"{DEFINITION_DELIMITER}\nMSG: {nested}\n{text.rstrip(chr(10))}")
-        pending += nested_types(text, _split_type(nested)[0])
-    return "\n".join(parts) + "\n"
 
 
 def publishers_qos(node: Node, topic: str, depth: int) -> QoSProfile | None:
@@ -215,7 +125,7 @@ class McapSink:
         self.path = path
         self.jpeg_images = jpeg_images
         self._logger = logger if logger is not None else rclpy.logging.get_logger("mcap_sink")
-        self._file = open(path, "wb")
+        self._file = open(path, "wb")  # noqa: SIM115 (open for the sink's lifetime, closed by close())
         self._writer = Writer(self._file, compression=COMPRESSIONS[compression])
         self._writer.start(profile="ros2", library="facemesh_ros recorder (mcap python)")
         # writer thread only, from here on
@@ -338,6 +248,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
 
 
 class RecorderNode(Node):
+    """Records the configured topics into an MCAP file as they appear in the ROS graph."""
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("mcap_recorder", **kwargs)
         declare_parameters(self, PARAMETERS)
@@ -347,6 +259,14 @@ class RecorderNode(Node):
         self._subscribed: set[str] = set()
         self.create_timer(DISCOVERY_PERIOD_S, self._discover)
         self.get_logger().info(f"recording {', '.join(self._wanted)} to {self.sink.path}")
+
+    def _writer_of(self, topic: str) -> Callable[[bytes], None]:
+        """The raw subscription callback of `topic`: stamp the CDR bytes on arrival and queue them."""
+
+        def write(data: bytes) -> None:
+            self.sink.put(topic, data, time.time_ns())
+
+        return write
 
     def _discover(self) -> None:
         types = dict(self.get_topic_names_and_types())
@@ -364,9 +284,7 @@ class RecorderNode(Node):
                 self.get_logger().error(f"cannot record {topic} ({type_name}): {error}")
                 self._subscribed.add(topic)
                 continue
-            self.create_subscription(
-                msg_type, topic, lambda data, t=topic: self.sink.put(t, data, time.time_ns()), qos, raw=True
-            )
+            self.create_subscription(msg_type, topic, self._writer_of(topic), qos, raw=True)
             self._subscribed.add(topic)
             reliability = "reliable" if qos.reliability == ReliabilityPolicy.RELIABLE else "best effort"
             jpeg = self.sink.jpeg_images and type_name == IMAGE_TYPE
@@ -382,6 +300,7 @@ class RecorderNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
+    """Entry point of the recorder (`python -m facemesh_ros.tools.recorder`)."""
     run_node(RecorderNode, "mcap_recorder", args, fatal_errors=(ValueError, OSError))
 
 

@@ -1,7 +1,7 @@
 """player node: a camera driver stand-in publishing sensor_msgs/Image + CameraInfo on `image` / `camera_info`.
 
 Sources (parameter `source`):
-- 'default': the built-in sequence (facemesh_ros.demo_sequence): real faces under a moving virtual camera,
+- 'default': the built-in sequence (facemesh_ros.simulation.demo_sequence): real faces under a moving virtual camera,
   camera_info with the virtual camera's exact intrinsics;
 - 'camera:<index>': an OpenCV capture device (/dev/video<index>);
 - a path to a video file, or to a folder of images (played in name order).
@@ -27,16 +27,15 @@ import cv2
 import numpy as np
 import rclpy
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
-from facemesh_ros.demo_sequence import DEFAULT_FRAMES, DEFAULT_RATE_HZ, DEFAULT_SIZE, DemoSequence
 from facemesh_ros.geometry import Camera
 from facemesh_ros.ros.image_codec import image_from_pixels
-from facemesh_ros.ros.parameters import ParameterSpec, declare_parameters
-from facemesh_ros.ros.recorder import message_class
+from facemesh_ros.ros.parameters import ParameterSpec, declare_parameters, reliability_qos
 from facemesh_ros.ros.spin import run_node
+from facemesh_ros.simulation.demo_sequence import DEFAULT_FRAMES, DEFAULT_RATE_HZ, DEFAULT_SIZE, DemoSequence
+from facemesh_ros.tools.message_types import message_class
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp"}
 FOLDER_RATE_HZ = 10.0
@@ -79,8 +78,12 @@ class FrameSource:
 
 
 class SequenceSource(FrameSource):
+    """The built-in demo sequence (facemesh_ros.simulation.demo_sequence), with its exact intrinsics."""
+
     def __init__(self, num_frames: int, size: tuple[int, int], photo_dir: str) -> None:
-        self.sequence = DemoSequence(num_frames, size, photo_dir or None)
+        if not photo_dir:
+            raise SourceError("source 'default' needs sequence.photo_dir: the folder `make testdata` fills (test/data)")
+        self.sequence = DemoSequence(photo_dir, num_frames, size)
         self.rate = DEFAULT_RATE_HZ
         self.length = len(self.sequence)
 
@@ -122,6 +125,8 @@ class CaptureSource(FrameSource):
 
 
 class FolderSource(FrameSource):
+    """The images of a folder, in name order."""
+
     def __init__(self, folder: Path) -> None:
         self.paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not self.paths:
@@ -225,8 +230,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec(
         "sequence.photo_dir",
         "",
-        "Folder with astronaut.png and breakingbad.jpg (default: the "
-        "repository's test/data, filled by `make testdata`)",
+        "Folder with astronaut.png and breakingbad.jpg, needed by source 'default' "
+        "(the repository's test/data, filled by `make testdata`)",
         "startup",
     ),
     ParameterSpec(
@@ -264,15 +269,12 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
 
 
 class PlayerNode(Node):
+    """player_node: publishes image + camera_info from a FrameSource (see the module docstring)."""
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("player", **kwargs)
         declare_parameters(self, PARAMETERS)
-        qos = QoSProfile(
-            depth=self._param("qos_depth"),
-            reliability=ReliabilityPolicy.RELIABLE
-            if self._param("qos_reliability") == "reliable"
-            else ReliabilityPolicy.BEST_EFFORT,
-        )
+        qos = reliability_qos(self._param("qos_reliability"), self._param("qos_depth"))
         self.source = open_source(
             self._param("source"),
             self._param("sequence.frames"),
@@ -421,6 +423,7 @@ def _spin_until_done(node: PlayerNode) -> None:
 
 
 def main(args: list[str] | None = None) -> None:
+    """Entry point of player_node."""
     run_node(PlayerNode, "player", args, fatal_errors=(ValueError, OSError), spin=_spin_until_done)
 
 
