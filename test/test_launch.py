@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from rclpy.qos import ReliabilityPolicy
 
 MARKER = "FACEMESH_ROS_LAUNCH_TEST"
 START_TIMEOUT = 60.0
@@ -126,6 +127,11 @@ def parameters(graph, node: str, names: list[str]) -> dict[str, object]:
     return {name: parameter_value_to_python(value) for name, value in zip(names, future.result().values, strict=True)}
 
 
+def subscription_reliability(graph, topic: str) -> ReliabilityPolicy:
+    (info,) = graph.get_subscriptions_info_by_topic(topic)
+    return info.qos_profile.reliability
+
+
 def stop_cleanly(launch: Launch) -> None:
     assert launch.interrupt() == 0, launch.output()
     assert launch.processes() == [], f"orphaned processes after SIGINT:\n{launch.output()}"
@@ -137,11 +143,24 @@ def test_defaults(launch, graph) -> None:
     topics = subscriptions(graph, "face_mesh")
     assert topics["/camera/image_raw"] == ["sensor_msgs/msg/Image"]
     assert topics["/camera/camera_info"] == ["sensor_msgs/msg/CameraInfo"]
-    assert parameters(graph, "/face_mesh", ["max_num_faces", "image_transport", "use_sim_time"]) == {
+    assert parameters(
+        graph,
+        "/face_mesh",
+        [
+            "max_num_faces",
+            "image_transport",
+            "use_sim_time",
+            "qos_overrides./camera/image_raw.subscription.reliability",
+            "qos_overrides./face_mesh/faces.publisher.reliability",
+        ],
+    ) == {
         "max_num_faces": 1,
         "image_transport": "raw",
         "use_sim_time": False,
+        "qos_overrides./camera/image_raw.subscription.reliability": "best_effort",
+        "qos_overrides./face_mesh/faces.publisher.reliability": "reliable",
     }
+    assert subscription_reliability(graph, "/camera/image_raw") == ReliabilityPolicy.BEST_EFFORT
     stop_cleanly(run)
 
 
@@ -168,6 +187,8 @@ def test_namespace_with_params_file(launch, graph, tmp_path: Path) -> None:
     params.write_text(
         "/**:\n  ros__parameters:\n    default_vertical_fov_deg: 50.0\n"
         "/**/face_mesh:\n  ros__parameters:\n    max_num_faces: 3\n    refine_landmarks: true\n"
+        "    qos_overrides:\n      /camera/image_raw:\n        subscription:\n          reliability: reliable\n"
+        "          depth: 3\n"
     )
     run = launch("namespace:=robot1", f"params_file:={params}", "frame_prefix:=robot1/", "use_sim_time:=true")
     wait_for_nodes(graph, run, {"/robot1/face_mesh"})
@@ -183,6 +204,9 @@ def test_namespace_with_params_file(launch, graph, tmp_path: Path) -> None:
         "use_sim_time": True,
     }
     assert "/camera/image_raw" in subscriptions(graph, "face_mesh", "/robot1")  # absolute remaps stay absolute
+    # the standard qos_overrides from the params file reach the real subscription (best effort by default)
+    assert subscription_reliability(graph, "/camera/image_raw") == ReliabilityPolicy.RELIABLE
+    assert subscription_reliability(graph, "/camera/camera_info") == ReliabilityPolicy.BEST_EFFORT
     stop_cleanly(run)
 
 

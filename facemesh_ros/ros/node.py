@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,7 @@ from facemesh_ros.ros.latest import LatestSlot
 from facemesh_ros.ros.markers import deleted_markers, face_markers, serialize_marker_array
 from facemesh_ros.ros.messages import face_mesh_array, face_transforms
 from facemesh_ros.ros.node_config import LiveConfig, PublishedTrackIds
-from facemesh_ros.ros.parameters import PARAMETERS, SPECS, declare_parameters
+from facemesh_ros.ros.parameters import PARAMETERS, QOS_OVERRIDES, SPECS, declare_parameters
 from facemesh_ros.ros.spin import run_node
 from facemesh_ros.ros.throttle import ERROR_THROTTLE_S, KindThrottle
 from facemesh_ros.types import FaceMeshResult
@@ -64,11 +65,12 @@ class FaceMeshNode(Node):
         self._stats = FrameStats()
         self._frames: LatestSlot[Image | CompressedImage] = LatestSlot()
 
-        self._faces_pub = self.create_publisher(FaceMeshArray, "~/faces", 10)
-        self._tf_pub = self.create_publisher(TFMessage, "/tf", 100)
-        self._markers_pub = self.create_publisher(MarkerArray, "~/markers", 10)
-        self._annotated_pub = self.create_publisher(Image, "~/annotated", 1)
-        self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        publish = partial(self.create_publisher, qos_overriding_options=QOS_OVERRIDES)
+        self._faces_pub = publish(FaceMeshArray, "~/faces", 10)
+        self._tf_pub = publish(TFMessage, "/tf", 100)
+        self._markers_pub = publish(MarkerArray, "~/markers", 10)
+        self._annotated_pub = publish(Image, "~/annotated", 1)
+        self._diagnostics_pub = publish(DiagnosticArray, "/diagnostics", 10)
         self._input = CameraInput(self, self._param("qos_depth"))
         self._input.subscribe_images(self._on_image)
         self.create_timer(self._param("diagnostics_period"), self._publish_diagnostics)
