@@ -5,9 +5,12 @@
         result = face_mesh.process(rgb)          # H x W x 3 uint8 RGB
         result.multi_face_landmarks              # MediaPipe's result API; result.landmarks: (F, N, 3) numpy
 
-The pipeline reads from the modules: detect -> roi -> landmarks -> track (face_mesh.FaceMesh ties them),
-geometry (metric 3D, head pose), drawing/annotate; ros/ is the ROS 2 layer. The public names below load on
-first use, so `import facemesh_ros.msg` in another node costs no onnxruntime or OpenCV import.
+The top level is the pipeline: detect -> roi -> landmarks (or landmarks_v2) -> track -> blendshapes
+(face_mesh.FaceMesh ties them), on the weightless types and model_paths. Each other concern has a folder:
+geometry/ (metric 3D, head pose), tasks/ (MediaPipe Tasks' FaceLandmarker API), drawing/, effects/,
+simulation/ (synthetic input), ros/ (the ROS 2 nodes) and tools/ (player, recorder);
+the README's Architecture section orders them. The public names below load on first use, so
+`import facemesh_ros.msg` in another node costs no onnxruntime or OpenCV import.
 """
 
 import importlib

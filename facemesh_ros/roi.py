@@ -85,16 +85,23 @@ def roi_iou(roi: np.ndarray, rois: np.ndarray) -> np.ndarray:
 
 
 def associate_rois(
-    detection_rois: np.ndarray, previous_rois: np.ndarray, threshold: float = ASSOCIATION_IOU
+    detection_rois: np.ndarray,
+    previous_rois: np.ndarray,
+    threshold: float = ASSOCIATION_IOU,
+    detections_win: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Merge detection ROIs with last frame's ROIs; a later ROI replaces every earlier one it overlaps.
 
     ROIs are added in order (detections, then previous), each first removing the kept ROIs with IoU >
-    threshold, so a tracked face wins over the detection of the same face.
+    threshold, so a tracked face wins over the detection of the same face. detections_win=True adds them
+    the other way round (MediaPipe Tasks' FaceLandmarker: a detection replaces the tracked ROI).
     Returns the merged ROIs (R, 5) and, per ROI, the index into previous_rois (-1 if from a detection).
     """
-    candidates = np.concatenate([detection_rois, previous_rois]).astype(np.float32)
-    origin = np.concatenate([np.full(len(detection_rois), -1), np.arange(len(previous_rois))])
+    parts = [(detection_rois, np.full(len(detection_rois), -1)), (previous_rois, np.arange(len(previous_rois)))]
+    if detections_win:
+        parts.reverse()
+    candidates = np.concatenate([rois for rois, _ in parts]).astype(np.float32)
+    origin = np.concatenate([index for _, index in parts])
     kept: list[int] = []
     for index in range(len(candidates)):
         if kept:

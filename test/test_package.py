@@ -86,7 +86,9 @@ LAYERS = (
     ("geometry",),
     ("roi", "track", "connections"),
     ("image", "inference"),
-    ("detect", "landmarks", "face_mesh"),
+    ("blendshapes",),
+    ("detect", "landmarks", "landmarks_v2", "face_mesh"),
+    ("tasks",),
     ("drawing",),
     ("effects",),
     ("simulation",),
@@ -126,6 +128,8 @@ def test_modules_import_only_from_their_layer_and_the_ones_above() -> None:
 HEAVY = ("onnxruntime", "mcap", "cv2", "facemesh_ros.detect", "facemesh_ros.inference")
 LIGHT_IMPORTS = {
     "facemesh_ros.types": HEAVY,
+    "facemesh_ros.blendshapes": HEAVY,  # the names and landmark indices; the model loads on first use
+    "facemesh_ros.tasks.smoothing": HEAVY,
     "facemesh_ros.model_paths": HEAVY,
     "facemesh_ros.roi": HEAVY,
     "facemesh_ros.track": HEAVY,

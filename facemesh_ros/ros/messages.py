@@ -42,19 +42,28 @@ def face_mesh_array(header: Header, result: FaceMeshResult, geometries: Sequence
     boxes = landmark_boxes(result.landmarks, width, height)
     for index, geometry in enumerate(geometries):
         track_id, score = int(result.track_ids[index]), float(result.presence[index])
-        msg.faces.append(face_message(track_id, score, result.landmarks[index], boxes[index], geometry))
+        blendshapes = None if result.blendshapes is None else result.blendshapes[index]
+        msg.faces.append(face_message(track_id, score, result.landmarks[index], boxes[index], geometry, blendshapes))
     return msg
 
 
 def face_message(
-    track_id: int, score: float, landmarks: np.ndarray, box: np.ndarray, geometry: FaceGeometry | None
+    track_id: int,
+    score: float,
+    landmarks: np.ndarray,
+    box: np.ndarray,
+    geometry: FaceGeometry | None,
+    blendshapes: np.ndarray | None = None,
 ) -> FaceMesh:
-    """One FaceMesh: landmarks (N, 3) normalized, pixel box x0, y0, x1, y1, and the geometry contract
-    (metric landmarks, pose, scale) that facemesh_ros.geometry.face_geometry_from_message reads back."""
+    """One FaceMesh: landmarks (N, 3) normalized, pixel box x0, y0, x1, y1, the geometry contract (metric
+    landmarks, pose, scale) that facemesh_ros.geometry.face_geometry_from_message reads back, and the (52,)
+    blendshape scores when there are any."""
     face = FaceMesh(id=track_id, score=score)
     x0, y0, x1, y1 = (int(v) for v in box)
     face.bbox.x_offset, face.bbox.y_offset, face.bbox.width, face.bbox.height = x0, y0, x1 - x0, y1 - y0
     face.landmarks = float32_sequence(landmarks)
+    if blendshapes is not None:
+        face.blendshapes = float32_sequence(blendshapes)
     if geometry is not None:
         face.metric_landmarks = float32_sequence(geometry.metric_landmarks_optical)
         face.has_pose = True

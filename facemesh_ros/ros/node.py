@@ -92,6 +92,8 @@ class FaceMeshNode(Node):
             static_image_mode=value("static_image_mode"),
             max_num_faces=value("max_num_faces"),
             refine_landmarks=value("refine_landmarks"),
+            model=value("model"),
+            output_blendshapes=value("output_blendshapes"),
             min_detection_confidence=value("min_detection_confidence"),
             min_tracking_confidence=value("min_tracking_confidence"),
             detector=value("detector"),
@@ -217,7 +219,13 @@ class FaceMeshNode(Node):
             self._publish_markers(config, header, result.track_ids, geometries)
         if self._annotated_pub.get_subscription_count() > 0:
             bgr = annotate(
-                rgb, result, geometries, camera, draw_tesselation=config.draw_tesselation, draw_axes=config.draw_axes
+                rgb,
+                result,
+                geometries,
+                camera,
+                draw_tesselation=config.draw_tesselation,
+                draw_axes=config.draw_axes,
+                blendshape_bars=config.blendshape_bars,
             )
             self._annotated_pub.publish(image_from_pixels(header, bgr, "bgr8"))
 

@@ -30,6 +30,7 @@ class LiveConfig:
     markers: MarkerOptions
     draw_tesselation: bool
     draw_axes: bool
+    blendshape_bars: int
     smoothing: bool
     smoothing_min_cutoff: float
     smoothing_beta: float
@@ -46,6 +47,7 @@ class LiveConfig:
             markers=MarkerOptions(**{ns: value(f"markers.{ns}") for ns in NAMESPACES}),
             draw_tesselation=value("annotated.draw_tesselation"),
             draw_axes=value("annotated.draw_axes"),
+            blendshape_bars=value("annotated.blendshape_bars"),
             smoothing=value("smoothing"),
             smoothing_min_cutoff=value("smoothing_min_cutoff"),
             smoothing_beta=value("smoothing_beta"),

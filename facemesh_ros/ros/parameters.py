@@ -22,7 +22,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
 
-from facemesh_ros.types import DETECTOR_NAMES, DEVICES
+from facemesh_ros.types import DETECTOR_NAMES, DEVICES, LANDMARK_MODELS
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,21 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ),
     ParameterSpec("max_num_faces", 1, "Maximum number of faces to track.", "rebuild", low=1, high=20),
     ParameterSpec("refine_landmarks", False, "True: 478 landmarks (refined eyes and lips, irises).", "rebuild"),
+    ParameterSpec(
+        "model",
+        "legacy",
+        "Landmark model: 'legacy' (MediaPipe Face Mesh's) or 'v2' (MediaPipe Tasks FaceLandmarker's, "
+        "256x256 input, always 478 landmarks).",
+        "rebuild",
+        LANDMARK_MODELS,
+    ),
+    ParameterSpec(
+        "output_blendshapes",
+        False,
+        "True: 52 blendshape scores per face in FaceMesh.blendshapes (needs model 'v2'); ~/annotated shows "
+        "the strongest as bars.",
+        "rebuild",
+    ),
     ParameterSpec("min_detection_confidence", 0.5, "Face detector score threshold.", "live", low=0.0, high=1.0),
     ParameterSpec(
         "min_tracking_confidence",
@@ -144,6 +159,14 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("markers.axes", True, "Markers: the face frame's axes (LINE_LIST).", "live"),
     ParameterSpec("annotated.draw_tesselation", True, "~/annotated: draw the mesh tesselation.", "live"),
     ParameterSpec("annotated.draw_axes", True, "~/annotated: draw the head pose axes and ids.", "live"),
+    ParameterSpec(
+        "annotated.blendshape_bars",
+        5,
+        "~/annotated: the strongest blendshapes of each face drawn as bars (with output_blendshapes; 0 = none).",
+        "live",
+        low=0,
+        high=51,
+    ),
     ParameterSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", "startup", low=0.1, high=60.0),
     # Smoothing
     ParameterSpec(

@@ -10,16 +10,23 @@ random images, stored as uint8 with the float conversion x = u8 * scale + offset
 applies too. Plain models run on ai-edge-litert's Interpreter (XNNPACK); face_landmark_with_attention needs
 MediaPipe's custom ops, so it runs inside a minimal MediaPipe graph (ImageToTensor -> InferenceCalculator
 with MediaPipe's op resolver), whose input tensor is checked against the same uint8 conversion.
+The blendshape model takes points, not images: its real inputs are the 146 points it reads from the v2
+landmark model's TFLite output on the two centred face crops (crop pixels), plus 2 sets of uniform random
+points; stored as float32 `face_blendshapes/input`.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+from facemesh_ros.blendshapes import BLENDSHAPE_LANDMARKS  # noqa: E402  (numpy only)
+
 TFLITE_DIR = REPO / ".cache" / "models" / "tflite"
 DATA = REPO / "test" / "data"
 OUTPUT = REPO / "test" / "fixtures" / "model_references.npz"
@@ -61,7 +68,10 @@ MODELS = {
         ["landmarks", "lips", "left_eye", "right_eye", "left_iris", "right_iris", "face_flag"],
     ),
     "iris_landmark": ("iris_landmark.tflite", 64, 1 / 255, 0.0, ["eye_contour", "iris"]),
+    "face_landmark_v2": ("face_landmarks_detector.tflite", 256, 1 / 255, 0.0, ["landmarks", "face_flag", "aux_score"]),
 }
+BLENDSHAPES = ("face_blendshapes", "face_blendshapes.tflite")
+BLENDSHAPE_REAL_CROPS = 2  # the first two face crops, centred faces
 
 
 def read_rgb(name: str) -> np.ndarray:
@@ -198,6 +208,15 @@ def main() -> None:
             f"{model}: {len(images)} inputs, outputs "
             + ", ".join(f"{n}{list(v.shape)}" for n, v in zip(output_names, outputs, strict=True))
         )
+    model, tflite_name = BLENDSHAPES
+    crops_px = arrays["face_landmark_v2/landmarks"][:BLENDSHAPE_REAL_CROPS].reshape(-1, 478, 3)
+    real = crops_px[:, BLENDSHAPE_LANDMARKS, :2]
+    noise = rng.uniform(0, 256, (NUM_RANDOM, len(BLENDSHAPE_LANDMARKS), 2))
+    points = np.concatenate([real, noise]).astype(np.float32)
+    (scores,) = run_tflite(TFLITE_DIR / tflite_name, points)
+    arrays[f"{model}/input"] = points
+    arrays[f"{model}/blendshapes"] = scores.astype(np.float32)
+    print(f"{model}: {len(points)} inputs, outputs blendshapes{list(scores.shape)}")
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(OUTPUT, **arrays)
     print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size / 1e6:.2f} MB)")

@@ -12,6 +12,9 @@ Design:
 - The crop branches of that model (lips, eye contours, irises: identical towers on 16x16 crops) run as one
   channel-packed tower of grouped convolutions instead of five chains of tiny ops (see _plan_lanes).
 - Graph outputs [N,1,1,K] are flattened to [N,K]; outputs are renamed through `output_names`.
+- A non-image input (the blendshape model's [1,146,2] points) stays plain until a RESHAPE makes it 4D; the
+  MLP-Mixer ops (MEAN, SUM, SQUARED_DIFFERENCE, RSQRT, TRANSPOSE, general STRIDED_SLICE, ...) map their axes
+  into the NCHW layout, and a constant joined by CONCATENATION (a learned token) is expanded to the batch.
 """
 
 from __future__ import annotations
@@ -387,15 +390,72 @@ def _binary(b: Builder, op: Operator, op_type: str, options_cls) -> None:
     for k, index in enumerate((a_index, c_index)):
         if names[k] is None:  # constant operand: match the activation layout
             data = b.const_value(index).astype(np.float32)
-            if layout == NCHW and data.ndim == 4:
-                data = data.transpose(0, 3, 1, 2)
-            elif layout == NCHW and data.ndim in (1, 3) and data.size > 1:
-                raise ConversionError(f"{op.kind}: cannot broadcast constant {data.shape} in NCHW")
+            if layout == NCHW and data.size > 1:
+                data = _nhwc_constant_as_nchw(data)
             names[k] = b.const(data, b.out_name(op) + "_const")
     base = b.out_name(op)
     out = b.node(op_type, names, base)
     fused = _options(op, options_cls).FusedActivationFunction() if op.options is not None else 0
     b.set_output(op, _activation(b, out, fused, base), layout)
+
+
+def _nhwc_constant_as_nchw(data: np.ndarray) -> np.ndarray:
+    """A constant that broadcasts against an NHWC activation, reshaped to broadcast against its NCHW form."""
+    if data.ndim > 4:
+        raise ConversionError(f"cannot broadcast constant {data.shape} in NCHW")
+    return data.reshape((1,) * (4 - data.ndim) + data.shape).transpose(0, 3, 1, 2)
+
+
+def _squared_difference(b: Builder, op: Operator) -> None:
+    """(a - c)^2 as Sub and a self-Mul (ONNX has no SquaredDifference)."""
+    a, c = (b.input_value(i) for i in op.inputs)
+    if a.layout != c.layout:
+        raise ConversionError("SQUARED_DIFFERENCE of mixed layouts")
+    base = b.out_name(op)
+    difference = b.node("Sub", [a.name, c.name], base + "_diff")
+    b.set_output(op, b.node("Mul", [difference, difference], base), a.layout)
+
+
+def _rsqrt(b: Builder, op: Operator) -> None:
+    x = b.input_value(op.inputs[0])
+    base = b.out_name(op)
+    root = b.node("Sqrt", [x.name], base + "_sqrt")
+    b.set_output(op, b.node("Reciprocal", [root], base), x.layout)
+
+
+def _axis_in_layout(axis: int, rank: int, layout: str) -> int:
+    axis %= rank
+    return _NHWC_TO_NCHW_AXIS[axis] if layout == NCHW else axis
+
+
+def _reduce(b: Builder, op: Operator, op_type: str) -> None:
+    """MEAN / SUM over constant axes; with keep_dims the NCHW layout survives, without it only batch stays."""
+    x = b.input_value(op.inputs[0])
+    rank = len(x.shape)
+    axes = np.atleast_1d(b.const_value(op.inputs[1])).astype(np.int64).tolist()
+    keep = bool(_options(op, tflite.ReducerOptions).KeepDims())
+    if not keep and x.layout == NCHW:
+        raise ConversionError(f"{op.kind} without keep_dims on a 4D activation not supported")
+    if 0 in [a % rank for a in axes]:
+        raise ConversionError(f"{op.kind} over the batch axis not supported")
+    onnx_axes = np.array(sorted(_axis_in_layout(a, rank, x.layout) for a in axes), np.int64)
+    base = b.out_name(op)
+    out = b.node(op_type, [x.name, b.const(onnx_axes, base + "_axes")], base, keepdims=int(keep))
+    b.set_output(op, out, x.layout)
+
+
+def _transpose(b: Builder, op: Operator) -> None:
+    """TRANSPOSE with a constant permutation that keeps the batch axis first."""
+    x = b.input_value(op.inputs[0])
+    perm = b.const_value(op.inputs[1]).astype(np.int64).tolist()
+    if perm[0] != 0:
+        raise ConversionError(f"TRANSPOSE moving the batch axis not supported: {perm}")
+    if x.layout == NCHW:  # out_nchw = in_nhwc.T(perm).T(to_nchw) = in_nchw.T(to_nhwc[perm[to_nchw]])
+        to_nchw, to_nhwc = [0, 3, 1, 2], [0, 2, 3, 1]
+        perm = [to_nhwc[perm[axis]] for axis in to_nchw]
+    base = b.out_name(op)
+    out = b.node("Transpose", [x.name], base, perm=perm) if perm != sorted(perm) else x.name
+    b.set_output(op, out, x.layout)
 
 
 def _max_pool(b: Builder, op: Operator) -> None:
@@ -460,7 +520,8 @@ def _reshape(b: Builder, op: Operator) -> None:
 
 
 def _concatenation(b: Builder, op: Operator) -> None:
-    values = [b.input_value(i) for i in op.inputs]
+    activation = next(b.values[i] for i in op.inputs if i in b.values)
+    values = [b.values[i] if i in b.values else _batched_constant(b, i, activation) for i in op.inputs]
     opts = _options(op, tflite.ConcatenationOptions)
     rank = len(values[0].shape)
     axis = opts.Axis() % rank
@@ -475,6 +536,22 @@ def _concatenation(b: Builder, op: Operator) -> None:
     base = b.out_name(op)
     out = b.node("Concat", [v.name for v in values], base, axis=axis)
     b.set_output(op, _activation(b, out, opts.FusedActivationFunction(), base), layout)
+
+
+def _batched_constant(b: Builder, index: int, like: Value) -> Value:
+    """A constant [1, ...] operand of a Concat, in `like`'s layout and repeated to its batch size."""
+    data = b.const_value(index).astype(np.float32)
+    if data.shape[0] != 1 or data.ndim != len(like.shape):
+        raise ConversionError(f"cannot concatenate constant {data.shape} with {like.shape}")
+    if like.layout == NCHW:
+        data = data.transpose(0, 3, 1, 2)
+    base = _clean(b.tensor(index).name)
+    batch = b.node("Shape", [like.name], base + "_batch", start=0, end=1)
+    shape = b.node(
+        "Concat", [batch, b.const(np.array(data.shape[1:], np.int64), base + "_dims")], base + "_shape", axis=0
+    )
+    expanded = b.node("Expand", [b.const(data, base), shape], base + "_expand")
+    return Value(expanded, like.layout, list(b.tensor(index).shape))
 
 
 def _resize_bilinear(b: Builder, op: Operator) -> None:
@@ -507,14 +584,55 @@ def _depth_to_space(b: Builder, op: Operator) -> None:
 
 
 def _strided_slice(b: Builder, op: Operator) -> None:
+    """STRIDED_SLICE with constant begin/end/strides and begin/end/shrink masks (no ellipsis, no new axes).
+
+    An identity slice is an alias. A shrink of the batch axis (size 1 in tflite) is not applied: the ONNX
+    graph keeps its batch dimension, so e.g. a [1, 52] -> [52] slice stays [N, 52].
+    """
     x = b.input_value(op.inputs[0])
-    begin, end, strides = (b.const_value(i).tolist() for i in op.inputs[1:4])
+    begin, end, strides = (b.const_value(i).astype(np.int64).tolist() for i in op.inputs[1:4])
     shape = b.tensor(op.inputs[0]).shape
     opts = _options(op, tflite.StridedSliceOptions)
-    masks = (opts.BeginMask(), opts.EndMask(), opts.EllipsisMask(), opts.NewAxisMask(), opts.ShrinkAxisMask())
-    if any(masks) or begin != [0] * len(shape) or end != shape or strides != [1] * len(shape):
-        raise ConversionError(f"STRIDED_SLICE other than identity not supported: {begin} {end} {strides}")
-    b.values[op.outputs[0]] = Value(x.name, x.layout, b.tensor(op.outputs[0]).shape)
+    if opts.EllipsisMask() or opts.NewAxisMask():
+        raise ConversionError("STRIDED_SLICE with ellipsis or new-axis masks not supported")
+    shrink = opts.ShrinkAxisMask()
+    starts, stops = [], []
+    for axis, size in enumerate(shape):
+        start = 0 if opts.BeginMask() >> axis & 1 else begin[axis] + (size if begin[axis] < 0 else 0)
+        if shrink >> axis & 1:
+            stop = start + 1
+        elif opts.EndMask() >> axis & 1:
+            stop = size
+        else:
+            stop = min(end[axis] + (size if end[axis] < 0 else 0), size)
+        starts.append(start)
+        stops.append(stop)
+    if any(s != 1 for s in strides):
+        raise ConversionError(f"STRIDED_SLICE with strides {strides} not supported")
+    if shrink & ~1 and x.layout == NCHW:
+        raise ConversionError("STRIDED_SLICE shrinking a 4D activation not supported")
+    out_shape = [stop - start for start, stop in zip(starts, stops, strict=True)]
+    base = b.out_name(op)
+    changed = [axis for axis in range(1, len(shape)) if (starts[axis], stops[axis]) != (0, shape[axis])]
+    if not changed:  # identity (apart from the batch axis)
+        out = x.name
+    else:
+        onnx_axes = [_axis_in_layout(axis, len(shape), x.layout) for axis in changed]
+        out = b.node(
+            "Slice",
+            [
+                x.name,
+                b.const(np.array([starts[a] for a in changed], np.int64), base + "_starts"),
+                b.const(np.array([stops[a] for a in changed], np.int64), base + "_ends"),
+                b.const(np.array(onnx_axes, np.int64), base + "_axes"),
+            ],
+            base,
+        )
+    dropped = [axis for axis in range(1, len(shape)) if shrink >> axis & 1]
+    if dropped:
+        out = b.node("Squeeze", [out, b.const(np.array(dropped, np.int64), base + "_squeeze")], base + "_shrunk")
+        out_shape = [size for axis, size in enumerate(out_shape) if axis not in dropped]
+    b.values[op.outputs[0]] = Value(out, x.layout, out_shape)
 
 
 # ----------------------------------------------------------------------------------- MediaPipe custom ops
@@ -1156,7 +1274,17 @@ _EMITTERS: dict[str, Callable[[Builder, Operator], None]] = {
     "DEPTHWISE_CONV_2D": lambda b, op: _conv(b, op, depthwise=True),
     "PRELU": _prelu,
     "RELU": lambda b, op: _unary(b, op, "Relu"),
+    "LOGISTIC": lambda b, op: _unary(b, op, "Sigmoid"),
+    "NEG": lambda b, op: _unary(b, op, "Neg"),
+    "SQRT": lambda b, op: _unary(b, op, "Sqrt"),
+    "RSQRT": _rsqrt,
     "ADD": lambda b, op: _binary(b, op, "Add", tflite.AddOptions),
+    "SUB": lambda b, op: _binary(b, op, "Sub", tflite.SubOptions),
+    "DIV": lambda b, op: _binary(b, op, "Div", tflite.DivOptions),
+    "SQUARED_DIFFERENCE": _squared_difference,
+    "MEAN": lambda b, op: _reduce(b, op, "ReduceMean"),
+    "SUM": lambda b, op: _reduce(b, op, "ReduceSum"),
+    "TRANSPOSE": _transpose,
     "MUL": _mul,
     "MAX_POOL_2D": _max_pool,
     "PAD": _pad,
@@ -1201,9 +1329,12 @@ def convert(
     output_names = [outputs_by_tflite_name[name] for name in tflite_names]
     b = Builder(graph, prelu_mode=prelu_mode, optimize_layout=optimize_layout)
     b.used_names.update([input_name, *output_names])
-    in_shape = graph.tensors[graph.inputs[0]].shape  # [1, H, W, C]
-    nchw = b.node("Transpose", [input_name], "input_nchw", perm=[0, 3, 1, 2])
-    b.values[graph.inputs[0]] = Value(nchw, NCHW, in_shape)
+    in_shape = graph.tensors[graph.inputs[0]].shape  # [1, H, W, C] for images
+    if len(in_shape) == 4:
+        nchw = b.node("Transpose", [input_name], "input_nchw", perm=[0, 3, 1, 2])
+        b.values[graph.inputs[0]] = Value(nchw, NCHW, in_shape)
+    else:  # e.g. [1, K, 2] points
+        b.values[graph.inputs[0]] = Value(input_name, PLAIN, in_shape)
     lanes = _plan_lanes(graph) if optimize_layout else None
     folded = {op.index for op in graph.operators if _fold_constant(b, op)}  # first: the lanes read all weights
     for op in graph.operators:
