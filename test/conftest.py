@@ -35,6 +35,7 @@ ROS_TEST_MODULES = frozenset(
         "test_ros_image_codec.py",
         "test_ros_outputs.py",
         "test_ros_node_helpers.py",
+        "test_node_blendshapes.py",
         "test_colcon.py",
     }
 )

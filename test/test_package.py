@@ -222,3 +222,18 @@ def test_public_api_is_mediapipe_shaped_and_loads_lazily() -> None:
         "print(FaceMesh.__module__)\n"
     )
     assert run_fresh_python(code) == "facemesh_ros.face_mesh"
+
+
+def test_every_test_module_that_imports_ros_is_left_out_of_the_jazzy_stack_leg() -> None:
+    """The Jazzy-stack leg has no ROS: a module importing rclpy or messages must be in ROS_TEST_MODULES."""
+    import re
+
+    from conftest import ROS_TEST_MODULES
+
+    ros_import = re.compile(
+        r"^\s*(import rclpy|from rclpy|from \w+_msgs|from facemesh_ros\.(ros|tools|msg)|"
+        r"from (node_harness|sample_messages) import)",
+        re.M,
+    )
+    needs_ros = {path.name for path in (REPO_ROOT / "test").glob("test_*.py") if ros_import.search(path.read_text())}
+    assert needs_ros <= ROS_TEST_MODULES, sorted(needs_ros - ROS_TEST_MODULES)
