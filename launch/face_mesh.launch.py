@@ -59,6 +59,12 @@ def generate_launch_description() -> LaunchDescription:
             description="Use /clock (a bag or simulator) as the nodes' clock",
         ),
         DeclareLaunchArgument(
+            "ros4hri",
+            default_value="false",
+            choices=list(BOOLEANS),
+            description="ROS4HRI mode: REP-155 /humans/faces/... topics",
+        ),
+        DeclareLaunchArgument(
             "effect",
             default_value="none",
             choices=list(EFFECTS),
@@ -108,7 +114,10 @@ def _nodes(context: LaunchContext, share: str) -> list[Node]:
             package="facemesh_ros",
             executable="face_mesh_node",
             name="face_mesh",
-            parameters=[arg["params_file"], {**common, "frame_prefix": arg["frame_prefix"]}],
+            parameters=[
+                arg["params_file"],
+                {**common, "frame_prefix": arg["frame_prefix"], "ros4hri": arg["ros4hri"] == "true"},
+            ],
             **same_camera,
         )
     ]

@@ -102,9 +102,16 @@ export PATH="$venv/bin:$PATH" AMENT_PREFIX_PATH="$venv" CMAKE_PREFIX_PATH="$venv
 mkdir -p log
 build_launch_tooling
 echo "setup: colcon build"
-# pip_env/tf2_msgs provides tf2_msgs/TFMessage, which no wheel publishes; a ROS install has its own.
-if ! colcon --log-base log build --symlink-install --base-paths . pip_env/tf2_msgs \
-      --cmake-args -DPython3_EXECUTABLE="$venv/bin/python" -DBUILD_TESTING=ON >log/colcon-build.txt 2>&1; then
+# pip_env/tf2_msgs provides tf2_msgs/TFMessage, which no wheel publishes; hri_msgs (ROS4HRI) is the unmodified
+# upstream package in shared/ beside the repository ($FACEMESH_ROS_HRI_MSGS overrides), built into build/ and
+# install/ here (nothing is written into it). A ROS install has both. BUILD_TESTING registers the pytest suite
+# for `colcon test`.
+hri_msgs=${FACEMESH_ROS_HRI_MSGS:-$shared/hri_msgs}
+[ -f "$hri_msgs/package.xml" ] || { echo "setup: hri_msgs not found at $hri_msgs (set FACEMESH_ROS_HRI_MSGS)" >&2; exit 1; }
+if ! colcon --log-base log build --symlink-install --base-paths . pip_env/tf2_msgs "$hri_msgs" \
+      --build-base build --install-base install \
+      --cmake-args -DPython3_EXECUTABLE="$venv/bin/python" -DBUILD_TESTING=ON \
+      -DCMAKE_PROJECT_hri_msgs_INCLUDE="$root/cmake/hri_msgs_wheel_fix.cmake" >log/colcon-build.txt 2>&1; then
   tail -n 40 log/colcon-build.txt >&2
   echo "setup: colcon build failed, full log in log/colcon-build.txt" >&2
   exit 1

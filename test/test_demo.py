@@ -227,6 +227,21 @@ def test_summary_table_and_contact_sheet(demo) -> None:
     assert summary["contact_sheet_effect_tiles"] == 4  # glasses and face paint, on a one- and a two-face frame
 
 
+def test_head_tracking_loop_settles_after_each_jump(demo) -> None:
+    """The closed loop (simulated pan/tilt camera -> face_mesh -> head_tracker -> joints): after each jump of
+    the face, its true offset from the image centre gets below 3% of the width within a second, without
+    swinging far past the centre, and stays there."""
+    out, stdout = demo
+    loop = json.loads((out / "summary.json").read_text())["head_tracking"]
+    jumps = loop["jumps"][1:]  # the first entry is the initial acquisition
+    assert len(jumps) == 4 and all(j["initial_offset_pct"] > 15 for j in jumps), loop
+    assert loop["all_settled_within_1s"] and all(j["settle_s"] <= 1.0 for j in jumps), loop
+    assert loop["max_overshoot_pct"] < 5.0 and loop["settled_offset_pct"]["p95"] < 3.0, loop
+    assert "head tracking (closed loop): settle below 3% of the width" in stdout
+    plot = cv2.imread(str(out / "head_tracking.png"))
+    assert plot is not None and plot.shape == (300, 1200, 3) and plot.std() > 5  # drawn, not blank
+
+
 # ---- the player on its own ------------------------------------------------------------------------------
 PLAYER_RELIABILITY: dict[str, object] = {}  # run_player(): topic -> reliability of the player's publisher
 

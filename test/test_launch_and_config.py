@@ -43,6 +43,7 @@ def test_launch_file_declares_the_documented_arguments() -> None:
         "params_file",
         "namespace",
         "image_transport",
+        "ros4hri",
         "rviz",
         "effect",
         "frame_prefix",

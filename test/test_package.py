@@ -76,7 +76,7 @@ def test_no_core_source_imports_ros() -> None:
     offenders = {str(p.relative_to(REPO_ROOT)): sorted(filter(is_ros, imported_modules(p))) for p in core}
     assert {name: mods for name, mods in offenders.items() if mods} == {}
     # the check sees ROS imports where they are
-    assert "rclpy.node" in imported_modules(REPO_ROOT / "facemesh_ros" / "ros" / "node.py")
+    assert "rclpy.lifecycle" in imported_modules(REPO_ROOT / "facemesh_ros" / "ros" / "node.py")
     assert any(map(is_ros, imported_modules(REPO_ROOT / "facemesh_ros" / "ros" / "messages.py")))
 
 
@@ -84,8 +84,8 @@ def test_no_core_source_imports_ros() -> None:
 LAYERS = (
     ("types", "model_paths"),
     ("geometry",),
-    ("roi", "track", "connections"),
-    ("image", "inference"),
+    ("roi", "track", "connections", "primary_face", "head_tracking"),
+    ("image", "inference", "hri"),
     ("blendshapes",),
     ("detect", "landmarks", "landmarks_v2", "face_mesh"),
     ("tasks",),
@@ -133,6 +133,9 @@ LIGHT_IMPORTS = {
     "facemesh_ros.model_paths": HEAVY,
     "facemesh_ros.roi": HEAVY,
     "facemesh_ros.track": HEAVY,
+    "facemesh_ros.primary_face": HEAVY,
+    "facemesh_ros.head_tracking": HEAVY,
+    "facemesh_ros.hri": ("onnxruntime", "mcap", "facemesh_ros.inference"),
     "facemesh_ros.connections": ("onnxruntime", "mcap", "facemesh_ros.inference"),
     "facemesh_ros.drawing": ("onnxruntime", "mcap", "facemesh_ros.inference"),
     "facemesh_ros.drawing.annotate": ("onnxruntime", "mcap", "facemesh_ros.inference"),
@@ -160,6 +163,10 @@ def test_package_xml_declares_the_runtime_dependencies() -> None:
         "tf2_msgs",
         "visualization_msgs",
         "diagnostic_msgs",
+        "hri_msgs",
+        "std_srvs",
+        "lifecycle_msgs",
+        "trajectory_msgs",
         "launch_ros",
         "python3-numpy",
         "python3-opencv",

@@ -29,19 +29,33 @@ class CameraInput:
         self.image_topic = "image/compressed" if compressed else "image"
         self._depth = depth
         self._model = CameraModel(node.get_logger())
-        node.create_subscription(
-            CameraInfo, "camera_info", self._model.update, camera_input_qos(depth), qos_overriding_options=QOS_OVERRIDES
-        )
+        self._subscriptions = [
+            node.create_subscription(
+                CameraInfo,
+                "camera_info",
+                self._model.update,
+                camera_input_qos(depth),
+                qos_overriding_options=QOS_OVERRIDES,
+            )
+        ]
 
     def subscribe_images(self, callback: Callable[[Any], None]) -> Subscription:
-        """Subscribe `callback` to the images (the caller may destroy the subscription)."""
-        return self._node.create_subscription(
+        """Subscribe `callback` to the images (the caller may destroy the subscription, or destroy())."""
+        subscription = self._node.create_subscription(
             self.image_type,
             self.image_topic,
             callback,
             camera_input_qos(self._depth),
             qos_overriding_options=QOS_OVERRIDES,
         )
+        self._subscriptions.append(subscription)
+        return subscription
+
+    def destroy(self) -> None:
+        """Leave the camera topics: destroy the camera_info and image subscriptions."""
+        for subscription in self._subscriptions:
+            self._node.destroy_subscription(subscription)
+        self._subscriptions.clear()
 
     def camera(self, width: int, height: int, rectified: bool, default_fov_deg: float) -> Camera:
         """The camera of a width x height frame: the latest valid camera_info, else the default FOV camera."""

@@ -22,6 +22,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
 
+from facemesh_ros.primary_face import POLICIES
 from facemesh_ros.types import DETECTOR_NAMES, DEVICES, LANDMARK_MODELS
 
 
@@ -84,7 +85,16 @@ CAMERA_INPUT_PARAMETERS: tuple[ParameterSpec, ...] = (
     ),
 )
 
+AUTOSTART = ParameterSpec(
+    "autostart",
+    True,
+    "Configure and activate at start (ros2 run, launch files). false: a lifecycle manager drives the node "
+    "(configure loads the models and checks every parameter, activate subscribes to the camera).",
+    "startup",
+)
+
 PARAMETERS: tuple[ParameterSpec, ...] = (
+    AUTOSTART,
     *CAMERA_INPUT_PARAMETERS,
     ParameterSpec(
         "qos_depth", 1, "Subscription queue depth. Only the newest frame is ever processed.", "startup", low=1, high=100
@@ -167,6 +177,44 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         low=0,
         high=51,
     ),
+    ParameterSpec(
+        "ros4hri",
+        False,
+        "ROS4HRI mode (REP-155): /humans/faces/tracked and per-face /humans/faces/<id>/"
+        "{roi,cropped,aligned,landmarks}; TF frames face_<id>/gaze_<id> with the string ids f<track id>.",
+        "startup",
+    ),
+    # Look-at target
+    ParameterSpec(
+        "target.policy",
+        "largest",
+        "Primary face for ~/target and the face_target frame: 'largest' "
+        "(landmarks' box), 'closest' (3D distance) or 'centered' (nearest the image centre).",
+        "live",
+        POLICIES,
+    ),
+    ParameterSpec(
+        "target.switch_ratio",
+        1.5,
+        "Hysteresis: another face must score this many times higher than the primary face ...",
+        "live",
+        low=1.0,
+        high=100.0,
+    ),
+    ParameterSpec(
+        "target.switch_time",
+        1.0,
+        "... for this many seconds (image stamps) without a break to take over.",
+        "live",
+        low=0.0,
+        high=60.0,
+    ),
+    ParameterSpec(
+        "target.frame",
+        "face_target",
+        "TF frame of the primary face (<frame_prefix><target.frame>); empty: none.",
+        "live",
+    ),
     ParameterSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", "startup", low=0.1, high=60.0),
     # Smoothing
     ParameterSpec(
@@ -237,14 +285,22 @@ def parameter_checker(
 
 
 def declare_parameters(
-    node: Node, specs: Iterable[ParameterSpec], extra_check: Callable[[Parameter], str | None] | None = None
+    node: Node,
+    specs: Iterable[ParameterSpec],
+    extra_check: Callable[[Parameter], str | None] | None = None,
+    check_declared: bool = True,
 ) -> Callable[[list[Parameter]], SetParametersResult]:
     """Declare `specs` on `node`, validated from the start: a bad value given at launch fails the declaration
-    (rclpy's InvalidParameterValueException, with the reason) instead of reaching the pipeline. Returns the
-    checker, for callbacks that must validate before acting."""
+    (rclpy's InvalidParameterValueException, with the reason) instead of reaching the pipeline. With
+    check_declared=False the given values are declared as they are (ranges aside, which rclpy enforces) and
+    only later changes are checked: a lifecycle node checks them when it is configured. Returns the checker,
+    for callbacks that must validate before acting."""
     specs = tuple(specs)
     check = parameter_checker(specs, extra_check)
-    node.add_on_set_parameters_callback(check)
+    if check_declared:
+        node.add_on_set_parameters_callback(check)
     for spec in specs:
         node.declare_parameter(spec.name, spec.default, spec.descriptor())
+    if not check_declared:
+        node.add_on_set_parameters_callback(check)
     return check
