@@ -14,6 +14,7 @@ import numpy as np
 
 from facemesh_ros.blendshapes import BlendshapeModel
 from facemesh_ros.detect import FaceDetector
+from facemesh_ros.far import FAR_EXTRA_CANDIDATES, FarDetector, accept_far_faces
 from facemesh_ros.image import as_rgb_uint8
 from facemesh_ros.landmarks import LandmarkModel
 from facemesh_ros.landmarks_v2 import LandmarkModelV2
@@ -70,8 +71,9 @@ class FaceMesh:
       min_tracking_confidence: face presence threshold in [0.0, 1.0]; a face is returned (and tracked) only
         if its presence score is above it.
     Additions:
-      detector: "short" (MediaPipe's default, faces within ~2 m) or "full" (full-range model, small and
-        distant faces up to ~5 m).
+      detector: "short" (MediaPipe's default, faces within ~2 m), "full" (full-range model, small and
+        distant faces up to ~5 m) or "far" (robot range: the full-range model over the whole frame plus
+        overlapping tiles, faces down to ~24 px wide; in video one pass per frame, see facemesh_ros.far).
       model: "legacy" (MediaPipe's legacy Face Mesh models, the default) or "v2" (MediaPipe Tasks
         FaceLandmarker's 256x256 landmark model: always 478 landmarks, irises included, so refine_landmarks
         does not apply).
@@ -117,9 +119,15 @@ class FaceMesh:
             )
         threads = min(2, os.cpu_count() or 1) if num_threads is None else num_threads
         threads = _check_count("num_threads", threads, "None or an integer >= 1")
-        self._detector: FaceDetector | None = FaceDetector(
-            self.detector_name, self.min_detection_confidence, self.device, threads=1
-        )
+        self._detector: FaceDetector | FarDetector | None
+        self._candidates = self.max_num_faces  # detections passed on to the landmark model
+        if self.detector_name == "far":
+            self._candidates += FAR_EXTRA_CANDIDATES
+            self._detector = FarDetector(
+                self.min_detection_confidence, self.device, threads=1, spread_over_frames=not self.static_image_mode
+            )
+        else:
+            self._detector = FaceDetector(self.detector_name, self.min_detection_confidence, self.device, threads=1)
         self._landmarks: LandmarkModel | LandmarkModelV2 | None = (
             LandmarkModelV2(self.device, threads)
             if self.model == "v2"
@@ -140,15 +148,20 @@ class FaceMesh:
         height, width = rgb.shape[:2]
         detections = Detections.empty()
         if self._tracker.needs_detection():
-            detections = self._detector.detect(rgb).top(self.max_num_faces)
+            detections = self._detector.detect(rgb).top(self._candidates)
         rois, ids = self._tracker.merge(rois_from_detections(detections, width, height))
         # MediaPipe rejects empty or NaN ROIs too (ValidateRoi); below a pixel nothing can be a face
         usable = np.all(np.isfinite(rois), axis=1) & (rois[:, 2] * width >= 1) & (rois[:, 3] * height >= 1)
         rois, ids = rois[usable], ids[usable]
         landmarks, presence = self._landmarks.run(rgb, rois)
         accepted = presence > self.min_tracking_confidence
+        if self.detector_name == "far":
+            rois, landmarks, presence, accepted = accept_far_faces(
+                self._landmarks, rgb, rois, ids, landmarks, presence, self.min_tracking_confidence, self.max_num_faces
+            )
         landmarks, presence, rois = landmarks[accepted], presence[accepted], rois[accepted]
         track_ids = self._tracker.update(landmarks, ids[accepted], width, height)
+        detections = detections.top(self.max_num_faces)
         blendshapes = None if self._blendshapes is None else self._blendshapes.run(landmarks, width, height)
         return FaceMeshResult(
             landmarks,

@@ -87,7 +87,7 @@ LAYERS = (
     ("roi", "track", "connections", "primary_face", "head_tracking"),
     ("image", "inference", "hri"),
     ("blendshapes",),
-    ("detect", "landmarks", "landmarks_v2", "face_mesh"),
+    ("detect", "landmarks", "landmarks_v2", "far", "face_mesh"),
     ("tasks",),
     ("drawing",),
     ("effects",),

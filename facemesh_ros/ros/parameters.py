@@ -137,7 +137,9 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec(
         "detector",
         "short",
-        "'short': faces within ~2 m (MediaPipe's default); 'full': the full-range detector, faces up to ~5 m.",
+        "'short': faces within ~2 m (MediaPipe's default); 'full': the full-range detector, faces up to ~5 m; "
+        "'far': robot range, the full-range detector on the whole frame plus tiles (one pass per frame while "
+        "tracking), faces down to ~24 px wide.",
         "rebuild",
         DETECTOR_NAMES,
     ),
