@@ -20,6 +20,36 @@ os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(1,
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
 
+# Modules that need rclpy or the generated messages. The Jazzy-stack leg (scripts/test_jazzy_stack.sh, a venv
+# without any ROS) sets FACEMESH_ROS_NO_ROS and runs every other module.
+ROS_TEST_MODULES = frozenset(
+    {
+        "test_demo.py",
+        "test_effect_node.py",
+        "test_launch.py",
+        "test_launch_and_config.py",
+        "test_messages.py",
+        "test_node.py",
+        "test_package.py",
+        "test_ros_camera_model.py",
+        "test_ros_image_codec.py",
+        "test_ros_outputs.py",
+        "test_ros_node_helpers.py",
+        "test_node_blendshapes.py",
+        "test_head_tracker_node.py",
+        "test_lifecycle.py",
+        "test_ros4hri.py",
+        "test_colcon.py",
+    }
+)
+
+
+def pytest_ignore_collect(collection_path: Path) -> bool | None:
+    if os.environ.get("FACEMESH_ROS_NO_ROS") and collection_path.name in ROS_TEST_MODULES:
+        return True
+    return None
+
+
 @pytest.fixture(scope="module")
 def ros() -> Iterator[None]:
     """rclpy initialised for the tests of one module (each module that talks over DDS gets a fresh context)."""
