@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import random
 import subprocess
@@ -15,8 +16,29 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA_DIR = REPO_ROOT / "test" / "data"
 
 # Each test session gets its own DDS domain and stays on this machine, so parallel runs (a developer's and
-# CI's) never hear each other. Set before any test imports rclpy.
-os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(1, 101)))
+# CI's) never hear each other: a random pick alone collided when several suites ran at once, so the domain is
+# reserved by an flock held for the whole session (released when the process ends). Set before rclpy loads.
+DOMAIN_LOCK_DIR = Path(os.environ.get("TMPDIR", "/tmp"))
+
+
+def _reserve_dds_domain() -> int:
+    first = random.Random(os.getpid()).randrange(101)
+    for offset in range(101):
+        domain = 1 + (first + offset) % 101
+        lock = (DOMAIN_LOCK_DIR / f"facemesh_ros_dds_domain_{domain}.lock").open("a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            continue
+        _DOMAIN_LOCKS.append(lock)  # kept open: the lock lives as long as this process
+        return domain
+    raise RuntimeError(f"all DDS domains 1..101 are reserved by other test runs ({DOMAIN_LOCK_DIR})")
+
+
+_DOMAIN_LOCKS: list = []
+if "ROS_DOMAIN_ID" not in os.environ:
+    os.environ["ROS_DOMAIN_ID"] = str(_reserve_dds_domain())
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
 
