@@ -32,7 +32,7 @@ DETECTORS: dict[str, DetectorSpec] = {
     "full": DetectorSpec("face_detection_full_range.onnx", 192, (4,), 1),
 }
 NMS_IOU_THRESHOLD = 0.3
-assert tuple(DETECTORS) == DETECTOR_NAMES, "facemesh_ros.types.DETECTOR_NAMES lists every detector"
+assert (*DETECTORS, "far") == DETECTOR_NAMES, "facemesh_ros.types.DETECTOR_NAMES lists every detector"
 
 
 # MediaPipe does all of this in float32; its rounding is kept (float32 arrays, the same operation order)

@@ -16,6 +16,7 @@ import numpy as np
 
 from facemesh_ros.blendshapes import BlendshapeModel
 from facemesh_ros.detect import FaceDetector
+from facemesh_ros.far import FAR_EXTRA_CANDIDATES, FarDetector, accept_far_faces
 from facemesh_ros.image import as_rgb_uint8
 from facemesh_ros.landmarks import LandmarkModel, RemapMaps, crop_maps
 from facemesh_ros.landmarks_v2 import LandmarkModelV2
@@ -102,8 +103,9 @@ class FaceMesh:
       min_tracking_confidence: face presence threshold in [0.0, 1.0]; a face is returned (and tracked) only
         if its presence score is above it.
     Additions:
-      detector: "short" (MediaPipe's default, faces within ~2 m) or "full" (full-range model, small and
-        distant faces up to ~5 m).
+      detector: "short" (MediaPipe's default, faces within ~2 m), "full" (full-range model, small and
+        distant faces up to ~5 m) or "far" (robot range: the full-range model over the whole frame plus
+        overlapping tiles, faces down to ~24 px wide; in video one pass per frame, see facemesh_ros.far).
       model: "legacy" (MediaPipe's legacy Face Mesh models, the default) or "v2" (MediaPipe Tasks
         FaceLandmarker's 256x256 landmark model: always 478 landmarks, irises included, so refine_landmarks
         does not apply).
@@ -158,9 +160,15 @@ class FaceMesh:
         self._overlap = len(os.sched_getaffinity(0)) >= 2 if hasattr(os, "sched_getaffinity") else False
         self._worker_thread: ThreadPoolExecutor | None = None
         self._next_crops: _NextCrops | None = None
-        self._detector: FaceDetector | None = FaceDetector(
-            self.detector_name, self.min_detection_confidence, self.device, threads=1
-        )
+        self._detector: FaceDetector | FarDetector | None
+        self._candidates = self.max_num_faces  # detections passed on to the landmark model
+        if self.detector_name == "far":
+            self._candidates += FAR_EXTRA_CANDIDATES
+            self._detector = FarDetector(
+                self.min_detection_confidence, self.device, threads=1, spread_over_frames=not self.static_image_mode
+            )
+        else:
+            self._detector = FaceDetector(self.detector_name, self.min_detection_confidence, self.device, threads=1)
         self._landmarks: LandmarkModel | LandmarkModelV2 | None = (
             LandmarkModelV2(self.device, threads)
             if self.model == "v2"
@@ -187,9 +195,14 @@ class FaceMesh:
         rois, ids = rois[usable], ids[usable]
         landmarks, presence = self._run_landmarks(rgb, rois, tracked)
         accepted = presence > self.min_tracking_confidence
+        if self.detector_name == "far":
+            rois, landmarks, presence, accepted = accept_far_faces(
+                self._landmarks, rgb, rois, ids, landmarks, presence, self.min_tracking_confidence, self.max_num_faces
+            )
         landmarks, presence, rois = landmarks[accepted], presence[accepted], rois[accepted]
         track_ids = self._tracker.update(landmarks, ids[accepted], width, height)
         self._prepare_next_crops(width, height)
+        detections = detections.top(self.max_num_faces)
         blendshapes = None if self._blendshapes is None else self._blendshapes.run(landmarks, width, height)
         return FaceMeshResult(
             landmarks,
@@ -221,7 +234,7 @@ class FaceMesh:
         """
         assert self._detector is not None and self._landmarks is not None
         if not self._overlap or len(self._tracker.previous_rois) == 0:
-            return self._detector.detect(rgb).top(self.max_num_faces), None
+            return self._detector.detect(rgb).top(self._candidates), None
         pending = self._worker().submit(self._detector.detect, rgb)
         height, width = rgb.shape[:2]
         tracked_rois, _ = self._tracker.merge(np.zeros((0, 5), np.float32))
@@ -229,7 +242,7 @@ class FaceMesh:
         tracked = _LandmarkRun(
             tracked_rois, *self._landmarks.run(rgb, tracked_rois, self._prepared_maps(rgb, tracked_rois))
         )
-        return pending.result().top(self.max_num_faces), tracked
+        return pending.result().top(self._candidates), tracked
 
     def _run_landmarks(
         self, rgb: np.ndarray, rois: np.ndarray, done: _LandmarkRun | None

@@ -18,7 +18,8 @@ RIGHT_IRIS_START = NUM_MESH_LANDMARKS  # 468-472: the subject's right iris, cent
 LEFT_IRIS_START = NUM_MESH_LANDMARKS + 5  # 473-477: the subject's left iris
 NUM_KEYPOINTS = 6  # detector keypoints per face (eyes, nose tip, mouth centre, ear tragions)
 
-DETECTOR_NAMES = ("short", "full")  # BlazeFace short-range (MediaPipe's default) and full-range
+# BlazeFace short-range (MediaPipe's default) and full-range, then far: full-range on tiles (facemesh_ros.far)
+DETECTOR_NAMES = ("short", "full", "far")
 DEVICES = ("auto", "cuda", "cpu")  # inference devices (facemesh_ros.inference.select_providers)
 # landmark models: MediaPipe's legacy Face Mesh ones, or Tasks FaceLandmarker's (478 points, irises included)
 LANDMARK_MODELS = ("legacy", "v2")

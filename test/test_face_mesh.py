@@ -117,7 +117,7 @@ def test_full_range_detector_finds_the_far_faces() -> None:
         ({"min_tracking_confidence": "high"}, "min_tracking_confidence must be a number in [0.0, 1.0]"),
         ({"static_image_mode": "yes"}, "static_image_mode must be True or False"),
         ({"refine_landmarks": 1}, "refine_landmarks must be True or False"),
-        ({"detector": "long"}, "detector must be one of 'short', 'full'"),
+        ({"detector": "long"}, "detector must be one of 'short', 'full', 'far'"),
         ({"device": "gpu"}, "device must be one of 'auto', 'cuda', 'cpu'"),
         ({"num_threads": 0}, "num_threads must be None or an integer >= 1"),
     ],

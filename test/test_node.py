@@ -170,7 +170,7 @@ def _diag_values(msg: DiagnosticArray) -> dict[str, str]:
 
 def test_invalid_parameters_are_rejected_with_a_reason(client, sequence) -> None:
     (detector,) = client.set_parameters("/face_mesh", detector="medium")
-    assert not detector.successful and "short, full" in detector.reason
+    assert not detector.successful and "short, full, far" in detector.reason
     (faces,) = client.set_parameters("/face_mesh", max_num_faces=0)
     assert not faces.successful
     (threshold,) = client.set_parameters("/face_mesh", min_tracking_confidence=1.5)
@@ -192,6 +192,15 @@ def test_thresholds_change_live_and_structural_options_rebuild(client, frames, n
     assert back.successful
     assert len(send(client, frames[1], 101).faces[0].landmarks) == 478 * 3
     assert "pipeline rebuilt" in node.log()
+
+
+def test_detector_far_is_accepted_and_meshes_the_face(client, frames, node, sequence) -> None:
+    (far,) = client.set_parameters("/face_mesh", detector="far")
+    assert far.successful
+    msg = send(client, frames[0], 120)
+    assert len(msg.faces) == 1 and len(msg.faces[0].landmarks) == 478 * 3
+    (short,) = client.set_parameters("/face_mesh", detector="short")
+    assert short.successful and len(send(client, frames[1], 121).faces) == 1
 
 
 def test_markers_of_a_namespace_switched_off_are_deleted(client, frames) -> None:
@@ -361,7 +370,7 @@ def test_static_mode_names_faces_by_their_index_in_the_image(ros, frames, tmp_pa
 
 @pytest.mark.parametrize(
     ("argument", "reason"),
-    [("detector:=medium", "detector must be one of short, full"), ("max_num_faces:=0", "max_num_faces")],
+    [("detector:=medium", "detector must be one of short, full, far"), ("max_num_faces:=0", "max_num_faces")],
 )
 def test_a_bad_parameter_at_startup_exits_with_the_reason(ros, tmp_path, argument, reason) -> None:
     process = NodeProcess(tmp_path / "bad.log", "-p", argument)

@@ -76,7 +76,7 @@ def test_no_core_source_imports_ros() -> None:
     offenders = {str(p.relative_to(REPO_ROOT)): sorted(filter(is_ros, imported_modules(p))) for p in core}
     assert {name: mods for name, mods in offenders.items() if mods} == {}
     # the check sees ROS imports where they are
-    assert "rclpy.node" in imported_modules(REPO_ROOT / "facemesh_ros" / "ros" / "node.py")
+    assert "rclpy.lifecycle" in imported_modules(REPO_ROOT / "facemesh_ros" / "ros" / "node.py")
     assert any(map(is_ros, imported_modules(REPO_ROOT / "facemesh_ros" / "ros" / "messages.py")))
 
 
@@ -84,10 +84,10 @@ def test_no_core_source_imports_ros() -> None:
 LAYERS = (
     ("types", "model_paths"),
     ("geometry",),
-    ("roi", "track", "connections"),
-    ("image", "inference"),
+    ("roi", "track", "connections", "primary_face", "head_tracking"),
+    ("image", "inference", "hri"),
     ("blendshapes",),
-    ("detect", "landmarks", "landmarks_v2", "face_mesh"),
+    ("detect", "landmarks", "landmarks_v2", "far", "face_mesh"),
     ("tasks",),
     ("drawing",),
     ("effects",),
@@ -133,6 +133,9 @@ LIGHT_IMPORTS = {
     "facemesh_ros.model_paths": HEAVY,
     "facemesh_ros.roi": HEAVY,
     "facemesh_ros.track": HEAVY,
+    "facemesh_ros.primary_face": HEAVY,
+    "facemesh_ros.head_tracking": HEAVY,
+    "facemesh_ros.hri": ("onnxruntime", "mcap", "facemesh_ros.inference"),
     "facemesh_ros.connections": ("onnxruntime", "mcap", "facemesh_ros.inference"),
     "facemesh_ros.drawing": ("onnxruntime", "mcap", "facemesh_ros.inference"),
     "facemesh_ros.drawing.annotate": ("onnxruntime", "mcap", "facemesh_ros.inference"),
@@ -160,6 +163,10 @@ def test_package_xml_declares_the_runtime_dependencies() -> None:
         "tf2_msgs",
         "visualization_msgs",
         "diagnostic_msgs",
+        "hri_msgs",
+        "std_srvs",
+        "lifecycle_msgs",
+        "trajectory_msgs",
         "launch_ros",
         "python3-numpy",
         "python3-opencv",
@@ -168,6 +175,21 @@ def test_package_xml_declares_the_runtime_dependencies() -> None:
         "ament_cmake_python",
     ):
         assert key in deps, key
+
+
+def test_package_xml_onnxruntime_key_follows_the_gpu_choice() -> None:
+    from catkin_pkg.package import parse_package
+
+    package = parse_package(REPO_ROOT / "package.xml")
+    for environment, key in (
+        ({}, "python3-onnxruntime-pip"),
+        ({"FACEMESH_ROS_ONNXRUNTIME": "cpu"}, "python3-onnxruntime-pip"),
+        ({"FACEMESH_ROS_ONNXRUNTIME": "gpu"}, "python3-onnxruntime-gpu-pip"),
+    ):
+        package.evaluate_conditions(environment)
+        keys = {d.name for d in package.exec_depends if d.evaluated_condition}
+        assert {k for k in keys if "onnxruntime" in k} == {key}, environment
+        assert "mcap-ros2-support" in keys
 
 
 def test_every_test_image_is_present_and_unchanged(test_data_dir: Path) -> None:
@@ -207,3 +229,18 @@ def test_public_api_is_mediapipe_shaped_and_loads_lazily() -> None:
         "print(FaceMesh.__module__)\n"
     )
     assert run_fresh_python(code) == "facemesh_ros.face_mesh"
+
+
+def test_every_test_module_that_imports_ros_is_left_out_of_the_jazzy_stack_leg() -> None:
+    """The Jazzy-stack leg has no ROS: a module importing rclpy or messages must be in ROS_TEST_MODULES."""
+    import re
+
+    from conftest import ROS_TEST_MODULES
+
+    ros_import = re.compile(
+        r"^\s*(import rclpy|from rclpy|from \w+_msgs|from facemesh_ros\.(ros|tools|msg)|"
+        r"from (node_harness|sample_messages) import)",
+        re.M,
+    )
+    needs_ros = {path.name for path in (REPO_ROOT / "test").glob("test_*.py") if ros_import.search(path.read_text())}
+    assert needs_ros <= ROS_TEST_MODULES, sorted(needs_ros - ROS_TEST_MODULES)

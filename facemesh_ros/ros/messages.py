@@ -9,6 +9,7 @@ import array
 from collections.abc import Sequence
 
 import numpy as np
+from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point, Pose, Quaternion, Transform, TransformStamped, Vector3
 from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
@@ -67,22 +68,22 @@ def face_message(
     if geometry is not None:
         face.metric_landmarks = float32_sequence(geometry.metric_landmarks_optical)
         face.has_pose = True
-        face.pose = _pose(geometry.position, geometry.orientation)
+        face.pose = pose_msg(geometry.position, geometry.orientation)
         face.scale = float(geometry.pose.scale)
     return face
 
 
 def face_transforms(
-    header: Header, track_ids: np.ndarray, geometries: Sequence[FaceGeometry | None], frame_prefix: str
+    header: Header, face_ids: Sequence[int | str], geometries: Sequence[FaceGeometry | None], frame_prefix: str
 ) -> TFMessage:
     """`<prefix>face_<id>` and `<prefix>gaze_<id>` (REP-155) as children of the image's frame."""
     transforms = []
-    for track_id, geometry in zip(track_ids.tolist(), geometries, strict=True):
+    for track_id, geometry in zip(face_ids, geometries, strict=True):
         if geometry is None:
             continue
         for kind, orientation in (("face", geometry.orientation), ("gaze", geometry.gaze_orientation)):
             transform = TransformStamped(header=header, child_frame_id=f"{frame_prefix}{kind}_{track_id}")
-            transform.transform = _transform(geometry.position, orientation)
+            transform.transform = transform_msg(geometry.position, orientation)
             transforms.append(transform)
     return TFMessage(transforms=transforms)
 
@@ -95,9 +96,16 @@ def _quaternion(xyzw: np.ndarray) -> Quaternion:
     return Quaternion(**dict(zip("xyzw", map(float, xyzw), strict=True)))
 
 
-def _pose(position: np.ndarray, quaternion_xyzw: np.ndarray) -> Pose:
+def pose_msg(position: np.ndarray, quaternion_xyzw: np.ndarray) -> Pose:
+    """geometry_msgs/Pose of a position and an (x, y, z, w) quaternion."""
     return Pose(position=Point(**_xyz(position)), orientation=_quaternion(quaternion_xyzw))
 
 
-def _transform(position: np.ndarray, quaternion_xyzw: np.ndarray) -> Transform:
+def transform_msg(position: np.ndarray, quaternion_xyzw: np.ndarray) -> Transform:
+    """geometry_msgs/Transform of a translation and an (x, y, z, w) quaternion."""
     return Transform(translation=Vector3(**_xyz(position)), rotation=_quaternion(quaternion_xyzw))
+
+
+def stamp_seconds(stamp: Time) -> float:
+    """A builtin_interfaces/Time in seconds."""
+    return stamp.sec + stamp.nanosec * 1e-9

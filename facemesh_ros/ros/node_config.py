@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from facemesh_ros.geometry import TrackSmoothers
+from facemesh_ros.ros.look_at import LookAt
 from facemesh_ros.ros.markers import NAMESPACES, MarkerOptions
 from facemesh_ros.types import FaceMeshResult
 
@@ -24,6 +25,7 @@ class LiveConfig:
 
     image_is_rectified: bool
     default_vertical_fov_deg: float
+    max_image_pixels: int
     frame_prefix: str
     publish_tf: bool
     publish_markers: bool
@@ -34,6 +36,10 @@ class LiveConfig:
     smoothing: bool
     smoothing_min_cutoff: float
     smoothing_beta: float
+    target_policy: str
+    target_switch_ratio: float
+    target_switch_time: float
+    target_frame: str
 
     @classmethod
     def read(cls, value: Callable[[str], Any]) -> LiveConfig:
@@ -41,6 +47,7 @@ class LiveConfig:
         return cls(
             image_is_rectified=value("image_is_rectified"),
             default_vertical_fov_deg=value("default_vertical_fov_deg"),
+            max_image_pixels=value("max_image_pixels"),
             frame_prefix=value("frame_prefix"),
             publish_tf=value("publish_tf"),
             publish_markers=value("publish_markers"),
@@ -51,7 +58,15 @@ class LiveConfig:
             smoothing=value("smoothing"),
             smoothing_min_cutoff=value("smoothing_min_cutoff"),
             smoothing_beta=value("smoothing_beta"),
+            target_policy=value("target.policy"),
+            target_switch_ratio=value("target.switch_ratio"),
+            target_switch_time=value("target.switch_time"),
+            target_frame=value("target.frame"),
         )
+
+    def look_at(self) -> LookAt:
+        """A fresh primary-face chooser for these settings."""
+        return LookAt(self.target_policy, self.target_switch_ratio, self.target_switch_time)
 
     def smoothers(self) -> TrackSmoothers | None:
         """Fresh per-track smoothers for these settings (None with smoothing off)."""

@@ -3,21 +3,42 @@
 Kinds of change:
 - "live": applied to the running pipeline at once (thresholds, toggles);
 - "rebuild": the FaceMesh pipeline is rebuilt (models reloaded, tracking restarts);
-- "startup": read once (topics, QoS): read_only, change them by restarting the node.
+- "startup": read once (topics): read_only, change them by restarting the node.
+
+QoS is set the ROS way: every subscription and publisher of the package's nodes takes rclpy's standard
+qos_overrides parameters (history, depth, reliability; read at start-up), e.g. in a params file
+`qos_overrides./camera/image_raw.subscription.reliability: reliable` (the topic as resolved, after remapping).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import yaml
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos_overriding_options import QoSOverridingOptions
 
+from facemesh_ros.primary_face import POLICIES
+from facemesh_ros.ros.camera_model import PLAUSIBLE_FOV_DEG
+from facemesh_ros.ros.image_codec import DEFAULT_MAX_IMAGE_PIXELS
+from facemesh_ros.ros.throttle import shorten
 from facemesh_ros.types import DETECTOR_NAMES, DEVICES, LANDMARK_MODELS
+
+MAX_FRAME_PREFIX = 128
+# TF frame ids follow ROS names: parts of letters, digits and '_', joined by single '/'; a prefix may end in '/'
+_FRAME_PREFIX = re.compile(r"([A-Za-z0-9_]+/)*[A-Za-z0-9_]*")
+
+
+class ParamsFileError(ValueError):
+    """A params file gives a declared parameter a value of the wrong type."""
 
 
 @dataclass(frozen=True)
@@ -62,14 +83,6 @@ CAMERA_INPUT_PARAMETERS: tuple[ParameterSpec, ...] = (
         ("raw", "compressed"),
     ),
     ParameterSpec(
-        "qos_reliability",
-        "best_effort",
-        "Reliability of the image and camera_info subscriptions. "
-        "Camera drivers publish best effort (REP-2003); a best-effort subscriber hears both kinds.",
-        "startup",
-        ("best_effort", "reliable"),
-    ),
-    ParameterSpec(
         "image_is_rectified",
         False,
         "True: images are rectified, the camera model is camera_info's "
@@ -77,17 +90,37 @@ CAMERA_INPUT_PARAMETERS: tuple[ParameterSpec, ...] = (
         "live",
     ),
     ParameterSpec(
+        "max_image_pixels",
+        DEFAULT_MAX_IMAGE_PIXELS,
+        "Largest image (width x height) decoded: larger "
+        "ones are refused from their declared size before any decoding (a compressed header can "
+        "declare gigapixels in a few hundred bytes). Default: 8K UHD.",
+        "live",
+        low=1,
+        high=1 << 30,
+    ),
+    ParameterSpec(
         "default_vertical_fov_deg",
         63.0,
         "Vertical field of view of the camera assumed while no valid "
-        "camera_info arrives (63 = MediaPipe's default camera).",
+        "camera_info arrives (63 = MediaPipe's default camera; within the plausible range a "
+        "camera_info is checked against).",
         "live",
-        low=1.0,
-        high=179.0,
+        low=PLAUSIBLE_FOV_DEG[0],
+        high=PLAUSIBLE_FOV_DEG[1],
     ),
 )
 
+AUTOSTART = ParameterSpec(
+    "autostart",
+    True,
+    "Configure and activate at start (ros2 run, launch files). false: a lifecycle manager drives the node "
+    "(configure loads the models and checks every parameter, activate subscribes to the camera).",
+    "startup",
+)
+
 PARAMETERS: tuple[ParameterSpec, ...] = (
+    AUTOSTART,
     *CAMERA_INPUT_PARAMETERS,
     ParameterSpec(
         "qos_depth", 1, "Subscription queue depth. Only the newest frame is ever processed.", "startup", low=1, high=100
@@ -130,7 +163,9 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec(
         "detector",
         "short",
-        "'short': faces within ~2 m (MediaPipe's default); 'full': the full-range detector, faces up to ~5 m.",
+        "'short': faces within ~2 m (MediaPipe's default); 'full': the full-range detector, faces up to ~5 m; "
+        "'far': robot range, the full-range detector on the whole frame plus tiles (one pass per frame while "
+        "tracking), faces down to ~24 px wide.",
         "rebuild",
         DETECTOR_NAMES,
     ),
@@ -162,7 +197,12 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ),
     # Outputs
     ParameterSpec(
-        "frame_prefix", "", "Prefix of the per-face TF frames: <prefix>face_<id>, <prefix>gaze_<id>.", "live"
+        "frame_prefix",
+        "",
+        "Prefix of the per-face TF frames: <prefix>face_<id>, <prefix>gaze_<id>. "
+        "Letters, digits, '_' and '/' between name parts (e.g. 'robot1/'), no leading '/', at most "
+        f"{MAX_FRAME_PREFIX} characters.",
+        "live",
     ),
     ParameterSpec("publish_tf", True, "Publish face_<id> and gaze_<id> on /tf (REP-155).", "live"),
     ParameterSpec("publish_markers", True, "Publish ~/markers (visualization_msgs/MarkerArray).", "live"),
@@ -179,6 +219,44 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "live",
         low=0,
         high=51,
+    ),
+    ParameterSpec(
+        "ros4hri",
+        False,
+        "ROS4HRI mode (REP-155): /humans/faces/tracked and per-face /humans/faces/<id>/"
+        "{roi,cropped,aligned,landmarks}; TF frames face_<id>/gaze_<id> with the string ids f<track id>.",
+        "startup",
+    ),
+    # Look-at target
+    ParameterSpec(
+        "target.policy",
+        "largest",
+        "Primary face for ~/target and the face_target frame: 'largest' "
+        "(landmarks' box), 'closest' (3D distance) or 'centered' (nearest the image centre).",
+        "live",
+        POLICIES,
+    ),
+    ParameterSpec(
+        "target.switch_ratio",
+        1.5,
+        "Hysteresis: another face must score this many times higher than the primary face ...",
+        "live",
+        low=1.0,
+        high=100.0,
+    ),
+    ParameterSpec(
+        "target.switch_time",
+        1.0,
+        "... for this many seconds (image stamps) without a break to take over.",
+        "live",
+        low=0.0,
+        high=60.0,
+    ),
+    ParameterSpec(
+        "target.frame",
+        "face_target",
+        "TF frame of the primary face (<frame_prefix><target.frame>); empty: none.",
+        "live",
     ),
     ParameterSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages.", "startup", low=0.1, high=60.0),
     # Smoothing
@@ -205,10 +283,29 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
 SPECS = {spec.name: spec for spec in PARAMETERS}
 
 
-def reliability_qos(reliability: str, depth: int) -> QoSProfile:
-    """The QoS of a qos_reliability parameter value ('reliable' or 'best_effort') and a history depth."""
-    policy = ReliabilityPolicy.RELIABLE if reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
-    return QoSProfile(depth=depth, reliability=policy)
+def check_frame_prefix(parameter: Parameter) -> str | None:
+    """The reason `frame_prefix` cannot prefix TF frame ids, or None (an extra_check for declare_parameters)."""
+    if parameter.name != "frame_prefix" or not isinstance(parameter.value, str):
+        return None
+    value = parameter.value
+    if len(value) > MAX_FRAME_PREFIX or not _FRAME_PREFIX.fullmatch(value):
+        return (
+            f"frame_prefix must be letters, digits and '_' in parts joined by '/' (no leading '/', no spaces or "
+            f"control characters, at most {MAX_FRAME_PREFIX} characters), got '{shorten(value, 60)}'"
+        )
+    return None
+
+
+# Pass as qos_overriding_options= to every create_subscription / create_publisher: declares the entity's
+# qos_overrides.<topic>.<publisher|subscription>.{history,depth,reliability} parameters.
+QOS_OVERRIDES = QoSOverridingOptions.with_default_policies()
+
+
+def camera_input_qos(depth: int) -> QoSProfile:
+    """Default QoS of the image and camera_info subscriptions: best effort, which matches reliable publishers
+    (REP-2003 drivers publish reliable, SystemDefaultsQoS) and best-effort ones alike. A new profile per call:
+    rclpy writes each entity's qos_overrides into the profile it is given."""
+    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.BEST_EFFORT)
 
 
 def parameter_checker(
@@ -244,14 +341,68 @@ def parameter_checker(
 
 
 def declare_parameters(
-    node: Node, specs: Iterable[ParameterSpec], extra_check: Callable[[Parameter], str | None] | None = None
+    node: Node,
+    specs: Iterable[ParameterSpec],
+    extra_check: Callable[[Parameter], str | None] | None = None,
+    check_declared: bool = True,
 ) -> Callable[[list[Parameter]], SetParametersResult]:
     """Declare `specs` on `node`, validated from the start: a bad value given at launch fails the declaration
-    (rclpy's InvalidParameterValueException, with the reason) instead of reaching the pipeline. Returns the
-    checker, for callbacks that must validate before acting."""
+    (rclpy's InvalidParameterValueException, with the reason) instead of reaching the pipeline. With
+    check_declared=False the given values are declared as they are (ranges aside, which rclpy enforces) and
+    only later changes are checked: a lifecycle node checks them when it is configured. Returns the checker,
+    for callbacks that must validate before acting."""
     specs = tuple(specs)
+    if check_declared:
+        check_params_files(node.get_fully_qualified_name(), specs, sys.argv)
     check = parameter_checker(specs, extra_check)
-    node.add_on_set_parameters_callback(check)
+    if check_declared:
+        node.add_on_set_parameters_callback(check)
     for spec in specs:
         node.declare_parameter(spec.name, spec.default, spec.descriptor())
+    if not check_declared:
+        node.add_on_set_parameters_callback(check)
     return check
+
+
+def check_params_files(node_name: str, specs: Iterable[ParameterSpec], argv: Sequence[str]) -> None:
+    """Raise ParamsFileError for a wrongly typed value of one of `specs` in a `--params-file` of `argv`.
+
+    rcl merges several params files and drops, without a word, a later file's value whose type differs
+    from an earlier file's: so `max_num_faces: "two"` in an override file would leave the node running with
+    the value of the first file. Reading the files here reports it like any other bad value at startup.
+    """
+    types = {spec.name: type(spec.default) for spec in specs}
+    for path in _params_files(argv):
+        try:
+            content = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError):
+            continue  # rcl reports unreadable files itself
+        for pattern, section in (content or {}).items() if isinstance(content, dict) else ():
+            values = section.get("ros__parameters") if isinstance(section, dict) else None
+            if not isinstance(values, dict) or not _matches_node(str(pattern), node_name):
+                continue
+            for name, value in _flattened(values):
+                if name in types and type(value) is not types[name]:
+                    raise ParamsFileError(
+                        f"{name} must be a {types[name].__name__}, got {shorten(repr(value), 60)} "
+                        f"(params file {path}, section '{pattern}')"
+                    )
+
+
+def _params_files(argv: Sequence[str]) -> list[str]:
+    return [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--params-file"]
+
+
+def _matches_node(pattern: str, node_name: str) -> bool:
+    """rcl's node name matching in params files: '/**' any node, '*' one name part, no leading '/' needed."""
+    regex = re.escape("/" + pattern.lstrip("/")).replace(r"/\*\*", "(/[^/]+)*").replace(r"\*", "[^/]+")
+    return re.fullmatch(regex, node_name) is not None
+
+
+def _flattened(values: dict, prefix: str = "") -> Iterable[tuple[str, Any]]:
+    """('markers.mesh', True) for the nested YAML form markers: {mesh: true}."""
+    for key, value in values.items():
+        if isinstance(value, dict):
+            yield from _flattened(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value

@@ -1,0 +1,268 @@
+"""Far-range face detection ("far" detector): the full-range BlazeFace over a whole frame plus overlapping tiles.
+
+MediaPipe's detectors see the frame letterboxed to 128 or 192 px, so a face 5 m from a 1280x720 camera
+(~30 px) is ~4 px in the detector input, far below what the model finds (~12 px). Far mode keeps the
+full-range model at its fixed 192 px input and gives it more pixels per face: besides the whole-frame
+pass (large and medium faces) it runs on square tiles whose side is TILE_SIDE pixels of the frame.
+Neighbouring tiles overlap by more than the largest face the whole-frame pass may miss, so every face lies
+wholly inside some tile; detections touching a tile's inner edge (faces cut in half) are dropped, and what
+survives of all passes is merged with MediaPipe's weighted non-max suppression.
+
+Tiles are downscaled by area averaging (cv2.INTER_AREA) rather than MediaPipe's bilinear sampling: small
+faces keep their contrast instead of aliasing away.
+
+In video the search is spread over frames: each frame runs one pass of a round robin that alternates the
+whole-frame pass with the next tile, so per-frame cost stays that of one detector run and a face anywhere
+is found within 2 x (number of tiles) frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from facemesh_ros.detect import DETECTORS, FaceDetector, decode_boxes, weighted_nms
+from facemesh_ros.landmarks import LandmarkModel
+from facemesh_ros.landmarks_v2 import LandmarkModelV2
+from facemesh_ros.roi import ASSOCIATION_IOU, roi_iou, rois_from_landmarks
+from facemesh_ros.types import Detections
+
+TILE_SIDE = 256  # frame pixels per tile: 192 / 256 = 0.75 detector pixels per frame pixel
+TILE_OVERLAP = 112  # >= the largest face (plus margin) the whole-frame pass may miss at 1280 px
+AREA_MIN_SCALE = 0.5  # detector / frame pixels from which downscaling averages areas (tiles, small frames)
+EDGE_MARGIN = 0.02  # of the tile side: a box this close to an inner tile edge is treated as cut
+FAR_EXTRA_CANDIDATES = 4  # detections beyond max_num_faces that the landmark model checks (tiles see more)
+CONFIRM_PRESENCE = 0.98  # second-look presence a new face needs (see accept_far_faces)
+UPRIGHT_RETRY_MAX_SIDE = 64.0  # ROI side (px) below which a rejected face is retried with rotation 0
+UPRIGHT_RETRY_MIN_ROLL = np.radians(25.0)  # keypoint roll beyond which a small face's roll is suspect
+
+
+@dataclass(frozen=True)
+class Square:
+    """A square window of the frame in pixels; inner edges are those not on the image border."""
+
+    x0: int
+    y0: int
+    side: int
+    inner: tuple[bool, bool, bool, bool]  # left, top, right, bottom edge lies inside the image
+
+
+def _starts(length: int, side: int, overlap: int) -> list[int]:
+    """Start offsets of windows of `side` covering [0, length) with at least `overlap` shared pixels."""
+    if length <= side:
+        return [0]
+    count = int(np.ceil((length - overlap) / (side - overlap)))
+    return [round(i * (length - side) / (count - 1)) for i in range(count)]
+
+
+def tile_layout(width: int, height: int, side: int = TILE_SIDE, overlap: int = TILE_OVERLAP) -> list[Square]:
+    """Overlapping tiles covering the frame; none when the whole frame is not larger than one tile."""
+    if max(width, height) <= side:
+        return []
+    side = min(side, width, height)
+    tiles = []
+    for y0 in _starts(height, side, overlap):
+        for x0 in _starts(width, side, overlap):
+            tiles.append(Square(x0, y0, side, (x0 > 0, y0 > 0, x0 + side < width, y0 + side < height)))
+    return tiles
+
+
+def whole_frame(width: int, height: int) -> Square:
+    """The letterbox square centred on the frame (MediaPipe's whole-image ROI)."""
+    side = max(width, height)
+    return Square((width - side) // 2, (height - side) // 2, side, (False, False, False, False))
+
+
+def square_input(rgb: np.ndarray, square: Square, size: int) -> np.ndarray:
+    """(size, size, 3) float32 in [-1, 1] of `square`, area-downscaled; outside the image is padding (-1)."""
+    height, width = rgb.shape[:2]
+    x0, y0 = max(square.x0, 0), max(square.y0, 0)
+    x1, y1 = min(square.x0 + square.side, width), min(square.y0 + square.side, height)
+    scale = size / square.side
+    # only the image part is resized, straight into its place in the padded input
+    left, top = round((x0 - square.x0) * scale), round((y0 - square.y0) * scale)
+    right, bottom = round((x1 - square.x0) * scale), round((y1 - square.y0) * scale)
+    # area averaging on tiles (small faces keep their contrast); bilinear on the whole frame, where area
+    # resampling costs ~20x more and the faces that pass must find are large
+    interpolation = cv2.INTER_AREA if AREA_MIN_SCALE <= scale < 1 else cv2.INTER_LINEAR
+    part = cv2.resize(rgb[y0:y1, x0:x1], (right - left, bottom - top), interpolation=interpolation)
+    tensor = np.full((size, size, 3), -1.0, np.float32)
+    tensor[top:bottom, left:right] = part * np.float32(2.0 / 255.0) - np.float32(1.0)
+    return tensor
+
+
+def _cut_by_inner_edge(boxes: np.ndarray, square: Square) -> np.ndarray:
+    """Per tensor-normalized box: True if it reaches within EDGE_MARGIN of an inner edge of the square."""
+    low, high = boxes[:, :2], boxes[:, :2] + boxes[:, 2:]
+    left, top, right, bottom = square.inner
+    cut = np.zeros(len(boxes), bool)
+    if left:
+        cut |= low[:, 0] <= EDGE_MARGIN
+    if top:
+        cut |= low[:, 1] <= EDGE_MARGIN
+    if right:
+        cut |= high[:, 0] >= 1 - EDGE_MARGIN
+    if bottom:
+        cut |= high[:, 1] >= 1 - EDGE_MARGIN
+    return cut
+
+
+def _to_image(detections: Detections, square: Square, width: int, height: int) -> Detections:
+    """Tensor-normalized detections of one square -> image-normalized."""
+    scale = np.array([square.side / width, square.side / height], np.float32)
+    offset = np.array([square.x0 / width, square.y0 / height], np.float32)
+    boxes = np.concatenate([detections.boxes[:, :2] * scale + offset, detections.boxes[:, 2:] * scale], axis=1)
+    return Detections(
+        boxes.astype(np.float32), (detections.keypoints * scale + offset).astype(np.float32), detections.scores
+    )
+
+
+def concatenate(parts: list[Detections]) -> Detections:
+    """The detections of several passes in one Detections (not merged)."""
+    if not parts:
+        return Detections.empty()
+    return Detections(
+        np.concatenate([p.boxes for p in parts]),
+        np.concatenate([p.keypoints for p in parts]),
+        np.concatenate([p.scores for p in parts]),
+    )
+
+
+class FarDetector:
+    """Whole-frame plus tiled full-range detection.
+
+    spread_over_frames: False = detect() runs every pass on each frame (static images); True = each call
+    runs the next pass of the round robin (video, see detect_step).
+    """
+
+    def __init__(
+        self, min_score: float = 0.5, device: str = "auto", threads: int | None = None, spread_over_frames: bool = False
+    ) -> None:
+        self._detector = FaceDetector("full", min_score, device, threads)
+        self.spec = DETECTORS["full"]
+        self.spread_over_frames = spread_over_frames
+        self._next_pass = 0
+
+    @property
+    def min_score(self) -> float:
+        return self._detector.min_score
+
+    @min_score.setter
+    def min_score(self, value: float) -> None:
+        self._detector.min_score = value
+
+    def passes(self, width: int, height: int) -> list[Square]:
+        """The whole-frame square, then the tiles."""
+        return [whole_frame(width, height), *tile_layout(width, height, TILE_SIDE, TILE_OVERLAP)]
+
+    def run(self, rgb: np.ndarray, squares: list[Square]) -> Detections:
+        """Detections of the given squares in one batch, edge-cut ones dropped, merged, best first."""
+        if not squares:
+            return Detections.empty()
+        height, width = rgb.shape[:2]
+        size = self.spec.input_size
+        batch = np.stack([square_input(rgb, square, size) for square in squares])
+        outputs = self._detector.model.run(batch)
+        parts = []
+        for index, square in enumerate(squares):
+            found = decode_boxes(
+                outputs["regressors"][index],
+                outputs["classificators"][index, :, 0],
+                self._detector.anchors,
+                size,
+                self.min_score,
+            )
+            found = weighted_nms(found)
+            keep = ~_cut_by_inner_edge(found.boxes, square)
+            kept = Detections(found.boxes[keep], found.keypoints[keep], found.scores[keep])
+            parts.append(_to_image(kept, square, width, height))
+        return weighted_nms(concatenate(parts))
+
+    def detect(self, rgb: np.ndarray) -> Detections:
+        """Faces in a uint8 RGB image, best first: every pass, or the next one when spread over frames."""
+        if self.spread_over_frames:
+            return self.detect_step(rgb)
+        return self.run(rgb, self.passes(rgb.shape[1], rgb.shape[0]))
+
+    def detect_step(self, rgb: np.ndarray) -> Detections:
+        """One pass of the round robin whole frame, tile 0, whole frame, tile 1, ... (video)."""
+        height, width = rgb.shape[:2]
+        whole, *tiles = self.passes(width, height)
+        if not tiles:
+            return self.run(rgb, [whole])
+        step = self._next_pass % (2 * len(tiles))
+        self._next_pass = step + 1
+        return self.run(rgb, [whole if step % 2 == 0 else tiles[step // 2]])
+
+
+def retry_upright(
+    landmark_model: LandmarkModel | LandmarkModelV2,
+    rgb: np.ndarray,
+    rois: np.ndarray,
+    is_new: np.ndarray,
+    landmarks: np.ndarray,
+    presence: np.ndarray,
+    threshold: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Second landmark run at rotation 0 for new faces that were rejected, small, with a large keypoint roll.
+
+    On faces of 24-40 px the eye keypoints are a pixel or two apart, so the roll computed from them is often
+    far off and the landmark model rejects the mis-rotated crop; upright, most of these faces pass.
+    Returns rois, landmarks and presence with the retried faces replaced where the retry scored higher.
+    """
+    small = rois[:, 2] * rgb.shape[1] < UPRIGHT_RETRY_MAX_SIDE
+    retry = np.nonzero(is_new & (presence <= threshold) & small & (np.abs(rois[:, 4]) > UPRIGHT_RETRY_MIN_ROLL))[0]
+    if retry.size == 0:
+        return rois, landmarks, presence
+    upright = rois[retry].copy()
+    upright[:, 4] = 0.0
+    retried, retried_presence = landmark_model.run(rgb, upright)
+    better = retried_presence > presence[retry]
+    rois, landmarks, presence = rois.copy(), landmarks.copy(), presence.copy()
+    rois[retry[better]] = upright[better]
+    landmarks[retry[better]] = retried[better]
+    presence[retry[better]] = retried_presence[better]
+    return rois, landmarks, presence
+
+
+def accept_far_faces(
+    landmark_model: LandmarkModel | LandmarkModelV2,
+    rgb: np.ndarray,
+    rois: np.ndarray,
+    ids: np.ndarray,
+    landmarks: np.ndarray,
+    presence: np.ndarray,
+    threshold: float,
+    max_faces: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The landmark check of far mode: upright retry, presence threshold, second look, one mesh per face.
+
+    Far mode checks more detections than max_faces (a low-scoring real face must not lose its place to a
+    false detection that the landmark model rejects), so the accepted ones are capped: tracked faces first,
+    then new ones by presence. Detections of one face from two passes that weighted NMS did not merge give
+    two meshes on it; the later one (mesh ROI IoU > ASSOCIATION_IOU) is dropped.
+    Second look: tiles show the landmark model many more face-sized patches than one letterboxed frame, and
+    some face-like ones (a headlight between mirrors, a logo) pass once; a new face is kept only if the
+    model, run again on the ROI its own landmarks give (next frame's tracking ROI), is near-certain
+    (presence > CONFIRM_PRESENCE). Real faces almost always are; the face-like patches mostly are not.
+    Returns rois, landmarks, presence and the accepted mask.
+    """
+    rois, landmarks, presence = retry_upright(landmark_model, rgb, rois, ids < 0, landmarks, presence, threshold)
+    mesh_rois = rois_from_landmarks(landmarks, rgb.shape[1], rgb.shape[0])
+    passed = presence > threshold
+    new = np.nonzero(passed & (ids < 0))[0]
+    if new.size:
+        _, second_look = landmark_model.run(rgb, mesh_rois[new])
+        passed[new] = second_look > CONFIRM_PRESENCE
+    order = np.lexsort((-presence, ids < 0))  # tracked (ids >= 0) first, then by presence
+    kept: list[int] = []
+    for index in order[passed[order]]:
+        if len(kept) == max_faces:
+            break
+        if not kept or roi_iou(mesh_rois[index], mesh_rois[kept]).max() <= ASSOCIATION_IOU:
+            kept.append(int(index))
+    accepted = np.zeros(len(presence), bool)
+    accepted[kept] = True
+    return rois, landmarks, presence, accepted
