@@ -102,9 +102,17 @@ def _triangle_edges(triangles: np.ndarray) -> Connections:
     return frozenset((int(a), int(b)) for a, b in pairs)
 
 
-# The 1365 edges of the canonical face mesh's 898 triangles (models/canonical_face_model.npz, the one copy
-# of the mesh): the same surface MediaPipe's 2556-pair tesselation list draws.
-FACEMESH_TESSELATION: Connections = _triangle_edges(default_canonical_face_model().triangles)
+def __getattr__(name: str) -> Connections:
+    """FACEMESH_TESSELATION, built on first use: the 1365 edges of the canonical face mesh's 898 triangles
+    (models/canonical_face_model.npz, the one copy of the mesh), the same surface MediaPipe's 2556-pair
+    tesselation list draws. Lazy, so importing this module never reads the model file (a missing file is
+    then reported where the program checks its startup, not as an import traceback)."""
+    if name != "FACEMESH_TESSELATION":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = _triangle_edges(default_canonical_face_model().triangles)
+    globals()[name] = value
+    return value
+
 
 FACEMESH_NUM_LANDMARKS = NUM_MESH_LANDMARKS
 FACEMESH_NUM_LANDMARKS_WITH_IRISES = NUM_LANDMARKS_WITH_IRISES

@@ -24,7 +24,31 @@ CPU = "CPUExecutionProvider"
 
 
 class ModelLoadError(RuntimeError):
-    """A model file is missing or cannot be loaded by onnxruntime."""
+    """A model file is missing, cannot be loaded by onnxruntime, or is not the model its name says."""
+
+
+# What each packaged model must look like (models/README.md), checked when it loads: a wrong file under a
+# known name (another model copied over it) fails at startup instead of at every frame. Shapes are NHWC
+# inputs and the outputs' per-face shape; the batch dimension is dynamic.
+_ATTENTION_OUTPUTS: dict[str, tuple[int, ...]] = {
+    "landmarks": (1404,),
+    "lips": (160,),
+    "left_eye": (142,),
+    "right_eye": (142,),
+    "left_iris": (10,),
+    "right_iris": (10,),
+    "face_flag": (1,),
+}
+EXPECTED_MODELS: dict[str, tuple[tuple[int, ...], dict[str, tuple[int, ...]]]] = {
+    "face_detection_short_range.onnx": ((128, 128, 3), {"regressors": (896, 16), "classificators": (896, 1)}),
+    "face_detection_full_range.onnx": ((192, 192, 3), {"regressors": (2304, 16), "classificators": (2304, 1)}),
+    "face_landmark.onnx": ((192, 192, 3), {"landmarks": (1404,), "face_flag": (1,)}),
+    "face_landmark_with_attention.onnx": ((192, 192, 3), _ATTENTION_OUTPUTS),
+    "iris_landmark.onnx": ((64, 64, 3), {"eye_contour": (213,), "iris": (15,)}),
+    "face_landmark_v2.onnx": ((256, 256, 3), {"landmarks": (1434,), "face_flag": (1,), "aux_score": (1,)}),
+    "face_blendshapes.onnx": ((146, 2), {"blendshapes": (52,)}),
+}
+MODEL_INPUT_NAME = "input"
 
 
 def select_providers(device: str, available: list[str] | None = None) -> list[str]:
@@ -106,8 +130,28 @@ class OnnxModel:
         if len(inputs) != 1:
             raise ModelLoadError(f"model file {self.path} has {len(inputs)} inputs, expected 1")
         self.input_name: str = inputs[0].name
-        self.input_shape: tuple[int | None, ...] = tuple(d if isinstance(d, int) else None for d in inputs[0].shape)
+        self.input_shape: tuple[int | None, ...] = _static_shape(inputs[0].shape)
         self.output_names: list[str] = [output.name for output in self.session.get_outputs()]
+        if self.path.name in EXPECTED_MODELS:
+            self._check_signature(*EXPECTED_MODELS[self.path.name])
+
+    def _check_signature(self, input_shape: tuple[int, ...], outputs: dict[str, tuple[int, ...]]) -> None:
+        """Raise ModelLoadError unless the graph has the input and outputs `self.path.name` must have."""
+        expected = f"{MODEL_INPUT_NAME} [N, {', '.join(map(str, input_shape))}] -> " + ", ".join(
+            f"{name} [N, {', '.join(map(str, shape))}]" for name, shape in outputs.items()
+        )
+        found_outputs = {o.name: _static_shape(o.shape) for o in self.session.get_outputs()}
+        found = f"{self.input_name} {_shown(self.input_shape)} -> " + ", ".join(
+            f"{name} {_shown(shape)}" for name, shape in found_outputs.items()
+        )
+        if (
+            self.input_name != MODEL_INPUT_NAME
+            or self.input_shape[1:] != input_shape
+            or {name: shape[1:] for name, shape in found_outputs.items()} != outputs
+        ):
+            raise ModelLoadError(
+                f"model file {self.path} is not {self.path.stem}: expected {expected}, found {found}; {REGENERATE_HINT}"
+            )
 
     def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Run a batch [N, H, W, C]; a single image [H, W, C] is not accepted (say x[None])."""
@@ -121,3 +165,12 @@ class OnnxModel:
 
     def __repr__(self) -> str:
         return f"OnnxModel({self.path.name}, providers={self.providers})"
+
+
+def _static_shape(shape: list) -> tuple[int | None, ...]:
+    """onnxruntime's shape with symbolic (dynamic) dimensions as None."""
+    return tuple(d if isinstance(d, int) else None for d in shape)
+
+
+def _shown(shape: tuple[int | None, ...]) -> str:
+    return "[" + ", ".join("N" if d is None else str(d) for d in shape) + "]"

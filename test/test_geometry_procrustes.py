@@ -7,6 +7,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from facemesh_ros.geometry import (
+    CanonicalModelError,
     FailureReason,
     GeometryError,
     WeightedProcrustes,
@@ -133,5 +134,13 @@ def test_bad_model_files(tmp_path):
     )
     with pytest.raises(ValueError, match="out of range"):
         load_canonical_face_model(tmp_path / "bad.npz")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(CanonicalModelError, match=r"nope.npz \(no such file\)"):
         load_canonical_face_model(tmp_path / "nope.npz")
+    (tmp_path / "corrupt.npz").write_bytes(b"PK\x03\x04 not a zip")
+    with pytest.raises(CanonicalModelError, match="BadZipFile"):
+        load_canonical_face_model(tmp_path / "corrupt.npz")
+    with pytest.raises(CanonicalModelError, match="does not exist"):
+        load_canonical_face_model(tmp_path / "no_folder" / "canonical_face_model.npz")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CanonicalModelError, match="is empty"):
+        load_canonical_face_model(tmp_path / "empty" / "canonical_face_model.npz")

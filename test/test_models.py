@@ -20,7 +20,7 @@ import pytest
 from repo_scripts import load_script
 
 from facemesh_ros import inference
-from facemesh_ros.inference import CPU, CUDA, ModelLoadError, OnnxModel, select_providers
+from facemesh_ros.inference import CPU, CUDA, EXPECTED_MODELS, ModelLoadError, OnnxModel, select_providers
 from facemesh_ros.model_paths import MODELS_ENV, models_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,27 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 canonical_face = load_script("models/canonical_face.py")
 REFERENCES = REPO / "test" / "fixtures" / "model_references.npz"
 
-# model -> {output: shape without the batch dim}, the I/O contract of models/README.md
-CONTRACT = {
-    "face_detection_short_range": ((128, 128, 3), {"regressors": (896, 16), "classificators": (896, 1)}),
-    "face_detection_full_range": ((192, 192, 3), {"regressors": (2304, 16), "classificators": (2304, 1)}),
-    "face_landmark": ((192, 192, 3), {"landmarks": (1404,), "face_flag": (1,)}),
-    "face_landmark_with_attention": (
-        (192, 192, 3),
-        {
-            "landmarks": (1404,),
-            "lips": (160,),
-            "left_eye": (142,),
-            "right_eye": (142,),
-            "left_iris": (10,),
-            "right_iris": (10,),
-            "face_flag": (1,),
-        },
-    ),
-    "iris_landmark": ((64, 64, 3), {"eye_contour": (213,), "iris": (15,)}),
-    "face_landmark_v2": ((256, 256, 3), {"landmarks": (1434,), "face_flag": (1,), "aux_score": (1,)}),
-    "face_blendshapes": ((146, 2), {"blendshapes": (52,)}),
-}
+# model -> (input shape, {output: shape}) without the batch dim: the I/O contract of models/README.md, the
+# table OnnxModel checks every packaged model against when it loads
+CONTRACT = {name.removesuffix(".onnx"): contract for name, contract in EXPECTED_MODELS.items()}
 SCORES = {"classificators", "face_flag"}  # raw logits: compared after sigmoid
 COORDINATE_TOLERANCE = 1e-3  # pixels of the model's input crop
 SCORE_TOLERANCE = 1e-5  # on sigmoid(logit)
@@ -149,6 +131,24 @@ def test_corrupt_model_names_file_and_command(tmp_path, damage):
     with pytest.raises(ModelLoadError) as error:
         OnnxModel(path, device="cpu")
     assert str(path) in str(error.value) and "make models" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("copied", "over"),
+    [
+        ("face_detection_short_range.onnx", "face_landmark.onnx"),
+        ("face_landmark.onnx", "face_landmark_with_attention.onnx"),
+        ("face_detection_full_range.onnx", "face_detection_short_range.onnx"),
+    ],
+)
+def test_a_model_copied_over_another_fails_at_load_with_both_signatures(tmp_path, copied, over):
+    path = tmp_path / over
+    shutil.copy(models_dir() / copied, path)
+    with pytest.raises(ModelLoadError) as error:
+        OnnxModel(path, device="cpu")
+    message = str(error.value)
+    assert f"is not {path.stem}: expected" in message and "found input" in message and "make models" in message
+    assert "\n" not in message
 
 
 def test_bare_names_resolve_in_models_dir(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 from rclpy.logging import get_logger
-from sensor_msgs.msg import CameraInfo
+from sensor_msgs.msg import CameraInfo, RegionOfInterest
 
 from facemesh_ros.ros.camera_model import CameraModel
 
@@ -61,3 +61,51 @@ def test_a_new_message_with_the_same_calibration_reuses_the_camera(model) -> Non
     first = model.camera(1280, 960, rectified=False, default_fov_deg=63.0)
     model.update(info())
     assert model.camera(1280, 960, rectified=False, default_fov_deg=63.0) is first
+
+
+class RecordingLogger:
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+
+    def warning(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def error(self, message: str) -> None:
+        self.warnings.append(message)
+
+
+@pytest.mark.parametrize(
+    ("broken", "says"),
+    [
+        (dict(k=[800.0, 0.0, -1e6, 0.0, 800.0, 479.5, 0.0, 0.0, 1.0]), "principal point"),
+        (dict(k=[1e12, 0.0, 639.5, 0.0, 1e12, 479.5, 0.0, 0.0, 1.0]), "field of view"),
+        (dict(k=[1.0, 0.0, 639.5, 0.0, 1.0, 479.5, 0.0, 0.0, 1.0]), "field of view"),
+        (dict(roi=RegionOfInterest(x_offset=1200, y_offset=0, width=640, height=480)), "outside the 1280x960 sensor"),
+        (dict(binning_x=2000), "binning"),
+    ],
+)
+def test_implausible_camera_info_gives_the_default_camera_and_one_warning(broken, says) -> None:
+    logger = RecordingLogger()
+    model = CameraModel(logger)
+    model.update(info(**broken))
+    camera = model.camera(1280, 960, rectified=False, default_fov_deg=63.0)
+    assert camera.fy == pytest.approx(480 / math.tan(math.radians(31.5)))
+    assert len(logger.warnings) == 1 and says in logger.warnings[0], logger.warnings
+
+
+def test_a_value_changing_every_frame_warns_once() -> None:
+    logger = RecordingLogger()
+    model = CameraModel(logger)
+    for frame in range(150):
+        model.update(info(k=[800.0, 0.0, -1e6 - frame, 0.0, 800.0, 479.5, 0.0, 0.0, 1.0]))
+        model.camera(1280, 960, rectified=False, default_fov_deg=63.0)
+        model.update(info(width=640 + 2 * frame, height=480))  # another size with every message
+        model.camera(1280, 960, rectified=False, default_fov_deg=63.0)
+    assert len(logger.warnings) == 2, logger.warnings
+
+
+def test_a_roi_inside_the_sensor_is_used() -> None:
+    model = CameraModel(RecordingLogger())
+    model.update(info(roi=RegionOfInterest(x_offset=0, y_offset=0, width=640, height=480)))
+    camera = model.camera(640, 480, rectified=False, default_fov_deg=63.0)
+    assert (camera.fx, camera.cx) == (800.0, 639.5)  # the crop's principal point may lie outside the crop

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import struct
+import time
+import zlib
+
 import cv2
 import numpy as np
 import pytest
@@ -9,8 +13,10 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from facemesh_ros.ros.image_codec import (
+    PNG_SIGNATURE,
     SUPPORTED_ENCODINGS,
     ImageDecodeError,
+    compressed_size,
     compressed_to_rgb,
     image_from_pixels,
     image_to_rgb,
@@ -124,10 +130,87 @@ def test_compressed_images_decode(rgb: np.ndarray, extension: str) -> None:
 
 def test_corrupt_and_empty_compressed_images_raise(rgb: np.ndarray) -> None:
     _, encoded = cv2.imencode(".jpg", rgb)
-    with pytest.raises(ImageDecodeError, match="could not decode"):
+    with pytest.raises(ImageDecodeError, match="frame header"):
         compressed_to_rgb(CompressedImage(format="jpeg", data=b"\xff\xd8garbage" + encoded.tobytes()[500:]))
+    with pytest.raises(ImageDecodeError, match="could not decode"):
+        compressed_to_rgb(CompressedImage(format="jpeg", data=encoded.tobytes()[:400] + bytes(50)))
     with pytest.raises(ImageDecodeError, match="no data"):
         compressed_to_rgb(CompressedImage(format="jpeg", data=b""))
+
+
+def declaring(encoded: bytes, width: int, height: int) -> bytes:
+    """`encoded` (a small JPEG or PNG) with a header that declares width x height: a decode bomb."""
+    data = bytearray(encoded)
+    if data.startswith(PNG_SIGNATURE):
+        data[16:24] = struct.pack(">II", width, height)
+        data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))  # a valid IHDR, as a bomb has
+    else:
+        at = data.index(b"\xff\xc0")
+        data[at + 5 : at + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("extension", [".jpg", ".png"])
+def test_a_decode_bomb_is_refused_from_its_header_before_decoding(rgb: np.ndarray, extension: str) -> None:
+    _, small = cv2.imencode(extension, rgb[:16, :16])
+    bomb = declaring(small.tobytes(), 32000, 32000)
+    assert len(bomb) < 2000 and compressed_size(bomb)[1:] == (32000, 32000)
+    start = time.perf_counter()
+    with pytest.raises(ImageDecodeError, match=r"32000x32000 = 1024000000 pixels .* max_image_pixels") as error:
+        compressed_to_rgb(CompressedImage(format=extension[1:], data=bomb))
+    assert error.value.kind == "too large"
+    assert time.perf_counter() - start < 0.5  # no decoding happened (decoding it takes 6-19 s and GBs)
+    # the limit is the caller's: a size within it decodes
+    assert (
+        compressed_to_rgb(
+            CompressedImage(format="png", data=cv2.imencode(".png", rgb)[1].tobytes()),
+            max_pixels=rgb.shape[0] * rgb.shape[1],
+        ).shape
+        == rgb.shape
+    )
+
+
+def test_a_raw_image_over_the_limit_is_refused(rgb: np.ndarray) -> None:
+    msg = make_image(rgb, "rgb8")
+    with pytest.raises(ImageDecodeError, match="max_image_pixels = 100"):
+        image_to_rgb(msg, max_pixels=100)
+    assert image_to_rgb(msg, max_pixels=rgb.shape[0] * rgb.shape[1]).shape == rgb.shape
+
+
+@pytest.mark.parametrize("extension", [".jpg", ".png"])
+def test_a_frame_the_decoder_complains_about_is_rejected_with_its_message(
+    rgb: np.ndarray, extension: str, capfd
+) -> None:
+    _, encoded = cv2.imencode(extension, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    data = bytearray(encoded.tobytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = b"\xff" * 64  # a corrupt middle: OpenCV still returns (wrong) pixels for a jpeg
+    with pytest.raises(ImageDecodeError, match=r"decoder says '(Corrupt JPEG data|libpng)") as error:
+        compressed_to_rgb(CompressedImage(format=extension[1:], data=bytes(data)))
+    assert error.value.kind in ("corrupt", "compressed")
+    assert capfd.readouterr().err == ""  # the library's stderr line went into the error, not to the terminal
+
+
+def test_a_decoder_warning_keeps_the_frame_and_is_handed_to_the_caller(rgb: np.ndarray, capfd) -> None:
+    data = bytearray(cv2.imencode(".jpg", rgb)[1].tobytes())
+    assert data[6:11] == b"JFIF\x00"
+    data[11] = 9  # JFIF major version 9: libjpeg warns "unknown JFIF revision number" and decodes as usual
+    warnings: list[str] = []
+    decoded = compressed_to_rgb(CompressedImage(format="jpeg", data=bytes(data)), on_warning=warnings.append)
+    assert decoded.shape == rgb.shape
+    assert len(warnings) == 1 and "unknown JFIF revision" in warnings[0], warnings
+    assert capfd.readouterr().err == ""
+
+
+def test_other_formats_and_long_strings_are_refused_briefly(rgb: np.ndarray) -> None:
+    _, bmp = cv2.imencode(".bmp", rgb)
+    with pytest.raises(ImageDecodeError, match="neither jpeg nor png"):
+        compressed_to_rgb(CompressedImage(format="bmp", data=bmp.tobytes()))
+    msg = make_image(rgb, "rgb8")
+    msg.encoding = "x" * 1_000_000
+    with pytest.raises(ImageDecodeError) as error:
+        image_to_rgb(msg)
+    assert len(str(error.value)) < 500 and "999800 more characters" in str(error.value)
 
 
 def test_image_from_pixels_round_trips(rgb: np.ndarray) -> None:

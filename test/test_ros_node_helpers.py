@@ -11,7 +11,7 @@ from facemesh_ros.ros.diagnostics import STATS_WINDOW, FrameStats, pipeline_stat
 from facemesh_ros.ros.markers import MarkerOptions
 from facemesh_ros.ros.node_config import LiveConfig, PublishedTrackIds
 from facemesh_ros.ros.parameters import SPECS
-from facemesh_ros.ros.throttle import KindThrottle
+from facemesh_ros.ros.throttle import KindThrottle, shorten
 from facemesh_ros.types import FaceMeshResult
 
 
@@ -106,3 +106,16 @@ def test_kind_throttle_limits_each_kind_on_its_own() -> None:
     assert not throttle.due("decode")
     now[0] = 105.0
     assert throttle.due("decode") and not throttle.due("frame_id")  # frame_id: 3 s since its last
+
+
+def test_kind_throttle_warns_once_and_forgets_the_oldest_kinds_past_its_bound() -> None:
+    throttle = KindThrottle(5.0, max_kinds=3)
+    assert throttle.first("principal point") and not throttle.first("principal point")
+    for kind in ("a", "b", "c"):
+        assert throttle.first(kind)
+    assert throttle.first("principal point")  # forgotten: memory stays bounded whatever the input
+
+
+def test_shorten_bounds_and_escapes_input_strings() -> None:
+    assert shorten("x" * 1_000_000, 10) == "xxxxxxxxxx... (999990 more characters)"
+    assert shorten("a\nb") == "a\\nb"

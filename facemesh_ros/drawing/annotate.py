@@ -11,7 +11,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from facemesh_ros.connections import FACEMESH_CONTOURS, FACEMESH_IRISES, FACEMESH_TESSELATION
+from facemesh_ros import connections
+from facemesh_ros.connections import FACEMESH_CONTOURS, FACEMESH_IRISES
 from facemesh_ros.drawing.drawing_utils import (
     draw_landmarks,
     get_default_face_mesh_contours_style,
@@ -52,7 +53,7 @@ def annotate(
         zip(result.landmarks, result.track_ids.tolist(), geometries, strict=True)
     ):
         if draw_tesselation:
-            draw_landmarks(bgr, landmarks, FACEMESH_TESSELATION, None, _TESSELATION)
+            draw_landmarks(bgr, landmarks, connections.FACEMESH_TESSELATION, None, _TESSELATION)
         draw_landmarks(bgr, landmarks, FACEMESH_CONTOURS, None, _CONTOURS)
         if len(landmarks) == NUM_LANDMARKS_WITH_IRISES:
             draw_landmarks(bgr, landmarks, FACEMESH_IRISES, None, _IRISES)

@@ -18,6 +18,7 @@ from .frames import (
 from .model import (
     SELLION_INDEX,
     CanonicalFaceModel,
+    CanonicalModelError,
     default_canonical_face_model,
     load_canonical_face_model,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "SELLION_INDEX",
     "Camera",
     "CanonicalFaceModel",
+    "CanonicalModelError",
     "FaceGeometry",
     "FaceGeometrySmoother",
     "FailureReason",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,10 @@ NUM_TRIANGLES = 898
 # the forehead and the nose tip in the canonical mesh (z: 9 -> 5.39, 8 -> 5.28, 168 -> 5.24, 6 -> 5.79 cm),
 # and the top of MediaPipe's nose-bridge line 168-6-197-195-5-4. Origin of the REP-155 face frame.
 SELLION_INDEX = 168
+
+
+class CanonicalModelError(ValueError):
+    """The canonical face model file is missing, unreadable or not a canonical face model."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,7 @@ class CanonicalFaceModel:
         )
         for ok, message in checks:
             if not ok:
-                raise ValueError(f"invalid canonical face model: {message}")
+                raise CanonicalModelError(f"invalid canonical face model: {message}")
         object.__setattr__(self, "procrustes", WeightedProcrustes(self.vertices, self.procrustes_weights))
 
     @property
@@ -61,18 +66,36 @@ class CanonicalFaceModel:
 
 
 def load_canonical_face_model(path: str | os.PathLike[str] | None = None) -> CanonicalFaceModel:
-    """Load the canonical face model from an .npz (default: the packaged models directory)."""
+    """Load the canonical face model from an .npz (default: the packaged models directory).
+
+    Raises CanonicalModelError, naming the file, when it is missing, unreadable or has the wrong content."""
     path = Path(path) if path is not None else models_dir() / MODEL_FILENAME
-    with np.load(path) as data:
-        missing = {"vertices", "uvs", "triangles", "procrustes_weights"} - set(data.files)
-        if missing:
-            raise ValueError(f"{path}: missing arrays {sorted(missing)}")
-        return CanonicalFaceModel(
-            vertices=data["vertices"].astype(np.float64),
-            uvs=data["uvs"].astype(np.float32),
-            triangles=data["triangles"].astype(np.int32),
-            procrustes_weights=data["procrustes_weights"].astype(np.float64),
-        )
+    try:
+        with np.load(path) as data:
+            missing = {"vertices", "uvs", "triangles", "procrustes_weights"} - set(data.files)
+            if missing:
+                raise CanonicalModelError(f"missing arrays {sorted(missing)}")
+            return CanonicalFaceModel(
+                vertices=data["vertices"].astype(np.float64),
+                uvs=data["uvs"].astype(np.float32),
+                triangles=data["triangles"].astype(np.int32),
+                procrustes_weights=data["procrustes_weights"].astype(np.float64),
+            )
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:  # what np.load raises for a bad file
+        raise CanonicalModelError(
+            f"cannot load the canonical face model {path} ({_why(path, error)}); regenerate "
+            "the models with `make models`"
+        ) from error
+
+
+def _why(path: Path, error: Exception) -> str:
+    if isinstance(error, FileNotFoundError):
+        folder = path.parent
+        if not folder.is_dir():
+            return f"the models folder {folder} does not exist"
+        return f"the models folder {folder} is empty" if not any(folder.iterdir()) else "no such file"
+    text = " ".join(str(error).split())
+    return text if isinstance(error, CanonicalModelError) else f"{type(error).__name__}: {text}"
 
 
 @functools.cache

@@ -7,7 +7,6 @@ image_is_rectified and default_vertical_fov_deg are live, so the caller passes t
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from rclpy.node import Node
 from rclpy.subscription import Subscription
@@ -30,8 +29,9 @@ class CameraInput:
         self._model = CameraModel(node.get_logger())
         self._subscriptions = [node.create_subscription(CameraInfo, "camera_info", self._model.update, self.qos)]
 
-    def subscribe_images(self, callback: Callable[[Any], None]) -> Subscription:
-        """Subscribe `callback` to the images (the caller may destroy the subscription, or destroy())."""
+    def subscribe_images(self, callback: Callable[..., None]) -> Subscription:
+        """Subscribe `callback` to the images (the caller may destroy the subscription, or destroy()); a
+        callback of two arguments gets the rmw message info (sequence numbers, timestamps) too, as rclpy does."""
         subscription = self._node.create_subscription(self.image_type, self.image_topic, callback, self.qos)
         self._subscriptions.append(subscription)
         return subscription

@@ -266,7 +266,7 @@ class FaceEffectNode(Node):
 
     def _render(self, renderer: EffectRenderer, image: Image | CompressedImage, faces: FaceMeshArray) -> None:
         try:
-            rgb = decode_image(image)
+            rgb = decode_image(image, self._param("max_image_pixels"))
         except ImageDecodeError as error:
             self.get_logger().error(f"cannot decode image: {error}", throttle_duration_sec=ERROR_THROTTLE_S)
             return

@@ -10,7 +10,11 @@ configures and activates itself, so `ros2 run` and the launch file need no lifec
 
 Threading: the subscription callback only keeps the newest frame (counting the ones it replaces as dropped);
 a worker thread processes it. So the node never builds a queue and always works on the freshest image,
-whatever the camera rate.
+whatever the camera rate. /diagnostics levels and counters: diagnostics.py.
+
+Logs are bounded: each kind of problem (a rejected frame's reason, a face without pose, a camera_info
+problem) is logged at most once per ERROR_THROTTLE_S, or once, whatever the input rate. Markers expire after
+a few frame periods and are cleared (DELETEALL) when switched off or when the node is released.
 """
 
 from __future__ import annotations
@@ -23,17 +27,25 @@ from typing import Any
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.duration import Duration
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 from tf2_msgs.msg import TFMessage
-from visualization_msgs.msg import MarkerArray
+from visualization_msgs.msg import Marker, MarkerArray
 
 from facemesh_ros.drawing.annotate import annotate
 from facemesh_ros.face_mesh import FaceMesh
-from facemesh_ros.geometry import Camera, FaceGeometry, TrackSmoothers, estimate_face_geometry
+from facemesh_ros.geometry import (
+    Camera,
+    FaceGeometry,
+    GeometryError,
+    TrackSmoothers,
+    default_canonical_face_model,
+    estimate_face_geometry,
+)
 from facemesh_ros.hri import hri_face_id
 from facemesh_ros.inference import ModelLoadError
 from facemesh_ros.msg import FaceMeshArray
@@ -46,14 +58,19 @@ from facemesh_ros.ros.look_at import LookAtPublisher, target_transform
 from facemesh_ros.ros.markers import deleted_markers, face_markers, serialize_marker_array
 from facemesh_ros.ros.messages import face_mesh_array, face_transforms, stamp_seconds
 from facemesh_ros.ros.node_config import LiveConfig, PublishedTrackIds
-from facemesh_ros.ros.parameters import AUTOSTART, PARAMETERS, SPECS, declare_parameters
+from facemesh_ros.ros.parameters import AUTOSTART, PARAMETERS, SPECS, check_frame_prefix, declare_parameters
 from facemesh_ros.ros.spin import run_node
-from facemesh_ros.ros.throttle import ERROR_THROTTLE_S, KindThrottle
+from facemesh_ros.ros.throttle import ERROR_THROTTLE_S, KindThrottle, shorten
 from facemesh_ros.types import FaceMeshResult
 
 SMOOTHING_PARAMETERS = {"smoothing", "smoothing_min_cutoff", "smoothing_beta"}
 TARGET_PARAMETERS = {"target.policy", "target.switch_ratio", "target.switch_time"}
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
+# Markers vanish by themselves MARKER_LIFETIME_FRAMES frame periods after the last update (a stalled or killed
+# node leaves no ghosts in RViz), within these bounds (seconds).
+MARKER_LIFETIME_FRAMES = 3.0
+MARKER_LIFETIME_S = (0.1, 2.0)
+STOP_ACK_TIMEOUT_S = 0.5
 
 
 class StartupError(RuntimeError):
@@ -65,10 +82,11 @@ class FaceMeshNode(LifecycleNode):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("face_mesh", **kwargs)
+        default_canonical_face_model()  # a missing or corrupt file fails the start, not the first face
         autostart = self.declare_parameter(AUTOSTART.name, AUTOSTART.default, AUTOSTART.descriptor()).value
         # autostart: a bad value given at start ends the node at once; managed: configure reports it
         specs = [spec for spec in PARAMETERS if spec is not AUTOSTART]
-        self._check_parameters = declare_parameters(self, specs, check_declared=autostart)
+        self._check_parameters = declare_parameters(self, specs, check_frame_prefix, check_declared=autostart)
         self.add_on_set_parameters_callback(self._prepare_rebuild)  # runs before the checker: see there
         self.add_post_set_parameters_callback(self._apply_parameters)
 
@@ -80,6 +98,8 @@ class FaceMeshNode(LifecycleNode):
         self._smoothers: TrackSmoothers | None = None
         self._look_at = self._config.look_at()
         self._marker_keys: set[tuple[str, int]] = set()
+        self._markers_lock = threading.Lock()  # the worker's markers vs the parameter callback's DELETEALL
+        self._last_header = Header()  # of the last published frame: the DELETEALL of the markers carries it
         self._last_stamp_ns: int | None = None
         self._errors = KindThrottle()
         self._stats = FrameStats()
@@ -126,7 +146,7 @@ class FaceMeshNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._input = CameraInput(self, self._param("qos_depth"))
-        self._input.subscribe_images(self._on_image)
+        self._images = self._input.subscribe_images(self._on_image)
         self._active = True
         self.get_logger().info(f"face_mesh active: {self._input.image_topic} -> {self._faces_pub.topic_name}")
         return super().on_activate(state)
@@ -164,6 +184,8 @@ class FaceMeshNode(LifecycleNode):
         self._frames.close()
         if self._worker is not None:
             self._worker.join(timeout=5.0)
+        self._delete_all_markers()
+        self._markers_pub.wait_for_all_acked(Duration(seconds=STOP_ACK_TIMEOUT_S))  # before the publisher goes
         with self._pipeline_lock:
             self._face_mesh.close()
             self._face_mesh = None
@@ -255,10 +277,13 @@ class FaceMeshNode(LifecycleNode):
                 self._look_at = config.look_at()
         if rebuilt is not None:
             self.get_logger().info(f"pipeline rebuilt for {', '.join(sorted(names))}")
+        if "publish_markers" in names and not config.publish_markers and self._face_mesh is not None:
+            self._delete_all_markers()
 
     # ---- input -------------------------------------------------------------------------------------------
-    def _on_image(self, msg: Image | CompressedImage) -> None:
-        self._stats.received(self._frames.put(msg))
+    def _on_image(self, msg: Image | CompressedImage, info: dict[str, Any]) -> None:
+        replaced = self._frames.put(msg)
+        self._stats.received(replaced, info.get("publication_sequence_number"), self._images.get_publisher_count())
 
     def _work(self) -> None:
         frames = self._frames  # this worker's slot: a new configure makes a new one
@@ -290,9 +315,9 @@ class FaceMeshNode(LifecycleNode):
             )
             return
         try:
-            rgb = decode_image(msg)
+            rgb = decode_image(msg, config.max_image_pixels, self._decoder_warning)
         except ImageDecodeError as error:
-            self._reject(f"decode:{error.kind}", f"cannot decode image on {camera_input.image_topic}: {error}")
+            self._reject(f"decode:{error.kind}", f"frame rejected on {camera_input.image_topic}: {error}")
             return
         self._check_stamp(header)
         with self._pipeline_lock:
@@ -302,7 +327,10 @@ class FaceMeshNode(LifecycleNode):
             result = self._ids.apply(face_mesh.process(rgb), face_mesh.static_image_mode)
             width, height = result.image_size
             camera = camera_input.camera(width, height, config.image_is_rectified, config.default_vertical_fov_deg)
-            geometries = [estimate_face_geometry(face, camera) for face in result.landmarks]
+            geometries = [
+                self._geometry(face, camera, track_id)
+                for face, track_id in zip(result.landmarks, result.track_ids.tolist(), strict=True)
+            ]
             if self._smoothers is not None:
                 geometries = self._smoothers(result.track_ids, geometries, stamp_seconds(header.stamp))
         self._publish(config, header, rgb, result, geometries, camera)
@@ -310,9 +338,24 @@ class FaceMeshNode(LifecycleNode):
 
     def _reject(self, kind: str, reason: str) -> None:
         """Count a rejected frame and log why, at most once per ERROR_THROTTLE_S for each kind of problem."""
-        self._stats.rejected()
+        self._stats.rejected(shorten(reason, 120))
         if self._errors.due(kind):
             self.get_logger().error(reason)
+
+    def _decoder_warning(self, message: str) -> None:
+        if self._errors.due("decoder warning"):
+            self.get_logger().warning(message)
+
+    def _geometry(self, landmarks: np.ndarray, camera: Camera, track_id: int) -> FaceGeometry | None:
+        """The face's geometry, or None with the reason logged (throttled per reason): never silently."""
+        try:
+            return estimate_face_geometry(landmarks, camera, raise_on_failure=True)
+        except GeometryError as error:
+            if self._errors.due(f"pose:{error.reason.name}"):
+                self.get_logger().warning(
+                    f"face {track_id}: no pose recovered ({error}); published without pose, TF and markers"
+                )
+            return None
 
     def _check_stamp(self, header: Header) -> None:
         stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
@@ -338,6 +381,7 @@ class FaceMeshNode(LifecycleNode):
         geometries: list[FaceGeometry | None],
         camera: Camera,
     ) -> None:
+        self._last_header = header
         self._faces_pub.publish(face_mesh_array(header, result, geometries))
         labels = result.track_ids.tolist()
         if self._hri is not None:
@@ -369,16 +413,31 @@ class FaceMeshNode(LifecycleNode):
     def _publish_markers(
         self, config: LiveConfig, header: Header, track_ids: np.ndarray, geometries: list[FaceGeometry | None]
     ) -> None:
+        lifetime = Duration(seconds=self._marker_lifetime_s()).to_msg()
         markers = []
         for track_id, geometry in zip(track_ids.tolist(), geometries, strict=True):
             if geometry is not None:
                 markers += face_markers(header, track_id, geometry, config.markers)
+        for marker, _ in markers:
+            marker.lifetime = lifetime
         shown = {(marker.ns, marker.id) for marker, _ in markers}
-        # DELETE what is no longer drawn: faces that are gone, and namespaces switched off
-        markers += [(marker, None) for marker in deleted_markers(header, sorted(self._marker_keys - shown))]
-        self._marker_keys = shown
-        if markers:
-            self._markers_pub.publish(serialize_marker_array(markers))
+        with self._markers_lock:
+            # DELETE what is no longer drawn: faces that are gone, and namespaces switched off
+            markers += [(marker, None) for marker in deleted_markers(header, sorted(self._marker_keys - shown))]
+            self._marker_keys = shown
+            if markers:
+                self._markers_pub.publish(serialize_marker_array(markers))
+
+    def _marker_lifetime_s(self) -> float:
+        period = self._stats.frame_period_s()
+        low, high = MARKER_LIFETIME_S
+        return high if period is None else min(max(MARKER_LIFETIME_FRAMES * period, low), high)
+
+    def _delete_all_markers(self) -> None:
+        """DELETEALL: markers switched off or the node stopping leave no ghosts in RViz."""
+        with self._markers_lock:
+            self._marker_keys = set()
+            self._markers_pub.publish(MarkerArray(markers=[Marker(header=self._last_header, action=Marker.DELETEALL)]))
 
     def _publish_diagnostics(self) -> None:
         devices = ",".join(self._face_mesh.providers) if self._face_mesh is not None else "none"
@@ -387,6 +446,16 @@ class FaceMeshNode(LifecycleNode):
         msg = DiagnosticArray(status=[pipeline_status(name, devices, topic, self._stats.take_period())])
         msg.header.stamp = self.get_clock().now().to_msg()
         self._diagnostics_pub.publish(msg)
+        self._warn_if_name_taken()
+
+    def _warn_if_name_taken(self) -> None:
+        """Two nodes of one name share parameters services and topics: say so (once) when another appears."""
+        me = (self.get_name(), self.get_namespace())
+        if sum(1 for node in self.get_node_names_and_namespaces() if node == me) > 1 and self._errors.first("name"):
+            self.get_logger().warning(
+                f"another node is also named {self.get_fully_qualified_name()}: their parameters, services and "
+                "outputs get mixed up; give each a namespace or a name of its own"
+            )
 
 
 def main(args: list[str] | None = None) -> None:

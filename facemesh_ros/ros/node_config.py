@@ -25,6 +25,7 @@ class LiveConfig:
 
     image_is_rectified: bool
     default_vertical_fov_deg: float
+    max_image_pixels: int
     frame_prefix: str
     publish_tf: bool
     publish_markers: bool
@@ -46,6 +47,7 @@ class LiveConfig:
         return cls(
             image_is_rectified=value("image_is_rectified"),
             default_vertical_fov_deg=value("default_vertical_fov_deg"),
+            max_image_pixels=value("max_image_pixels"),
             frame_prefix=value("frame_prefix"),
             publish_tf=value("publish_tf"),
             publish_markers=value("publish_markers"),

@@ -8,17 +8,32 @@ Kinds of change:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import yaml
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from facemesh_ros.primary_face import POLICIES
+from facemesh_ros.ros.camera_model import PLAUSIBLE_FOV_DEG
+from facemesh_ros.ros.image_codec import DEFAULT_MAX_IMAGE_PIXELS
+from facemesh_ros.ros.throttle import shorten
 from facemesh_ros.types import DETECTOR_NAMES, DEVICES, LANDMARK_MODELS
+
+MAX_FRAME_PREFIX = 128
+# TF frame ids follow ROS names: parts of letters, digits and '_', joined by single '/'; a prefix may end in '/'
+_FRAME_PREFIX = re.compile(r"([A-Za-z0-9_]+/)*[A-Za-z0-9_]*")
+
+
+class ParamsFileError(ValueError):
+    """A params file gives a declared parameter a value of the wrong type."""
 
 
 @dataclass(frozen=True)
@@ -78,13 +93,24 @@ CAMERA_INPUT_PARAMETERS: tuple[ParameterSpec, ...] = (
         "live",
     ),
     ParameterSpec(
+        "max_image_pixels",
+        DEFAULT_MAX_IMAGE_PIXELS,
+        "Largest image (width x height) decoded: larger "
+        "ones are refused from their declared size before any decoding (a compressed header can "
+        "declare gigapixels in a few hundred bytes). Default: 8K UHD.",
+        "live",
+        low=1,
+        high=1 << 30,
+    ),
+    ParameterSpec(
         "default_vertical_fov_deg",
         63.0,
         "Vertical field of view of the camera assumed while no valid "
-        "camera_info arrives (63 = MediaPipe's default camera).",
+        "camera_info arrives (63 = MediaPipe's default camera; within the plausible range a "
+        "camera_info is checked against).",
         "live",
-        low=1.0,
-        high=179.0,
+        low=PLAUSIBLE_FOV_DEG[0],
+        high=PLAUSIBLE_FOV_DEG[1],
     ),
 )
 
@@ -164,7 +190,12 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ),
     # Outputs
     ParameterSpec(
-        "frame_prefix", "", "Prefix of the per-face TF frames: <prefix>face_<id>, <prefix>gaze_<id>.", "live"
+        "frame_prefix",
+        "",
+        "Prefix of the per-face TF frames: <prefix>face_<id>, <prefix>gaze_<id>. "
+        "Letters, digits, '_' and '/' between name parts (e.g. 'robot1/'), no leading '/', at most "
+        f"{MAX_FRAME_PREFIX} characters.",
+        "live",
     ),
     ParameterSpec("publish_tf", True, "Publish face_<id> and gaze_<id> on /tf (REP-155).", "live"),
     ParameterSpec("publish_markers", True, "Publish ~/markers (visualization_msgs/MarkerArray).", "live"),
@@ -246,6 +277,19 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
 SPECS = {spec.name: spec for spec in PARAMETERS}
 
 
+def check_frame_prefix(parameter: Parameter) -> str | None:
+    """The reason `frame_prefix` cannot prefix TF frame ids, or None (an extra_check for declare_parameters)."""
+    if parameter.name != "frame_prefix" or not isinstance(parameter.value, str):
+        return None
+    value = parameter.value
+    if len(value) > MAX_FRAME_PREFIX or not _FRAME_PREFIX.fullmatch(value):
+        return (
+            f"frame_prefix must be letters, digits and '_' in parts joined by '/' (no leading '/', no spaces or "
+            f"control characters, at most {MAX_FRAME_PREFIX} characters), got '{shorten(value, 60)}'"
+        )
+    return None
+
+
 def reliability_qos(reliability: str, depth: int) -> QoSProfile:
     """The QoS of a qos_reliability parameter value ('reliable' or 'best_effort') and a history depth."""
     policy = ReliabilityPolicy.RELIABLE if reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
@@ -296,6 +340,8 @@ def declare_parameters(
     only later changes are checked: a lifecycle node checks them when it is configured. Returns the checker,
     for callbacks that must validate before acting."""
     specs = tuple(specs)
+    if check_declared:
+        check_params_files(node.get_fully_qualified_name(), specs, sys.argv)
     check = parameter_checker(specs, extra_check)
     if check_declared:
         node.add_on_set_parameters_callback(check)
@@ -304,3 +350,47 @@ def declare_parameters(
     if not check_declared:
         node.add_on_set_parameters_callback(check)
     return check
+
+
+def check_params_files(node_name: str, specs: Iterable[ParameterSpec], argv: Sequence[str]) -> None:
+    """Raise ParamsFileError for a wrongly typed value of one of `specs` in a `--params-file` of `argv`.
+
+    rcl merges several params files and drops, without a word, a later file's value whose type differs
+    from an earlier file's: so `max_num_faces: "two"` in an override file would leave the node running with
+    the value of the first file. Reading the files here reports it like any other bad value at startup.
+    """
+    types = {spec.name: type(spec.default) for spec in specs}
+    for path in _params_files(argv):
+        try:
+            content = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError):
+            continue  # rcl reports unreadable files itself
+        for pattern, section in (content or {}).items() if isinstance(content, dict) else ():
+            values = section.get("ros__parameters") if isinstance(section, dict) else None
+            if not isinstance(values, dict) or not _matches_node(str(pattern), node_name):
+                continue
+            for name, value in _flattened(values):
+                if name in types and type(value) is not types[name]:
+                    raise ParamsFileError(
+                        f"{name} must be a {types[name].__name__}, got {shorten(repr(value), 60)} "
+                        f"(params file {path}, section '{pattern}')"
+                    )
+
+
+def _params_files(argv: Sequence[str]) -> list[str]:
+    return [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--params-file"]
+
+
+def _matches_node(pattern: str, node_name: str) -> bool:
+    """rcl's node name matching in params files: '/**' any node, '*' one name part, no leading '/' needed."""
+    regex = re.escape("/" + pattern.lstrip("/")).replace(r"/\*\*", "(/[^/]+)*").replace(r"\*", "[^/]+")
+    return re.fullmatch(regex, node_name) is not None
+
+
+def _flattened(values: dict, prefix: str = "") -> Iterable[tuple[str, Any]]:
+    """('markers.mesh', True) for the nested YAML form markers: {mesh: true}."""
+    for key, value in values.items():
+        if isinstance(value, dict):
+            yield from _flattened(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value

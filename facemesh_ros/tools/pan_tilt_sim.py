@@ -18,7 +18,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-import rclpy
 from geometry_msgs.msg import PointStamped
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, JointState
@@ -136,15 +135,9 @@ class PanTiltSimNode(Node):
             self.truth.close()
 
 
-def spin_until_done(node: PanTiltSimNode) -> None:
-    """Spin until the simulation's duration is over (or shutdown)."""
-    while rclpy.ok() and not node.done:
-        rclpy.spin_once(node, timeout_sec=0.05)
-
-
 def main(args: list[str] | None = None) -> None:
     """Entry point of pan_tilt_sim_node."""
-    run_node(PanTiltSimNode, "pan_tilt_sim", args, fatal_errors=(ValueError,), spin=spin_until_done)
+    run_node(PanTiltSimNode, "pan_tilt_sim", args, fatal_errors=(ValueError,), done=lambda node: node.done)
 
 
 if __name__ == "__main__":

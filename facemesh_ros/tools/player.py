@@ -423,14 +423,9 @@ class PlayerNode(Node):
         )
 
 
-def _spin_until_done(node: PlayerNode) -> None:
-    while rclpy.ok() and not node.done.is_set():
-        rclpy.spin_once(node, timeout_sec=0.05)
-
-
 def main(args: list[str] | None = None) -> None:
     """Entry point of player_node."""
-    run_node(PlayerNode, "player", args, fatal_errors=(ValueError, OSError), spin=_spin_until_done)
+    run_node(PlayerNode, "player", args, fatal_errors=(ValueError, OSError), done=lambda node: node.done.is_set())
 
 
 if __name__ == "__main__":
