@@ -231,7 +231,7 @@ def test_recovered_distance_is_within_5_percent_of_the_truth(frames, sequence) -
     samples = check.samples()
     tracked = [s for s in samples if not s.new_track]
     assert len(tracked) >= 150 and {s.face for s in tracked} == {"astronaut", "jesse", "walt", "takeo"}
-    # the far field's scale is fixed on its first, ~31 px sightings: checked apart, below
+    # the far field's scale is fixed on its first, ~31 px sightings: checked apart (looser), below
     far = [s for s in tracked if s.face == "takeo"]
     tracked = [s for s in tracked if s.face != "takeo"]
     worst = max(tracked, key=lambda s: abs(s.distance_error))
@@ -250,7 +250,8 @@ def test_recovered_distance_is_within_5_percent_of_the_truth(frames, sequence) -
     true_ratio = sequence.truth(near.index).depth_factor / sequence.truth(away.index).depth_factor
     assert true_ratio < 0.4
     recovered_ratio = float(np.linalg.norm(near.recovered) / np.linalg.norm(away.recovered))
-    assert recovered_ratio == pytest.approx(true_ratio, rel=6 * TOLERANCE)
+    assert recovered_ratio == pytest.approx(true_ratio, rel=2 * TOLERANCE)
+    assert max(abs(s.distance_error) for s in far) <= 2 * TOLERANCE
     assert float(np.linalg.norm(away.recovered)) > 1.5  # across the room, with the frames' 63 degree camera
 
 
