@@ -3,8 +3,9 @@
 # `colcon build` a ROS workspace would run, into install/. Idempotent: pip runs only when a requirements file
 # changed, and colcon rebuilds only what changed.
 #
-# onnxruntime: a machine with an NVIDIA driver (nvidia-smi answers) gets onnxruntime-gpu, any other gets the CPU
-# build; FACEMESH_ROS_ONNXRUNTIME=cpu|gpu overrides. Neither pulls a CUDA toolkit: onnxruntime-gpu uses the
+# onnxruntime: scripts/onnxruntime_variant.sh picks the build for the machine's NVIDIA driver (onnxruntime-gpu
+# for CUDA 13 or 12) or the CPU build, and setup says what it chose and why;
+# FACEMESH_ROS_ONNXRUNTIME=cpu|gpu|gpu-cuda12 overrides. None pulls a CUDA toolkit: onnxruntime-gpu uses the
 # CUDA/cuDNN libraries of the machine, and falls back to the CPU when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,9 +15,13 @@ python=${PYTHON:-python3}
 
 variant=${FACEMESH_ROS_ONNXRUNTIME:-}
 if [ -z "$variant" ]; then
-  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then variant=gpu; else variant=cpu; fi
+  read -r variant reason < <(bash scripts/onnxruntime_variant.sh)
+else
+  reason="FACEMESH_ROS_ONNXRUNTIME=$variant"
 fi
-case "$variant" in cpu|gpu) ;; *) echo "FACEMESH_ROS_ONNXRUNTIME must be cpu or gpu, not '$variant'" >&2; exit 2;; esac
+case "$variant" in cpu|gpu|gpu-cuda12) ;; *)
+  echo "FACEMESH_ROS_ONNXRUNTIME must be cpu, gpu or gpu-cuda12, not '$variant'" >&2; exit 2;; esac
+echo "setup: onnxruntime: requirements-onnxruntime-$variant.txt ($reason)"
 
 # OpenGL for the effect renderer (moderngl): EGL + Mesa's llvmpipe, or the NVIDIA driver's EGL on GPU machines.
 system_packages=(libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri)
@@ -34,6 +39,42 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# `ros2 launch` and the ros2 CLI: no wheels exist, so build the unmodified upstream sources in
+# $FACEMESH_ROS_SHARED/ros2-jazzy (default ../shared, beside the clone; read-only, never copied) into install/,
+# once: a stamp of their package manifests skips the build while nothing changed. A machine with a ROS 2
+# install of its own (`ros2` on PATH) uses that one.
+shared=${FACEMESH_ROS_SHARED:-$root/../shared}
+tooling=$shared/ros2-jazzy
+tooling_stamp=$root/install/.facemesh_ros-launch-tooling
+build_launch_tooling() {
+  if command -v ros2 >/dev/null 2>&1 && [[ "$(command -v ros2)" != "$root/install/"* ]]; then
+    echo "setup: using the installed ros2 ($(command -v ros2))"
+    return
+  fi
+  if [ ! -d "$tooling" ]; then
+    echo "setup: warning: $tooling not found (set FACEMESH_ROS_SHARED): no 'ros2 launch'" >&2
+    return
+  fi
+  local wanted_tooling
+  wanted_tooling=$( (cd "$tooling" && find . \( -name package.xml -o -name setup.py -o -name CMakeLists.txt \) \
+    | sort | xargs cat; cat "$root/cmake/composition_interfaces_wheels.cmake" "$stamp") | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$tooling_stamp" 2>/dev/null)" = "$wanted_tooling" ]; then
+    return
+  fi
+  echo "setup: colcon build of launch, launch_ros, ros2cli from $tooling (once, ~2 min)"
+  rm -rf build/ros2-jazzy  # CMake caches remember the source folder, which may have moved
+  # Not --symlink-install: that would write egg-info into the (read-only) sources.
+  if ! colcon --log-base log build --base-paths "$tooling" --build-base build/ros2-jazzy --install-base install \
+        --cmake-args -DPython3_EXECUTABLE="$venv/bin/python" -DBUILD_TESTING=OFF \
+        -DCMAKE_PROJECT_composition_interfaces_INCLUDE="$root/cmake/composition_interfaces_wheels.cmake" \
+        >log/colcon-build-launch-tooling.txt 2>&1; then
+    tail -n 40 log/colcon-build-launch-tooling.txt >&2
+    echo "setup: colcon build of the launch tooling failed, full log in log/colcon-build-launch-tooling.txt" >&2
+    exit 1
+  fi
+  echo "$wanted_tooling" > "$tooling_stamp"
+}
+
 requirements=(requirements.txt requirements-build.txt requirements-dev.txt "requirements-onnxruntime-$variant.txt")
 stamp=$venv/.facemesh_ros-requirements
 wanted=$(cat "${requirements[@]}" | sha256sum | cut -d' ' -f1)
@@ -44,7 +85,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "setup: installing Python packages (onnxruntime: $variant)"
-  other=$([ "$variant" = gpu ] && echo onnxruntime || echo onnxruntime-gpu)
+  other=$([ "$variant" = cpu ] && echo onnxruntime-gpu || echo onnxruntime)
   "$venv/bin/python" -m pip uninstall -q -y "$other" 2>/dev/null || true
   mkdir -p log
   if ! "$venv/bin/python" -m pip install -q --disable-pip-version-check "${requirements[@]/#/-r}" \
@@ -58,16 +99,18 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
 fi
 
 export PATH="$venv/bin:$PATH" AMENT_PREFIX_PATH="$venv" CMAKE_PREFIX_PATH="$venv"
-echo "setup: colcon build"
 mkdir -p log
+build_launch_tooling
+echo "setup: colcon build"
 # pip_env/tf2_msgs provides tf2_msgs/TFMessage, which no wheel publishes; hri_msgs (ROS4HRI) is the unmodified
 # upstream package in shared/ beside the repository ($FACEMESH_ROS_HRI_MSGS overrides), built into build/ and
-# install/ here (nothing is written into it). A ROS install has both.
-hri_msgs=${FACEMESH_ROS_HRI_MSGS:-$root/../shared/hri_msgs}
+# install/ here (nothing is written into it). A ROS install has both. BUILD_TESTING registers the pytest suite
+# for `colcon test`.
+hri_msgs=${FACEMESH_ROS_HRI_MSGS:-$shared/hri_msgs}
 [ -f "$hri_msgs/package.xml" ] || { echo "setup: hri_msgs not found at $hri_msgs (set FACEMESH_ROS_HRI_MSGS)" >&2; exit 1; }
 if ! colcon --log-base log build --symlink-install --base-paths . pip_env/tf2_msgs "$hri_msgs" \
       --build-base build --install-base install \
-      --cmake-args -DPython3_EXECUTABLE="$venv/bin/python" -DBUILD_TESTING=OFF \
+      --cmake-args -DPython3_EXECUTABLE="$venv/bin/python" -DBUILD_TESTING=ON \
       -DCMAKE_PROJECT_hri_msgs_INCLUDE="$root/cmake/hri_msgs_wheel_fix.cmake" >log/colcon-build.txt 2>&1; then
   tail -n 40 log/colcon-build.txt >&2
   echo "setup: colcon build failed, full log in log/colcon-build.txt" >&2

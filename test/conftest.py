@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import random
 import subprocess
@@ -15,9 +16,60 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA_DIR = REPO_ROOT / "test" / "data"
 
 # Each test session gets its own DDS domain and stays on this machine, so parallel runs (a developer's and
-# CI's) never hear each other. Set before any test imports rclpy.
-os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(1, 101)))
+# CI's) never hear each other: a random pick alone collided when several suites ran at once, so the domain is
+# reserved by an flock held for the whole session (released when the process ends). Set before rclpy loads.
+DOMAIN_LOCK_DIR = Path(os.environ.get("TMPDIR", "/tmp"))
+
+
+def _reserve_dds_domain() -> int:
+    first = random.Random(os.getpid()).randrange(101)
+    for offset in range(101):
+        domain = 1 + (first + offset) % 101
+        lock = (DOMAIN_LOCK_DIR / f"facemesh_ros_dds_domain_{domain}.lock").open("a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            continue
+        _DOMAIN_LOCKS.append(lock)  # kept open: the lock lives as long as this process
+        return domain
+    raise RuntimeError(f"all DDS domains 1..101 are reserved by other test runs ({DOMAIN_LOCK_DIR})")
+
+
+_DOMAIN_LOCKS: list = []
+if "ROS_DOMAIN_ID" not in os.environ:
+    os.environ["ROS_DOMAIN_ID"] = str(_reserve_dds_domain())
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+
+
+# Modules that need rclpy or the generated messages. The Jazzy-stack leg (scripts/test_jazzy_stack.sh, a venv
+# without any ROS) sets FACEMESH_ROS_NO_ROS and runs every other module.
+ROS_TEST_MODULES = frozenset(
+    {
+        "test_demo.py",
+        "test_effect_node.py",
+        "test_launch.py",
+        "test_launch_and_config.py",
+        "test_messages.py",
+        "test_node.py",
+        "test_package.py",
+        "test_ros_camera_model.py",
+        "test_ros_image_codec.py",
+        "test_ros_outputs.py",
+        "test_ros_node_helpers.py",
+        "test_node_blendshapes.py",
+        "test_head_tracker_node.py",
+        "test_lifecycle.py",
+        "test_ros4hri.py",
+        "test_colcon.py",
+    }
+)
+
+
+def pytest_ignore_collect(collection_path: Path) -> bool | None:
+    if os.environ.get("FACEMESH_ROS_NO_ROS") and collection_path.name in ROS_TEST_MODULES:
+        return True
+    return None
 
 
 @pytest.fixture(scope="module")

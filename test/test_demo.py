@@ -27,7 +27,7 @@ from mcap.writer import Writer
 from mcap_ros2.decoder import DecoderFactory
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
@@ -293,8 +293,12 @@ def test_head_tracking_loop_settles_after_each_jump(demo) -> None:
 
 
 # ---- the player on its own ------------------------------------------------------------------------------
+PLAYER_RELIABILITY: dict[str, object] = {}  # run_player(): topic -> reliability of the player's publisher
+
+
 def run_player(tmp_path: Path, *params: str, expect: int) -> tuple[list[Image], list[CameraInfo], str]:
     """Start player_node with `params`, collect `expect` images and camera_infos (best effort, like a node)."""
+    PLAYER_RELIABILITY.clear()
     context = rclpy.Context()
     rclpy.init(context=context)
     node = rclpy.create_node("player_test_client", context=context)
@@ -316,6 +320,12 @@ def run_player(tmp_path: Path, *params: str, expect: int) -> tuple[list[Image], 
         deadline = time.monotonic() + 30
         while (len(images) < expect or len(infos) < expect) and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.05)
+            if images and not PLAYER_RELIABILITY:  # the player's publisher, seen while it runs
+                PLAYER_RELIABILITY.update(
+                    (topic, info.qos_profile.reliability)
+                    for topic in ("/image", "/camera_info")
+                    for info in node.get_publishers_info_by_topic(topic)
+                )
         assert process.wait(timeout=20) == 0, log.read_text()
     finally:
         if process.poll() is None:
@@ -341,6 +351,8 @@ def test_player_plays_a_video_file_with_fov_camera_info(demo, tmp_path) -> None:
         expect=4,
     )
     assert len(images) == 4 and "published 4 frame(s)" in log
+    # like a REP-2003 driver: reliable (SystemDefaultsQoS); the best-effort subscriptions above still hear it
+    assert PLAYER_RELIABILITY == {"/image": ReliabilityPolicy.RELIABLE, "/camera_info": ReliabilityPolicy.RELIABLE}
     assert {stamp_ns(i.header.stamp) for i in images} == {stamp_ns(i.header.stamp) for i in infos}
     image, info = images[0], infos[0]
     assert image.header.frame_id == info.header.frame_id == "test_cam"

@@ -32,7 +32,9 @@ def node(ros, tmp_path_factory):
     process = NodeProcess(
         tmp_path_factory.mktemp("effect_node") / "face_effect.log",
         "-p",
-        "qos_reliability:=reliable",
+        "qos_overrides./image.subscription.reliability:=reliable",
+        "-p",
+        "qos_overrides./camera_info.subscription.reliability:=reliable",
         executable="face_effect_node",
     )
     yield process

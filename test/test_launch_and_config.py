@@ -1,8 +1,8 @@
-"""What can be checked of the launch file, the parameters file and the RViz config without ROS `launch`.
+"""The launch file's declarations, the parameters file and the RViz config, read as files.
 
-`launch` and `launch_ros` are not on PyPI, so the launch file cannot run here; these tests pin down that it
-is valid Python, declares the documented arguments, starts the installed executable with the YAML file, and
-that the YAML and RViz config agree with the node's declared parameters and topics.
+test_launch.py runs the launch file for real; these tests pin down that it declares the documented
+arguments, starts the installed executables with the YAML file, and that the YAML and RViz config agree with
+the node's declared parameters and topics.
 """
 
 from __future__ import annotations
@@ -46,6 +46,12 @@ def test_launch_file_declares_the_documented_arguments() -> None:
         "ros4hri",
         "rviz",
         "effect",
+        "frame_prefix",
+        "use_sim_time",
+        "paint_texture",
+        "object_mesh",
+        "object_texture",
+        "camera_frame",
     }
     assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description" for n in tree.body)
 
@@ -67,7 +73,7 @@ def test_yaml_sets_every_declared_parameter_with_its_default() -> None:
     config = yaml.safe_load((REPO / "config" / "face_mesh.yaml").read_text())
     shared = config["/**"]["ros__parameters"]
     assert set(shared) == {spec.name for spec in CAMERA_INPUT_PARAMETERS}  # face_effect reads them too
-    values = {**shared, **config["face_mesh"]["ros__parameters"]}
+    values = {**shared, **config["/**/face_mesh"]["ros__parameters"]}
     assert set(values) == {spec.name for spec in PARAMETERS}
     for spec in PARAMETERS:
         assert values[spec.name] == spec.default and type(values[spec.name]) is type(spec.default), spec.name

@@ -178,6 +178,21 @@ def test_package_xml_declares_the_runtime_dependencies() -> None:
         assert key in deps, key
 
 
+def test_package_xml_onnxruntime_key_follows_the_gpu_choice() -> None:
+    from catkin_pkg.package import parse_package
+
+    package = parse_package(REPO_ROOT / "package.xml")
+    for environment, key in (
+        ({}, "python3-onnxruntime-pip"),
+        ({"FACEMESH_ROS_ONNXRUNTIME": "cpu"}, "python3-onnxruntime-pip"),
+        ({"FACEMESH_ROS_ONNXRUNTIME": "gpu"}, "python3-onnxruntime-gpu-pip"),
+    ):
+        package.evaluate_conditions(environment)
+        keys = {d.name for d in package.exec_depends if d.evaluated_condition}
+        assert {k for k in keys if "onnxruntime" in k} == {key}, environment
+        assert "mcap-ros2-support" in keys
+
+
 def test_every_test_image_is_present_and_unchanged(test_data_dir: Path) -> None:
     for _requirement, (_args, members) in fetch_test_data.SOURCES.items():
         assert fetch_test_data.have_all(test_data_dir, members)
@@ -215,3 +230,18 @@ def test_public_api_is_mediapipe_shaped_and_loads_lazily() -> None:
         "print(FaceMesh.__module__)\n"
     )
     assert run_fresh_python(code) == "facemesh_ros.face_mesh"
+
+
+def test_every_test_module_that_imports_ros_is_left_out_of_the_jazzy_stack_leg() -> None:
+    """The Jazzy-stack leg has no ROS: a module importing rclpy or messages must be in ROS_TEST_MODULES."""
+    import re
+
+    from conftest import ROS_TEST_MODULES
+
+    ros_import = re.compile(
+        r"^\s*(import rclpy|from rclpy|from \w+_msgs|from facemesh_ros\.(ros|tools|msg)|"
+        r"from (node_harness|sample_messages) import)",
+        re.M,
+    )
+    needs_ros = {path.name for path in (REPO_ROOT / "test").glob("test_*.py") if ros_import.search(path.read_text())}
+    assert needs_ros <= ROS_TEST_MODULES, sorted(needs_ros - ROS_TEST_MODULES)

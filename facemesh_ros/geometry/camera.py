@@ -43,6 +43,16 @@ _PINHOLE_UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT, 12, 0.0)
 _FISHEYE_UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 20, 1e-12)
 
 
+def _undistort_points_iter(
+    pixels: np.ndarray, matrix: np.ndarray, coeffs: np.ndarray, criteria: tuple[int, int, float]
+) -> np.ndarray:
+    """cv2.undistortPoints with explicit iteration criteria: OpenCV 4.x names it undistortPointsIter (its
+    undistortPoints takes no criteria), OpenCV 5 merged it into undistortPoints. Same algorithm, same result."""
+    if hasattr(cv2, "undistortPointsIter"):
+        return cv2.undistortPointsIter(pixels, matrix, coeffs, None, None, criteria)
+    return cv2.undistortPoints(pixels, matrix, coeffs, criteria=criteria)
+
+
 def _invalid(message: str) -> GeometryError:
     return GeometryError(FailureReason.INVALID_CAMERA, message)
 
@@ -207,7 +217,7 @@ class Camera:
         if self.distortion_model == FISHEYE_MODEL:
             out = cv2.fisheye.undistortPoints(pixels, self._matrix, coeffs, criteria=_FISHEYE_UNDISTORT_CRITERIA)
         else:
-            out = cv2.undistortPoints(pixels, self._matrix, coeffs, criteria=_PINHOLE_UNDISTORT_CRITERIA)
+            out = _undistort_points_iter(pixels, self._matrix, coeffs, _PINHOLE_UNDISTORT_CRITERIA)
         return out.reshape(-1, 2)
 
 

@@ -41,7 +41,7 @@ from facemesh_ros.msg import FaceMeshArray
 from facemesh_ros.ros.camera_input import CameraInput
 from facemesh_ros.ros.image_codec import ImageDecodeError, decode_image, image_from_pixels
 from facemesh_ros.ros.latest import LatestSlot
-from facemesh_ros.ros.parameters import CAMERA_INPUT_PARAMETERS, ParameterSpec, declare_parameters
+from facemesh_ros.ros.parameters import CAMERA_INPUT_PARAMETERS, QOS_OVERRIDES, ParameterSpec, declare_parameters
 from facemesh_ros.ros.spin import run_node
 from facemesh_ros.ros.throttle import ERROR_THROTTLE_S, KindThrottle
 
@@ -163,7 +163,7 @@ class FaceEffectNode(Node):
         self._pairs: LatestSlot[tuple[Any, Any]] = LatestSlot()
         self._skip_log = KindThrottle()
 
-        self._image_pub = self.create_publisher(Image, "~/image", 1)
+        self._image_pub = self.create_publisher(Image, "~/image", 1, qos_overriding_options=QOS_OVERRIDES)
         self._input = CameraInput(self, self._param("sync_queue"))
 
         self._ready = threading.Event()
@@ -193,7 +193,13 @@ class FaceEffectNode(Node):
         if wanted and not self._inputs:
             self._inputs = [
                 self._input.subscribe_images(lambda m: self._on_input(0, m)),
-                self.create_subscription(FaceMeshArray, "face_mesh/faces", lambda m: self._on_input(1, m), 10),
+                self.create_subscription(
+                    FaceMeshArray,
+                    "face_mesh/faces",
+                    lambda m: self._on_input(1, m),
+                    10,
+                    qos_overriding_options=QOS_OVERRIDES,
+                ),
             ]
         elif not wanted and self._inputs:
             for subscription in self._inputs:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -58,7 +59,14 @@ from facemesh_ros.ros.look_at import LookAtPublisher, target_transform
 from facemesh_ros.ros.markers import deleted_markers, face_markers, serialize_marker_array
 from facemesh_ros.ros.messages import face_mesh_array, face_transforms, stamp_seconds
 from facemesh_ros.ros.node_config import LiveConfig, PublishedTrackIds
-from facemesh_ros.ros.parameters import AUTOSTART, PARAMETERS, SPECS, check_frame_prefix, declare_parameters
+from facemesh_ros.ros.parameters import (
+    AUTOSTART,
+    PARAMETERS,
+    QOS_OVERRIDES,
+    SPECS,
+    check_frame_prefix,
+    declare_parameters,
+)
 from facemesh_ros.ros.spin import run_node
 from facemesh_ros.ros.throttle import ERROR_THROTTLE_S, KindThrottle, shorten
 from facemesh_ros.types import FaceMeshResult
@@ -130,11 +138,12 @@ class FaceMeshNode(LifecycleNode):
             self._config = LiveConfig.read(self._param)
             self._smoothers = self._config.smoothers()
             self._look_at = self._config.look_at()
-        self._faces_pub = self.create_publisher(FaceMeshArray, "~/faces", 10)
-        self._tf_pub = self.create_publisher(TFMessage, "/tf", 100)
-        self._markers_pub = self.create_publisher(MarkerArray, "~/markers", 10)
-        self._annotated_pub = self.create_publisher(Image, "~/annotated", 1)
-        self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        publish = partial(self.create_publisher, qos_overriding_options=QOS_OVERRIDES)
+        self._faces_pub = publish(FaceMeshArray, "~/faces", 10)
+        self._tf_pub = publish(TFMessage, "/tf", 100)
+        self._markers_pub = publish(MarkerArray, "~/markers", 10)
+        self._annotated_pub = publish(Image, "~/annotated", 1)
+        self._diagnostics_pub = publish(DiagnosticArray, "/diagnostics", 10)
         self._look_at_pub = LookAtPublisher(self)
         self._hri = HriFacePublisher(self) if self._param("ros4hri") else None
         self._diagnostics_timer = self.create_timer(self._param("diagnostics_period"), self._publish_diagnostics)

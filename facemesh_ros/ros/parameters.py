@@ -3,7 +3,11 @@
 Kinds of change:
 - "live": applied to the running pipeline at once (thresholds, toggles);
 - "rebuild": the FaceMesh pipeline is rebuilt (models reloaded, tracking restarts);
-- "startup": read once (topics, QoS): read_only, change them by restarting the node.
+- "startup": read once (topics): read_only, change them by restarting the node.
+
+QoS is set the ROS way: every subscription and publisher of the package's nodes takes rclpy's standard
+qos_overrides parameters (history, depth, reliability; read at start-up), e.g. in a params file
+`qos_overrides./camera/image_raw.subscription.reliability: reliable` (the topic as resolved, after remapping).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos_overriding_options import QoSOverridingOptions
 
 from facemesh_ros.primary_face import POLICIES
 from facemesh_ros.ros.camera_model import PLAUSIBLE_FOV_DEG
@@ -76,14 +81,6 @@ CAMERA_INPUT_PARAMETERS: tuple[ParameterSpec, ...] = (
         "sensor_msgs/CompressedImage on 'image/compressed' (jpeg/png)",
         "startup",
         ("raw", "compressed"),
-    ),
-    ParameterSpec(
-        "qos_reliability",
-        "best_effort",
-        "Reliability of the image and camera_info subscriptions. "
-        "Camera drivers publish best effort (REP-2003); a best-effort subscriber hears both kinds.",
-        "startup",
-        ("best_effort", "reliable"),
     ),
     ParameterSpec(
         "image_is_rectified",
@@ -290,10 +287,16 @@ def check_frame_prefix(parameter: Parameter) -> str | None:
     return None
 
 
-def reliability_qos(reliability: str, depth: int) -> QoSProfile:
-    """The QoS of a qos_reliability parameter value ('reliable' or 'best_effort') and a history depth."""
-    policy = ReliabilityPolicy.RELIABLE if reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
-    return QoSProfile(depth=depth, reliability=policy)
+# Pass as qos_overriding_options= to every create_subscription / create_publisher: declares the entity's
+# qos_overrides.<topic>.<publisher|subscription>.{history,depth,reliability} parameters.
+QOS_OVERRIDES = QoSOverridingOptions.with_default_policies()
+
+
+def camera_input_qos(depth: int) -> QoSProfile:
+    """Default QoS of the image and camera_info subscriptions: best effort, which matches reliable publishers
+    (REP-2003 drivers publish reliable, SystemDefaultsQoS) and best-effort ones alike. A new profile per call:
+    rclpy writes each entity's qos_overrides into the profile it is given."""
+    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.BEST_EFFORT)
 
 
 def parameter_checker(

@@ -8,11 +8,12 @@ Sources (parameter `source`):
 Sources without calibration (video, camera, folder) get camera_info from `vertical_fov_deg`.
 
 Like a camera driver: both topics share one header per frame (stamp = capture time, frame_id = `frame_id`),
-best effort QoS by default (REP-2003 sensor data). For benchmarks and the demo, `ack_topic` makes it wait
-until a consumer answered the previous frame (any message whose header carries that stamp, e.g. the
-face_mesh node's ~/faces) before sending the next: every frame is processed on any machine. A camera does
-not wait, and neither does the player unless asked. Files are paced at `rate`; a camera is published as fast
-as it delivers (holding its frames back would only publish ever older ones).
+published reliable with the system-default QoS, as REP-2003 asks of sensor drivers (consumers subscribing
+best effort hear it; qos_overrides.<topic>.publisher.* parameters change it). For benchmarks and the demo,
+`ack_topic` makes it wait until a consumer answered the previous frame (any message whose header carries
+that stamp, e.g. the face_mesh node's ~/faces) before sending the next: every frame is processed on any
+machine. A camera does not wait, and neither does the player unless asked. Files are paced at `rate`; a
+camera is published as fast as it delivers (holding its frames back would only publish ever older ones).
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ import cv2
 import numpy as np
 import rclpy
 from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from facemesh_ros.geometry import Camera
 from facemesh_ros.ros.image_codec import image_from_pixels
-from facemesh_ros.ros.parameters import ParameterSpec, declare_parameters, reliability_qos
+from facemesh_ros.ros.parameters import QOS_OVERRIDES, ParameterSpec, declare_parameters
 from facemesh_ros.ros.spin import run_node
 from facemesh_ros.simulation.demo_sequence import (
     DEFAULT_FRAMES,
@@ -240,14 +242,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "(the repository's test/data, filled by `make testdata`)",
         "startup",
     ),
-    ParameterSpec(
-        "qos_reliability",
-        "best_effort",
-        "Reliability of both publishers (camera drivers: best effort)",
-        "startup",
-        ("best_effort", "reliable"),
-    ),
-    ParameterSpec("qos_depth", 5, "History depth of both publishers", "startup", low=1, high=100),
+    ParameterSpec("qos_depth", 5, "History depth of both publishers (reliable, REP-2003)", "startup", low=1, high=100),
     ParameterSpec(
         "ack_topic",
         "",
@@ -280,15 +275,18 @@ class PlayerNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("player", **kwargs)
         declare_parameters(self, PARAMETERS)
-        qos = reliability_qos(self._param("qos_reliability"), self._param("qos_depth"))
         self.source = open_source(
             self._param("source"),
             self._param("sequence.frames"),
             (self._param("sequence.width"), self._param("sequence.height")),
             self._param("sequence.photo_dir"),
         )
-        self._image_pub = self.create_publisher(Image, "image", qos)
-        self._info_pub = self.create_publisher(CameraInfo, "camera_info", qos)
+        self._image_pub = self.create_publisher(
+            Image, "image", self._driver_qos(), qos_overriding_options=QOS_OVERRIDES
+        )
+        self._info_pub = self.create_publisher(
+            CameraInfo, "camera_info", self._driver_qos(), qos_overriding_options=QOS_OVERRIDES
+        )
         self._acked = threading.Event()
         self._pending_stamp: tuple[int, int] | None = None
         self.published = 0
@@ -309,6 +307,11 @@ class PlayerNode(Node):
 
     def _param(self, name: str) -> Any:
         return self.get_parameter(name).value
+
+    def _driver_qos(self) -> QoSProfile:
+        """REP-2003's SystemDefaultsQoS for drivers (reliable, volatile) with qos_depth; new per publisher, as
+        rclpy writes the qos_overrides into it."""
+        return QoSProfile(depth=self._param("qos_depth"), reliability=ReliabilityPolicy.RELIABLE)
 
     def _running(self) -> bool:
         return self.context.ok() and not self._stopping.is_set()
