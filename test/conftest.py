@@ -62,6 +62,8 @@ ROS_TEST_MODULES = frozenset(
         "test_lifecycle.py",
         "test_ros4hri.py",
         "test_colcon.py",
+        "test_node_faults.py",
+        "test_ros_diagnostics.py",
     }
 )
 
