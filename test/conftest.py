@@ -58,12 +58,12 @@ ROS_TEST_MODULES = frozenset(
         "test_ros_outputs.py",
         "test_ros_node_helpers.py",
         "test_node_blendshapes.py",
+        "test_node_faults.py",
+        "test_ros_diagnostics.py",
         "test_head_tracker_node.py",
         "test_lifecycle.py",
         "test_ros4hri.py",
         "test_colcon.py",
-        "test_node_faults.py",
-        "test_ros_diagnostics.py",
     }
 )
 
