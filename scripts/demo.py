@@ -27,12 +27,15 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+
+from facemesh_ros.simulation.demo_sequence import FAR_FIELD
 
 REPO = Path(__file__).resolve().parent.parent
 PHOTO_DIR = REPO / "test" / "data"  # the built-in sequence's photos, fetched by `make testdata`
@@ -46,6 +49,9 @@ VIDEO_FPS = 15.0
 CAMERA_FRAMES = 300  # a camera never ends: record this many frames unless --frames says otherwise
 SETTLE_S = 1.0  # after the player's last frame, outputs still in flight get this long to arrive
 MATCH_TIMEOUT_S = 30.0
+# detector far: the built-in sequence ends with a person across the room (a 26 px face), whom MediaPipe's
+# short-range detector finds only when they are close; far mode's whole-frame pass alternates with tiles
+NODE_PARAMETERS = ("-p", "refine_landmarks:=true", "-p", "max_num_faces:=2", "-p", "detector:=far")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -140,7 +146,7 @@ def run_graph(args: argparse.Namespace, out: Path, total: int | None) -> dict[st
     processes = [
         start(
             "face_mesh",
-            [executable("face_mesh_node"), "--ros-args", "-p", "refine_landmarks:=true", "-p", "max_num_faces:=2"],
+            [executable("face_mesh_node"), "--ros-args", *NODE_PARAMETERS],
             logs,
         ),
         start(
@@ -345,7 +351,29 @@ def analyse(recording: Recording, sequence, run_seconds: float) -> dict:
         ],
     }
     summary["segments"] = _segment_rows(sequence, expected, counts, samples)
+    summary["far_field"] = _far_field(sequence, counts)
     return summary
+
+
+def _far_field(sequence, counts: list[int | None]) -> dict | None:
+    """The far-field segment: faces found per frame against the truth, the face's width when first found."""
+    span = next(((first, end) for name, first, end in sequence.segments if name == FAR_FIELD), None)
+    if span is None:
+        return None
+    frames = range(*span)
+    widths = [max(sequence.face_widths(i).values(), default=0.0) for i in frames]
+    found = [i for i in frames if counts[i]]
+    first = found[0] if found else None
+    return {
+        "frames": f"{span[0]}-{span[1] - 1}",
+        "face_width_px": [round(min(widths), 1), round(max(widths), 1)],
+        "truth_faces": [sequence.truth(i).expected_faces for i in frames],
+        "found_faces": [counts[i] for i in frames],
+        "frames_with_the_face": f"{len(found)}/{len(frames)}",
+        "first_detection_frame": first,
+        "first_detection_width_px": None if first is None else round(widths[first - span[0]], 1),
+        "missed_after_first_detection": [i for i in frames if first is not None and i > first and not counts[i]],
+    }
 
 
 def _percentiles(values: np.ndarray) -> dict[str, float]:
@@ -400,8 +428,12 @@ def _segment_rows(sequence, expected: list, counts: list[int], samples: list) ->
 
 # ---------------------------------------------------------------------------------------------------------
 # pictures
-def caption_lines(index: int, faces: list, truth, tf: dict[str, np.ndarray], distances: dict) -> list[str]:
+def caption_lines(
+    index: int, faces: list, truth, tf: dict[str, np.ndarray], distances: dict, face_widths: Sequence[float] = ()
+) -> list[str]:
     head = f"#{index:03d}" + (f"  {truth.segment}" if truth is not None else "")
+    if truth is not None and truth.segment == FAR_FIELD:
+        head += "  (detector far)  face width " + ", ".join(f"{w:.0f} px" for w in face_widths)
     count = f"{len(faces)} face{'s' if len(faces) != 1 else ''}"
     if truth is not None:
         expected = truth.expected_faces
@@ -419,23 +451,27 @@ def caption_lines(index: int, faces: list, truth, tf: dict[str, np.ndarray], dis
     return [head, "  ".join(parts)]
 
 
-def pick_frames(total: int, sequence) -> list[int]:
-    """12 frames telling the story: every segment, the empty stretch, the return, both faces."""
+def pick_frames(total: int, sequence, first_detection: int | None = None) -> list[int]:
+    """12 frames telling the story: every segment, the empty stretch, the return, both faces; the far field's
+    start, its first detection, its middle and end."""
     if total == 0:
         return []
     if sequence is None or len(sequence) != total:
         return sorted({round(v) for v in np.linspace(0, total - 1, min(12, total))})
     where = {
-        "pan": (0.0, 0.6),
+        "pan": (0.6,),
         "zoom in": (1.0,),
         "dolly out": (1.0,),
         "roll": (0.4, 0.75),
-        "face leaves": (0.22, 0.45, 0.97),
-        "two faces": (0.05, 0.5, 0.95),
+        "face leaves": (0.45, 0.97),
+        "two faces": (0.5,),
+        FAR_FIELD: (0.0, 0.6, 1.0),  # and the frame of the first detection: a row of its own
     }
     picks = []
     for name, first, end in sequence.segments:
         picks += [first + round(t * (end - 1 - first)) for t in where.get(name, (0.5,))]
+    if first_detection is not None:
+        picks.append(first_detection)
     return sorted(set(picks))
 
 
@@ -451,7 +487,8 @@ def write_images(path: Path, recording: Recording, summary: dict, sequence, out:
     face_distances = {
         (row["frame"], row["id"]): row["truth_m"] for row in summary.get("distance", {}).get("per_frame", [])
     }
-    picks = set(pick_frames(len(recording.stamps), sequence))
+    far_field = summary.get("far_field") or {}
+    picks = set(pick_frames(len(recording.stamps), sequence, far_field.get("first_detection_frame")))
     tiles: dict[int, np.ndarray] = {}
     writer = None
     written, seen = 0, set()
@@ -466,7 +503,8 @@ def write_images(path: Path, recording: Recording, summary: dict, sequence, out:
             bgr = cv2.imdecode(np.frombuffer(msg.data, np.uint8), cv2.IMREAD_COLOR)
             height, width = bgr.shape[:2]
             truth = sequence.truth(index) if sequence is not None and len(sequence) == len(index_of) else None
-            lines = caption_lines(index, per_frame[index], truth, recording.tf.get(stamp, {}), face_distances)
+            widths = sequence.face_widths(index).values() if truth is not None else ()
+            lines = caption_lines(index, per_frame[index], truth, recording.tf.get(stamp, {}), face_distances, widths)
             if writer is None:
                 writer = cv2.VideoWriter(
                     str(out / "face_mesh.mp4"), cv2.VideoWriter.fourcc(*"mp4v"), VIDEO_FPS, (width, height)
@@ -672,6 +710,27 @@ def format_summary(summary: dict, out: Path, sequence) -> str:
             "(distance truth: the virtual camera's motion relative to the photo; each face's metric "
             "scale fixed on its first 5 sightings)"
         )
+    far = summary.get("far_field")
+    if far:
+        first = far["first_detection_frame"]
+        found = (
+            "never found"
+            if first is None
+            else (
+                f"first found in frame {first} at {far['first_detection_width_px']:.0f} px face width"
+                + (
+                    f", then missed in {far['missed_after_first_detection']}"
+                    if far["missed_after_first_detection"]
+                    else ", then kept in every frame"
+                )
+            )
+        )
+        lines += [
+            "",
+            f"far field (frames {far['frames']}, detector far, face {far['face_width_px'][0]:.0f} -> "
+            f"{far['face_width_px'][1]:.0f} px wide): the face in {far['frames_with_the_face']} frames "
+            f"(truth: in every one); {found}",
+        ]
     if "head_tracking" in summary:
         from head_tracking_loop import format_loop
 
@@ -702,7 +761,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--frames",
         type=int,
         default=None,
-        help="built-in sequence length (default 210), or stop a video/camera after N frames",
+        help="built-in sequence length (default 254), or stop a video/camera after N frames",
     )
     parser.add_argument("--rate", type=float, default=0.0, help="publish rate in Hz (0 = the source's own)")
     parser.add_argument("--out", type=Path, default=REPO / "demo_out", help="output folder (default demo_out/)")

@@ -25,18 +25,16 @@ def _reserve_dds_domain() -> int:
     first = random.Random(os.getpid()).randrange(101)
     for offset in range(101):
         domain = 1 + (first + offset) % 101
-        lock = (DOMAIN_LOCK_DIR / f"facemesh_ros_dds_domain_{domain}.lock").open("a")
+        lock = os.open(DOMAIN_LOCK_DIR / f"facemesh_ros_dds_domain_{domain}.lock", os.O_WRONLY | os.O_CREAT, 0o666)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            lock.close()
+            os.close(lock)
             continue
-        _DOMAIN_LOCKS.append(lock)  # kept open: the lock lives as long as this process
-        return domain
+        return domain  # the descriptor stays open: the lock lives as long as this process
     raise RuntimeError(f"all DDS domains 1..101 are reserved by other test runs ({DOMAIN_LOCK_DIR})")
 
 
-_DOMAIN_LOCKS: list = []
 if "ROS_DOMAIN_ID" not in os.environ:
     os.environ["ROS_DOMAIN_ID"] = str(_reserve_dds_domain())
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
@@ -58,6 +56,8 @@ ROS_TEST_MODULES = frozenset(
         "test_ros_outputs.py",
         "test_ros_node_helpers.py",
         "test_node_blendshapes.py",
+        "test_node_faults.py",
+        "test_ros_diagnostics.py",
         "test_head_tracker_node.py",
         "test_lifecycle.py",
         "test_ros4hri.py",

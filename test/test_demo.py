@@ -35,14 +35,14 @@ from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
 from facemesh_ros.msg import FaceMeshArray
-from facemesh_ros.simulation.demo_sequence import DemoSequence, DistanceCheck, segment_lengths
+from facemesh_ros.simulation.demo_sequence import FAR_FIELD, DemoSequence, DistanceCheck, segment_lengths
 from facemesh_ros.tools import recorder
 from facemesh_ros.tools.message_types import full_definition, nested_types
 from facemesh_ros.tools.player import FrameSource, Pacer, PlayerNode, publish_period
 from facemesh_ros.tools.recorder import IMAGE_TYPE, McapSink
 
 REPO = Path(__file__).resolve().parent.parent
-FRAMES = 150  # the short version: every segment, 2/3 of the default length
+FRAMES = 182  # the short version: every segment, about 70 % of the default length
 SIZE = (640, 480)
 TOLERANCE = 0.05
 
@@ -171,10 +171,48 @@ def test_face_counts_match_the_ground_truth(demo, frames, sequence) -> None:
     judged = [(i, e, c) for i, (e, c) in enumerate(zip(expected, counts, strict=True)) if e is not None]
     assert {e for _, e, _ in judged} == {0, 1, 2}  # one face, two faces and the empty stretch are all there
     assert len(judged) >= 0.9 * FRAMES
-    assert [(i, e, c) for i, e, c in judged if e != c] == []
+    far_first, far_end = far_field_span(sequence)
+    first_found = next(i for i in range(far_first, far_end) if counts[i])
+    # detector far alternates its whole-frame pass with tiles: a cut to new faces may cost one frame
+    cuts = {
+        first for _, first, _ in sequence.segments[1:] if sequence.truth(first).photo != sequence.truth(first - 1).photo
+    }
+    wrong = [i for i, e, c in judged if e != c]
+    assert set(wrong) <= set(range(far_first, first_found)) | cuts, wrong
+    assert len(set(wrong) & cuts) <= 1, wrong
     out, _ = demo
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["face_counts"] == counts and summary["count_mismatches"] == []
+    assert summary["face_counts"] == counts and summary["count_mismatches"] == wrong
+
+
+def far_field_span(sequence: DemoSequence) -> tuple[int, int]:
+    (span,) = [(first, end) for name, first, end in sequence.segments if name == FAR_FIELD]
+    return span
+
+
+def test_far_field_face_is_found_small_and_kept_as_it_walks_closer(demo, frames, sequence) -> None:
+    """A person across the room (26 px face), then walking up (92 px): detector far finds the face while it is
+    at most 40 px wide, and tracks it in every frame after that."""
+    stamps, faces, _ = frames
+    far_first, far_end = far_field_span(sequence)
+    counts = [len(faces[stamps[i]].faces) for i in range(far_first, far_end)]
+    widths = [sequence.face_widths(i)["takeo"] for i in range(far_first, far_end)]
+    assert widths[0] == pytest.approx(26.0, abs=0.5) and widths[-1] == pytest.approx(92.0, abs=0.5)
+    first = counts.index(1)
+    assert 24.0 <= widths[first] <= 40.0, widths[first]
+    assert counts[first:] == [1] * (len(counts) - first) and set(counts) <= {0, 1}  # kept; no false face
+    out, stdout = demo
+    far = json.loads((out / "summary.json").read_text())["far_field"]
+    assert far["first_detection_frame"] == far_first + first and far["found_faces"] == counts
+    assert far["first_detection_width_px"] == pytest.approx(widths[first], abs=0.05)
+    assert far["missed_after_first_detection"] == [] and far["truth_faces"] == [1] * len(counts)
+    assert re.search(
+        rf"far field \(frames {far_first}-{far_end - 1}, detector far, face 26 -> 92 px wide\): the face in "
+        rf"{len(counts) - first}/{len(counts)} frames \(truth: in every one\); first found in frame "
+        rf"{far_first + first} at {widths[first]:.0f} px face width, then kept in every frame",
+        stdout,
+    ), stdout
+    assert far_first + first in json.loads((out / "summary.json").read_text())["contact_sheet_frames"]
 
 
 def test_recovered_distance_is_within_5_percent_of_the_truth(frames, sequence) -> None:
@@ -192,7 +230,10 @@ def test_recovered_distance_is_within_5_percent_of_the_truth(frames, sequence) -
         previous = {f.id for f in faces[stamp].faces}
     samples = check.samples()
     tracked = [s for s in samples if not s.new_track]
-    assert len(tracked) >= 150 and {s.face for s in tracked} == {"astronaut", "jesse", "walt"}
+    assert len(tracked) >= 150 and {s.face for s in tracked} == {"astronaut", "jesse", "walt", "takeo"}
+    # the far field's scale is fixed on its first, ~31 px sightings: checked apart (looser), below
+    far = [s for s in tracked if s.face == "takeo"]
+    tracked = [s for s in tracked if s.face != "takeo"]
     worst = max(tracked, key=lambda s: abs(s.distance_error))
     assert abs(worst.distance_error) <= TOLERANCE, worst
     # a face's first frame comes from the detector's box, not from tracking: looser, but still close
@@ -204,12 +245,20 @@ def test_recovered_distance_is_within_5_percent_of_the_truth(frames, sequence) -
     assert by_index[dolly_end - 1] / by_index[dolly_first] == pytest.approx(
         sequence.truth(dolly_end - 1).depth_factor / sequence.truth(dolly_first).depth_factor, rel=TOLERANCE
     )
+    # the person walking up: the recovered distance follows the truth's 1 / face width, more loosely
+    near, away = far[-1], far[0]
+    true_ratio = sequence.truth(near.index).depth_factor / sequence.truth(away.index).depth_factor
+    assert true_ratio < 0.4
+    recovered_ratio = float(np.linalg.norm(near.recovered) / np.linalg.norm(away.recovered))
+    assert recovered_ratio == pytest.approx(true_ratio, rel=2 * TOLERANCE)
+    assert max(abs(s.distance_error) for s in far) <= 2 * TOLERANCE
+    assert float(np.linalg.norm(away.recovered)) > 1.5  # across the room, with the frames' 63 degree camera
 
 
 def test_summary_table_and_contact_sheet(demo) -> None:
     out, stdout = demo
-    assert re.search(r"frames in \(published / recorded\)\s+150 / 150", stdout), stdout
-    assert re.search(r"face count vs truth\s+(\d+)/\1 frames right", stdout), stdout
+    assert re.search(rf"frames in \(published / recorded\)\s+{FRAMES} / {FRAMES}", stdout), stdout
+    assert re.search(r"face count vs truth\s+\d+/\d+ frames right", stdout), stdout
     for row in (
         "faces per frame",
         "ids seen",
@@ -218,6 +267,7 @@ def test_summary_table_and_contact_sheet(demo) -> None:
         "inference device",
         "distance error vs truth (tracked)",
         "two faces",
+        "far field",
     ):
         assert row in stdout, row
     sheet = cv2.imread(str(out / "contact_sheet.png"))
@@ -334,9 +384,13 @@ def test_player_plays_an_image_folder_in_name_order(tmp_path, test_data_dir) -> 
             "is not 'default', 'camera:<index>', a video file or an image folder",
         ),
         ("player_node", "source:=camera:front", "a camera is 'camera:<index>'"),
-        ("player_node", "sequence.frames:=10", "out of range. Min: 36"),
+        ("player_node", "sequence.frames:=10", "out of range. Min: 42"),
         ("player_node", "source:=default", "source 'default' needs sequence.photo_dir"),
-        ("player_node", "sequence.photo_dir:=/no/such/dir", "astronaut.png, breakingbad.jpg not found in /no/such/dir"),
+        (
+            "player_node",
+            "sequence.photo_dir:=/no/such/dir",
+            ("astronaut.png, breakingbad.jpg, takeo.ppm, brick.png not found in /no/such/dir"),
+        ),
         ("recorder", "compression:=gzip", "compression must be one of zstd, lz4, none"),
     ],
 )
@@ -579,7 +633,24 @@ def test_sequence_truth_maps_photo_pixels_where_the_frames_show_them(sequence) -
         assert np.array_equal(intrinsics, truth.intrinsics) and intrinsics[0, 2] == SIZE[0] / 2
 
 
+def test_far_field_frames_paste_the_face_where_the_truth_puts_it(sequence, test_data_dir) -> None:
+    far_first, far_end = far_field_span(sequence)
+    brick = cv2.resize(cv2.imread(str(test_data_dir / "brick.png"))[:, :, ::-1], SIZE, interpolation=cv2.INTER_AREA)
+    for index in (far_first, far_end - 1):
+        image, intrinsics = sequence.frame(index)
+        truth = sequence.truth(index)
+        x0, y0, x1, y1 = 31 + 24, 86 + 22, 127 - 24, 173 - 22  # the middle of takeo's face box
+        photo_points = np.stack(np.meshgrid(np.linspace(x0, x1, 12), np.linspace(y0, y1, 12)), -1).reshape(-1, 2)
+        pixels = truth.to_image(photo_points).round().astype(int)
+        sampled = image[pixels[:, 1], pixels[:, 0]].astype(float)
+        expected = sequence.photos["takeo.ppm"][photo_points[:, 1].astype(int), photo_points[:, 0].astype(int)]
+        assert np.median(np.abs(sampled - expected)) < 25, index
+        assert np.array_equal(image[:40, :40], brick[:40, :40])  # the wall stands still, unchanged
+        assert intrinsics[0, 0] == pytest.approx((SIZE[1] / 2) / np.tan(np.radians(63.0) / 2))  # a still camera
+    assert sequence.truth(far_first).expected_faces == sequence.truth(far_end - 1).expected_faces == 1
+
+
 def test_sequence_rejects_too_few_frames() -> None:
-    with pytest.raises(ValueError, match="at least 36 frames"):
+    with pytest.raises(ValueError, match="at least 42 frames"):
         segment_lengths(20)
     assert sum(segment_lengths(FRAMES)) == FRAMES

@@ -132,6 +132,21 @@ def subscription_reliability(graph, topic: str) -> ReliabilityPolicy:
     return info.qos_profile.reliability
 
 
+def lifecycle_state(graph, node: str) -> str:
+    """The managed node's current state label, asked over its lifecycle service."""
+    import rclpy
+    from lifecycle_msgs.srv import GetState
+
+    client = graph.create_client(GetState, f"{node}/get_state")
+    try:
+        assert client.wait_for_service(timeout_sec=10.0), f"no {node}/get_state service"
+        future = client.call_async(GetState.Request())
+        rclpy.spin_until_future_complete(graph, future, timeout_sec=10.0)
+        return future.result().current_state.label
+    finally:
+        graph.destroy_client(client)
+
+
 def stop_cleanly(launch: Launch) -> None:
     assert launch.interrupt() == 0, launch.output()
     assert launch.processes() == [], f"orphaned processes after SIGINT:\n{launch.output()}"
@@ -161,6 +176,8 @@ def test_defaults(launch, graph) -> None:
         "qos_overrides./face_mesh/faces.publisher.reliability": "reliable",
     }
     assert subscription_reliability(graph, "/camera/image_raw") == ReliabilityPolicy.BEST_EFFORT
+    # face_mesh is a managed node: the launch file leaves autostart on, so it configures and activates itself
+    assert lifecycle_state(graph, "/face_mesh") == "active"
     stop_cleanly(run)
 
 

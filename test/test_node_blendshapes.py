@@ -1,4 +1,5 @@
-"""The face_mesh node with the v2 landmark model and blendshapes: its own process, real DDS, real photos."""
+"""The face_mesh node with the v2 landmark model and blendshapes: its own process, real DDS, real photos; in
+ROS4HRI mode, so each face also has /humans/faces/<id>/facs (action units from its blendshapes)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from hri_msgs.msg import FacialActionUnits
 from node_harness import FRAME_ID, DdsClient, NodeProcess, rgb_image, stamp
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
@@ -15,6 +17,7 @@ from std_msgs.msg import Header
 from facemesh_ros.blendshapes import BLENDSHAPE_NAMES
 from facemesh_ros.drawing.annotate import BAR_COLOR_BGR
 from facemesh_ros.face_mesh import FaceMesh
+from facemesh_ros.facs import MAPPED_ACTION_UNITS, facial_action_units
 from facemesh_ros.msg import FaceMesh as FaceMeshMsg
 from facemesh_ros.msg import FaceMeshArray
 
@@ -26,7 +29,7 @@ NODE = f"/{NAMESPACE}/face_mesh"
 def photos(test_data_dir: Path) -> dict[str, np.ndarray]:
     return {
         name: cv2.cvtColor(cv2.imread(str(test_data_dir / name)), cv2.COLOR_BGR2RGB)
-        for name in ("tongue.jpg", "lenna.png", "astronaut.png")
+        for name in ("tongue.jpg", "lenna.png", "astronaut.png", "chelsea.png")
     }
 
 
@@ -41,6 +44,8 @@ def client(ros, tmp_path_factory):
         "output_blendshapes:=true",
         "-p",
         "static_image_mode:=true",
+        "-p",
+        "ros4hri:=true",
         "-r",
         f"__ns:=/{NAMESPACE}",
     )
@@ -142,3 +147,47 @@ def test_blendshapes_with_the_legacy_model_at_startup_exit_with_the_reason(ros, 
     log = process.log()
     assert "needs model='v2'" in log and "Traceback" not in log, log
     process.stop()
+
+
+def facs_publishers(client: DdsClient) -> dict[str, list[str]]:
+    """/humans/faces/<id>/facs topics that have a publisher (this test's subscription keeps a name listed)."""
+    return {
+        name: types
+        for name, types in client.node.get_topic_names_and_types()
+        if name.startswith("/humans/faces/") and name.endswith("/facs") and client.node.count_publishers(name) > 0
+    }
+
+
+def test_ros4hri_facs_follow_the_face(client, photos) -> None:
+    faces, _ = send(client, photos["tongue.jpg"], 10)
+    (face_id,) = [f"f{face.id}" for face in faces.faces]
+    topic = f"/humans/faces/{face_id}/facs"
+    assert client.spin_until(lambda: topic in facs_publishers(client), timeout=10.0), facs_publishers(client)
+    assert facs_publishers(client) == {topic: ["hri_msgs/msg/FacialActionUnits"]}
+    received = client.collect(FacialActionUnits, topic)
+    index = 11
+    while not received and index < 40:  # the new subscription takes a moment to be matched
+        faces, _ = send(client, photos["tongue.jpg"], index)
+        index += 1
+    assert received, "no FacialActionUnits"
+    facs = received[-1]
+    sent = next(m for m in client.faces if m.header.stamp == facs.header.stamp).faces[0]
+    intensity, confidence = facial_action_units(np.asarray(sent.blendshapes, np.float32), sent.score)
+    np.testing.assert_allclose(facs.intensity, intensity, atol=1e-6)
+    np.testing.assert_allclose(facs.confidence, confidence, atol=1e-6)
+    # raised brows, the lower lip dropped; measured AUs carry the face's presence, the others 0
+    inner_brow, lower_lip = FacialActionUnits.INNER_BROW_RAISER, FacialActionUnits.LOWER_LIP_DEPRESSOR
+    assert facs.intensity[inner_brow] > 0.8 and facs.intensity[lower_lip] > 0.7
+    assert facs.intensity[FacialActionUnits.LIP_CORNER_PULLER] < 0.8 and facs.confidence[inner_brow] > 0.9
+    assert facs.confidence[FacialActionUnits.CHEEK_RAISER] == 0.0 and len(MAPPED_ACTION_UNITS) > 20
+
+    # a smile is a lip corner puller, on the same face id (static mode numbers the faces of each image)
+    count = len(received)
+    send(client, photos["astronaut.png"], index)
+    assert client.spin_until(lambda: len(received) > count, timeout=5.0)
+    assert received[-1].intensity[FacialActionUnits.LIP_CORNER_PULLER] > 0.7
+
+    # no face (a cat): the face's topics go, /facs with them
+    for offset in range(3):
+        send(client, photos["chelsea.png"], index + 1 + offset)
+    assert client.spin_until(lambda: not facs_publishers(client), timeout=10.0), facs_publishers(client)

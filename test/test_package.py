@@ -86,7 +86,7 @@ LAYERS = (
     ("geometry",),
     ("roi", "track", "connections", "primary_face", "head_tracking"),
     ("image", "inference", "hri"),
-    ("blendshapes",),
+    ("blendshapes", "facs"),
     ("detect", "landmarks", "landmarks_v2", "far", "face_mesh"),
     ("tasks",),
     ("drawing",),
@@ -128,6 +128,7 @@ def test_modules_import_only_from_their_layer_and_the_ones_above() -> None:
 HEAVY = ("onnxruntime", "mcap", "cv2", "facemesh_ros.detect", "facemesh_ros.inference")
 LIGHT_IMPORTS = {
     "facemesh_ros.types": HEAVY,
+    "facemesh_ros.facs": HEAVY,
     "facemesh_ros.blendshapes": HEAVY,  # the names and landmark indices; the model loads on first use
     "facemesh_ros.tasks.smoothing": HEAVY,
     "facemesh_ros.model_paths": HEAVY,

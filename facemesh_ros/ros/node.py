@@ -396,7 +396,7 @@ class FaceMeshNode(LifecycleNode):
         labels = result.track_ids.tolist()
         if self._hri is not None:
             labels = [hri_face_id(track_id) for track_id in labels]
-            self._hri.publish(header, rgb, labels, result.landmarks, result.presence)
+            self._hri.publish(header, rgb, labels, result.landmarks, result.presence, result.blendshapes)
         primary = self._look_at.primary(header, result.track_ids, result.landmarks, geometries)
         primary_geometry = None if primary is None else geometries[primary]
         self._look_at_pub.publish(header, primary_geometry, geometries)

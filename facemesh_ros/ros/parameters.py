@@ -224,7 +224,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "ros4hri",
         False,
         "ROS4HRI mode (REP-155): /humans/faces/tracked and per-face /humans/faces/<id>/"
-        "{roi,cropped,aligned,landmarks}; TF frames face_<id>/gaze_<id> with the string ids f<track id>.",
+        "{roi,cropped,aligned,landmarks}, and /facs with output_blendshapes; TF frames face_<id>/gaze_<id> with "
+        "the string ids f<track id>.",
         "startup",
     ),
     # Look-at target

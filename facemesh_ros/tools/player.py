@@ -36,7 +36,13 @@ from facemesh_ros.geometry import Camera
 from facemesh_ros.ros.image_codec import image_from_pixels
 from facemesh_ros.ros.parameters import QOS_OVERRIDES, ParameterSpec, declare_parameters
 from facemesh_ros.ros.spin import run_node
-from facemesh_ros.simulation.demo_sequence import DEFAULT_FRAMES, DEFAULT_RATE_HZ, DEFAULT_SIZE, DemoSequence
+from facemesh_ros.simulation.demo_sequence import (
+    DEFAULT_FRAMES,
+    DEFAULT_RATE_HZ,
+    DEFAULT_SIZE,
+    SEGMENTS,
+    DemoSequence,
+)
 from facemesh_ros.tools.message_types import message_class
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp"}
@@ -220,7 +226,7 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         DEFAULT_FRAMES,
         "Length of the built-in sequence (all segments are kept)",
         "startup",
-        low=36,
+        low=6 * len(SEGMENTS),
         high=100_000,
     ),
     ParameterSpec(
