@@ -32,24 +32,8 @@ DATA = REPO / "test" / "data"  # `make testdata`
 DETECTORS = ("short", "full", "far")
 SIZES = ((640, 480), (1280, 720))
 WIDTHS = (16, 24, 32, 48, 80, 160)
-# countable faces per photo (t1.jpg: six people at a table; einstein.jpg: a man seated behind him)
-STILLS = {
-    "Tom_Hanks_54745.png": 1,
-    "astronaut.png": 1,
-    "breakingbad.jpg": 2,
-    "einstein.jpg": 2,
-    "lenna.png": 1,
-    "t1.jpg": 6,
-    "takeo.ppm": 1,
-    "tongue.jpg": 1,
-    "chelsea.png": 0,
-    "coffee.png": 0,
-    "brick.png": 0,
-    "grass.png": 0,
-    "gravel.png": 0,
-    "rocket.jpg": 0,
-    "motorcycle_left.png": 0,
-}
+# the countable faces of the real photos, then face-free photos (chelsea.png too: whole, its cat is no face)
+STILLS = scenes.COUNTABLE_FACES | dict.fromkeys(("chelsea.png", *scenes.BACKGROUNDS), 0)
 
 
 def static_mesh(detector: str, max_faces: int = 10) -> FaceMesh:

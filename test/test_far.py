@@ -24,6 +24,7 @@ from facemesh_ros.landmarks import LandmarkModel
 from facemesh_ros.roi import rois_from_detections
 from facemesh_ros.simulation.far_scenes import (
     BACKGROUNDS,
+    COUNTABLE_FACES,
     background,
     match,
     mesh_boxes,
@@ -32,17 +33,6 @@ from facemesh_ros.simulation.far_scenes import (
     source_faces,
 )
 from facemesh_ros.types import Detections
-
-# countable faces of the photos: t1.jpg six people at a table, einstein.jpg a man seated behind him
-STILLS = {
-    "astronaut.png": 1,
-    "breakingbad.jpg": 2,
-    "einstein.jpg": 2,
-    "lenna.png": 1,
-    "t1.jpg": 6,
-    "takeo.ppm": 1,
-    "tongue.jpg": 1,
-}
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +73,7 @@ def test_tiles_cover_the_frame_with_the_overlap(width: int, height: int) -> None
 
 
 def test_every_countable_face_of_the_photos_and_none_on_face_free_photos(far_static) -> None:
-    for photo, count in STILLS.items():
+    for photo, count in COUNTABLE_FACES.items():
         assert far_static.process(read_rgb(photo)).num_faces == count, photo
     for photo in BACKGROUNDS:
         assert far_static.process(read_rgb(photo)).num_faces == 0, photo

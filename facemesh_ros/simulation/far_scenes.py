@@ -18,16 +18,18 @@ import numpy as np
 
 from facemesh_ros.simulation.demo_sequence import load_photo
 
-FACE_PHOTOS = (
-    "Tom_Hanks_54745.png",
-    "astronaut.png",
-    "breakingbad.jpg",
-    "einstein.jpg",
-    "lenna.png",
-    "t1.jpg",
-    "takeo.ppm",
-    "tongue.jpg",
-)
+# the countable faces of each real photo (t1.jpg: six people at a table; einstein.jpg: a man seated behind him)
+COUNTABLE_FACES = {
+    "Tom_Hanks_54745.png": 1,
+    "astronaut.png": 1,
+    "breakingbad.jpg": 2,
+    "einstein.jpg": 2,
+    "lenna.png": 1,
+    "t1.jpg": 6,
+    "takeo.ppm": 1,
+    "tongue.jpg": 1,
+}
+FACE_PHOTOS = tuple(COUNTABLE_FACES)
 # scikit-image's chelsea.png is left out: zoomed in, its cat's face is meshed by every detector (MediaPipe's
 # short range too), which says nothing about false human faces
 BACKGROUNDS = ("brick.png", "grass.png", "gravel.png", "rocket.jpg", "motorcycle_left.png", "coffee.png")
