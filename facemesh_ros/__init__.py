@@ -7,7 +7,8 @@
 
 The top level is the pipeline: detect -> roi -> landmarks (or landmarks_v2) -> track -> blendshapes
 (face_mesh.FaceMesh ties them), on the weightless types and model_paths. Each other concern has a folder:
-geometry/ (metric 3D, head pose), tasks/ (MediaPipe Tasks' FaceLandmarker API), drawing/, effects/,
+geometry/ (metric 3D, head pose), tasks/ (MediaPipe Tasks' FaceLandmarker API), interaction/ (ROS4HRI
+views, FACS, the primary face, head tracking), drawing/, effects/,
 simulation/ (synthetic input), ros/ (the ROS 2 nodes) and tools/ (player, recorder);
 the README's Architecture section orders them. The public names below load on first use, so
 `import facemesh_ros.msg` in another node costs no onnxruntime or OpenCV import.

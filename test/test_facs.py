@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 
 from facemesh_ros.face_mesh import FaceMesh
-from facemesh_ros.facs import ACTION_UNIT_SOURCES, MAPPED_ACTION_UNITS, NUM_ACTION_UNITS, facial_action_units
+from facemesh_ros.interaction.facs import (
+    ACTION_UNIT_SOURCES,
+    MAPPED_ACTION_UNITS,
+    NUM_ACTION_UNITS,
+    facial_action_units,
+)
 from facemesh_ros.types import BLENDSHAPE_NAMES
 
 INNER_BROW_RAISER, OUTER_BROW_RAISER, BROW_LOWERER = 1, 2, 4

@@ -14,7 +14,7 @@ from node_harness import FRAME_ID, NodeProcess
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
-from facemesh_ros.head_tracking import PanTiltHead
+from facemesh_ros.interaction.head_tracking import PanTiltHead
 
 JOINTS = ["neck_pan", "neck_tilt"]
 MAX_SPEED = (1.0, 0.6)

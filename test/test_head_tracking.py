@@ -1,12 +1,12 @@
-"""Pan/tilt head tracking core (facemesh_ros.head_tracking): kinematics, aiming, dead band, speed limits, and a
-closed loop with a camera that moves with the head and a delayed face detector."""
+"""Pan/tilt head tracking core (facemesh_ros.interaction.head_tracking): kinematics, aiming, dead band, speed
+limits, and a closed loop with a camera that moves with the head and a delayed face detector."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from facemesh_ros.head_tracking import HeadTracker, JointHistory, PanTiltHead, rotation_rpy
+from facemesh_ros.interaction.head_tracking import HeadTracker, JointHistory, PanTiltHead, rotation_rpy
 
 OFFSET_HEAD = PanTiltHead(tilt_xyz=(0.0, 0.0, 0.12), camera_xyz=(0.08, 0.03, 0.05), camera_rpy=(0.0, 0.1, -0.05))
 

@@ -1,4 +1,5 @@
-"""ROS4HRI views of real faces (facemesh_ros.hri): ids, the 70 landmarks against human annotations, crops."""
+"""ROS4HRI views of real faces (facemesh_ros.interaction.hri): ids, the 70 landmarks against human annotations,
+crops."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from facemesh_ros.face_mesh import FaceMesh
-from facemesh_ros.hri import (
+from facemesh_ros.interaction.hri import (
     LEFT_PUPIL,
     NUM_FACIAL_LANDMARKS,
     RIGHT_PUPIL,

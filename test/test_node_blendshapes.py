@@ -17,7 +17,7 @@ from std_msgs.msg import Header
 from facemesh_ros.blendshapes import BLENDSHAPE_NAMES
 from facemesh_ros.drawing.annotate import BAR_COLOR_BGR
 from facemesh_ros.face_mesh import FaceMesh
-from facemesh_ros.facs import MAPPED_ACTION_UNITS, facial_action_units
+from facemesh_ros.interaction.facs import MAPPED_ACTION_UNITS, facial_action_units
 from facemesh_ros.msg import FaceMesh as FaceMeshMsg
 from facemesh_ros.msg import FaceMeshArray
 

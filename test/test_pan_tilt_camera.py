@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from facemesh_ros.face_mesh import FaceMesh
-from facemesh_ros.head_tracking import HeadTracker, PanTiltHead
+from facemesh_ros.interaction.head_tracking import HeadTracker, PanTiltHead
 from facemesh_ros.simulation.pan_tilt_camera import ASTRONAUT_SELLION, PanTiltCamera, Servo, settling
 
 

@@ -1,11 +1,12 @@
-"""The primary face (facemesh_ros.primary_face): policies and the hysteresis that keeps it from flickering."""
+"""The primary face (facemesh_ros.interaction.primary_face): policies and the hysteresis that keeps it from
+flickering."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from facemesh_ros.primary_face import POLICIES, PrimaryFaceSelector, policy_scores
+from facemesh_ros.interaction.primary_face import POLICIES, PrimaryFaceSelector, policy_scores
 
 
 def square_face(center: tuple[float, float], side: float) -> np.ndarray:

@@ -23,7 +23,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
 
-from facemesh_ros.hri import FACE_CROP_SIZE
+from facemesh_ros.interaction.hri import FACE_CROP_SIZE
 from facemesh_ros.simulation.virtual_camera import VirtualCamera
 
 REPO = Path(__file__).resolve().parent.parent

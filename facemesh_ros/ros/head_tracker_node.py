@@ -1,5 +1,5 @@
 """head_tracker node: a pan/tilt head that keeps the primary face centred. A thin adapter over
-facemesh_ros.head_tracking (kinematics, dead band, speed limits; see there for the frames and signs).
+facemesh_ros.interaction.head_tracking (kinematics, dead band, speed limits; see there for the frames and signs).
 
 In:  target (geometry_msgs/PointStamped: face_mesh's ~/target, in the frame of the camera on the head),
      joint_states (sensor_msgs/JointState: the head's measured angles, matched to each target by its stamp).
@@ -22,7 +22,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from facemesh_ros.head_tracking import HeadTracker, JointHistory, PanTiltHead
+from facemesh_ros.interaction.head_tracking import HeadTracker, JointHistory, PanTiltHead
 from facemesh_ros.ros.messages import stamp_seconds
 from facemesh_ros.ros.parameters import ParameterSpec
 from facemesh_ros.ros.spin import run_node

@@ -5,8 +5,8 @@ face, created when the face appears and destroyed when it is lost (so `ros2 topi
 per-face subscriptions follow the faces): /humans/faces/<id>/roi (NormalizedRegionOfInterest2D),
 /cropped and /aligned (sensor_msgs/Image, 128 x 128 bgr8), /landmarks (FacialLandmarks), and with blendshapes
 (model v2, output_blendshapes) /facs (FacialActionUnits, approximated from the blendshapes). Face ids and the
-landmark mapping: facemesh_ros.hri; the action units: facemesh_ros.facs. No /expression: a categorical emotion
-from facial movements would be a guess (README, ROS4HRI).
+landmark mapping: facemesh_ros.interaction.hri; the action units: facemesh_ros.interaction.facs. No /expression:
+a categorical emotion from facial movements would be a guess (README, ROS4HRI).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from rclpy.publisher import Publisher
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from facemesh_ros.facs import facial_action_units
-from facemesh_ros.hri import aligned_face, cropped_face, facial_landmarks, normalized_roi
+from facemesh_ros.interaction.facs import facial_action_units
+from facemesh_ros.interaction.hri import aligned_face, cropped_face, facial_landmarks, normalized_roi
 from facemesh_ros.ros.image_codec import image_from_pixels
 
 TRACKED_TOPIC = "/humans/faces/tracked"
@@ -49,7 +49,7 @@ def roi_msg(header: Header, landmarks: np.ndarray, confidence: float) -> Normali
 
 
 def landmarks_msg(header: Header, landmarks: np.ndarray, width: int, height: int) -> FacialLandmarks:
-    """A face's /landmarks: the 70 points of hri_msgs/FacialLandmarks (facemesh_ros.hri)."""
+    """A face's /landmarks: the 70 points of hri_msgs/FacialLandmarks (facemesh_ros.interaction.hri)."""
     points = facial_landmarks(landmarks)
     msg = FacialLandmarks(header=header, width=width, height=height)
     msg.landmarks = [NormalizedPointOfInterest2D(x=x, y=y, c=1.0) for x, y in points.tolist()]
@@ -57,7 +57,7 @@ def landmarks_msg(header: Header, landmarks: np.ndarray, width: int, height: int
 
 
 def facs_msg(header: Header, blendshapes: np.ndarray, presence: float) -> FacialActionUnits:
-    """A face's /facs: action units approximated from its 52 blendshape scores (facemesh_ros.facs)."""
+    """A face's /facs: action units approximated from its 52 blendshape scores (facemesh_ros.interaction.facs)."""
     intensity, confidence = facial_action_units(blendshapes, presence)
     return FacialActionUnits(header=header, intensity=intensity.tolist(), confidence=confidence.tolist())
 

@@ -2,7 +2,7 @@
 the `face_target` TF frame (the primary face's frame under a fixed name) and ~/poses (PoseArray, every face).
 
 A head-tracking node needs only ~/target: no iterating FaceMeshArray, no choosing a face. The primary face is
-chosen by facemesh_ros.primary_face (a policy, with hysteresis).
+chosen by facemesh_ros.interaction.primary_face (a policy, with hysteresis).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from rclpy.node import Node
 from std_msgs.msg import Header
 
 from facemesh_ros.geometry import FaceGeometry
-from facemesh_ros.primary_face import PrimaryFaceSelector, policy_scores
+from facemesh_ros.interaction.primary_face import PrimaryFaceSelector, policy_scores
 from facemesh_ros.ros.messages import pose_msg, stamp_seconds, transform_msg
 
 TARGET_FRAME = "face_target"

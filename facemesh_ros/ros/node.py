@@ -47,8 +47,8 @@ from facemesh_ros.geometry import (
     default_canonical_face_model,
     estimate_face_geometry,
 )
-from facemesh_ros.hri import hri_face_id
 from facemesh_ros.inference import ModelLoadError
+from facemesh_ros.interaction.hri import hri_face_id
 from facemesh_ros.msg import FaceMeshArray
 from facemesh_ros.ros.camera_input import CameraInput
 from facemesh_ros.ros.diagnostics import FrameStats, pipeline_status

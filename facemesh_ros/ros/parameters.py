@@ -26,7 +26,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
 
-from facemesh_ros.primary_face import POLICIES
+from facemesh_ros.interaction.primary_face import POLICIES
 from facemesh_ros.ros.camera_model import PLAUSIBLE_FOV_DEG
 from facemesh_ros.ros.image_codec import DEFAULT_MAX_IMAGE_PIXELS
 from facemesh_ros.ros.throttle import shorten

@@ -3,7 +3,7 @@
 The photo is the view of its own pinhole camera (vertical field of view `photo_fov_deg`) from the head's
 position: its scene lies in directions around the head. A camera on a pan/tilt head (at the joint axes: a
 camera turning about its own centre sees the exact homography K_out R K_photo^-1 of the photo, whatever the
-scene's depth) renders what it sees at the head's angles (facemesh_ros.head_tracking's kinematics and
+scene's depth) renders what it sees at the head's angles (facemesh_ros.interaction.head_tracking's kinematics and
 signs). The person "jumps" by turning the whole scene about the head: scene (yaw, pitch) is the direction of the
 face from the head (yaw left, pitch down, radians; (0, 0) = straight ahead of the head at rest), and after
 a jump the head must find it again. The servo follows position commands at its own speed limit.
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facemesh_ros.head_tracking import OPTICAL_IN_LINK, PanTiltHead, rotation_y, rotation_z
+from facemesh_ros.interaction.head_tracking import OPTICAL_IN_LINK, PanTiltHead, rotation_y, rotation_z
 
 ASTRONAUT_SELLION = (224.9, 100.5)  # photo pixel of astronaut.png's sellion (mesh vertex 168), measured once
 
