@@ -152,7 +152,7 @@ def make_tracking(static: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         # aim at the centre of the first max_num_faces faces
         center = faces[: config["max_num_faces"], :, :2].reshape(-1, 2).mean(axis=0) * (width, height)
         config = dict(config, target=[float(center[0]), float(center[1])])
-        camera = camera_from_config(photo, config)
+        camera = VirtualCamera.from_config(photo, config)
         frames = [frame.image for frame in camera]
         arrays[f"{seq}/config"] = np.array(json.dumps(config))
         arrays[f"{seq}/frame_md5"] = np.array([md5(frame) for frame in frames])
@@ -228,18 +228,6 @@ def self_divergence(
                 errors.extend(iod_error(faces, landmarks[index, : counts[index]], size))
         out[trial] = np.mean(errors), np.max(errors)
     return out
-
-
-def camera_from_config(photo: np.ndarray, config: dict) -> VirtualCamera:
-    return VirtualCamera(
-        photo,
-        size=tuple(config["size"]),
-        num_frames=config["num_frames"],
-        target=tuple(config["target"]),
-        pan=config["pan"],
-        zoom_range=tuple(config["zoom_range"]),
-        roll_deg=config["roll_deg"],
-    )
 
 
 def main() -> None:

@@ -25,12 +25,12 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from facemesh_ros.simulation.virtual_camera import VirtualCamera  # noqa: E402
 from scripts.make_mediapipe_references import (  # noqa: E402  (numpy + OpenCV only)
     DATA,
     MAX_FACES,
     SEQUENCES,
     STATIC_IMAGES,
-    camera_from_config,
     md5,
     read_rgb,
 )
@@ -92,7 +92,7 @@ def make_video(task: bytes, legacy_tracking: dict[str, np.ndarray]) -> dict[str,
     arrays: dict[str, np.ndarray] = {}
     for seq in SEQUENCES:
         config = json.loads(str(legacy_tracking[f"{seq}/config"]))  # the legacy fixture's frames
-        frames = [frame.image for frame in camera_from_config(read_rgb(DATA / config["photo"]), config)]
+        frames = [frame.image for frame in VirtualCamera.from_config(read_rgb(DATA / config["photo"]), config)]
         if [md5(frame) for frame in frames] != legacy_tracking[f"{seq}/frame_md5"].tolist():
             raise SystemExit(f"{seq}: the frames differ from the legacy fixture's")
         limit = config["max_num_faces"]

@@ -55,13 +55,5 @@ def iod_errors(ours: np.ndarray, reference: np.ndarray, size: tuple[int, int]) -
 
 def sequence_camera(tracking: dict[str, np.ndarray], seq: str) -> tuple[VirtualCamera, dict]:
     config = json.loads(str(tracking[f"{seq}/config"]))
-    camera = VirtualCamera(
-        read_rgb(config["photo"]),
-        size=tuple(config["size"]),
-        num_frames=config["num_frames"],
-        target=tuple(config["target"]),
-        pan=config["pan"],
-        zoom_range=tuple(config["zoom_range"]),
-        roll_deg=config["roll_deg"],
-    )
+    camera = VirtualCamera.from_config(read_rgb(config["photo"]), config)
     return camera, config

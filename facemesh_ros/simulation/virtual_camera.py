@@ -63,6 +63,20 @@ class VirtualCamera:
         self.roll_deg = float(roll_deg)
         self.photo_focal = (photo_h / 2.0) / np.tan(np.radians(photo_fov_deg) / 2.0)
 
+    @classmethod
+    def from_config(cls, photo: np.ndarray, config: dict) -> VirtualCamera:
+        """The camera a fixture's sequence config describes (its size, num_frames, target, pan, zoom_range and
+        roll_deg: the keys the reference scripts store)."""
+        return cls(
+            photo,
+            size=tuple(config["size"]),
+            num_frames=config["num_frames"],
+            target=tuple(config["target"]),
+            pan=config["pan"],
+            zoom_range=tuple(config["zoom_range"]),
+            roll_deg=config["roll_deg"],
+        )
+
     def __len__(self) -> int:
         return self.num_frames
 
