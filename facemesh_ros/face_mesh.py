@@ -8,7 +8,7 @@ landmarks / landmarks_v2 / track / blendshapes.
 from __future__ import annotations
 
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 from typing import NamedTuple
 
@@ -18,7 +18,7 @@ from facemesh_ros.blendshapes import BlendshapeModel
 from facemesh_ros.detect import FaceDetector
 from facemesh_ros.far import FAR_EXTRA_CANDIDATES, FarDetector, accept_far_faces
 from facemesh_ros.image import as_rgb_uint8
-from facemesh_ros.landmarks import LandmarkModel, RemapMaps, crop_maps
+from facemesh_ros.landmarks import LandmarkModel
 from facemesh_ros.landmarks_v2 import LandmarkModelV2
 from facemesh_ros.roi import rois_from_detections
 from facemesh_ros.track import FaceTracker
@@ -65,25 +65,6 @@ class _LandmarkRun(NamedTuple):
     rois: np.ndarray
     landmarks: np.ndarray
     presence: np.ndarray
-
-
-class _NextCrops(NamedTuple):
-    """Crop maps of the next frame's tracked ROIs, computed on the worker thread between frames."""
-
-    rois: np.ndarray
-    image_size: tuple[int, int]
-    maps: Future[list[RemapMaps | None]]
-
-
-def _crop_maps_or_none(rois: np.ndarray, width: int, height: int, size: int) -> list[RemapMaps | None]:
-    """crop_maps per ROI; None where it fails (process() then computes it again and reports the error)."""
-    maps: list[RemapMaps | None] = []
-    for roi in rois:
-        try:
-            maps.append(crop_maps(roi[None], width, height, size)[0])
-        except ValueError:
-            maps.append(None)
-    return maps
 
 
 def _usable_rois(rois: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -159,7 +140,6 @@ class FaceMesh:
         # a second CPU: the detector overlaps the tracked faces' landmark run, faces are shared out
         self._overlap = len(os.sched_getaffinity(0)) >= 2 if hasattr(os, "sched_getaffinity") else False
         self._worker_thread: ThreadPoolExecutor | None = None
-        self._next_crops: _NextCrops | None = None
         self._detector: FaceDetector | FarDetector | None
         self._candidates = self.max_num_faces  # detections passed on to the landmark model
         if self.detector_name == "far":
@@ -201,7 +181,6 @@ class FaceMesh:
             )
         landmarks, presence, rois = landmarks[accepted], presence[accepted], rois[accepted]
         track_ids = self._tracker.update(landmarks, ids[accepted], width, height)
-        self._prepare_next_crops(width, height)
         detections = detections.top(self.max_num_faces)
         blendshapes = None if self._blendshapes is None else self._blendshapes.run(landmarks, width, height)
         return FaceMeshResult(
@@ -239,9 +218,7 @@ class FaceMesh:
         height, width = rgb.shape[:2]
         tracked_rois, _ = self._tracker.merge(np.zeros((0, 5), np.float32))
         tracked_rois = tracked_rois[_usable_rois(tracked_rois, width, height)]
-        tracked = _LandmarkRun(
-            tracked_rois, *self._landmarks.run(rgb, tracked_rois, self._prepared_maps(rgb, tracked_rois))
-        )
+        tracked = _LandmarkRun(tracked_rois, *self._landmarks.run(rgb, tracked_rois))
         return pending.result().top(self._candidates), tracked
 
     def _run_landmarks(
@@ -262,37 +239,13 @@ class FaceMesh:
     def _landmarks_on_both_cores(self, rgb: np.ndarray, rois: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The landmark model on rois; with two or more faces and a second CPU, half of them on the worker."""
         assert self._landmarks is not None
-        maps = self._prepared_maps(rgb, rois)
         if not self._overlap or len(rois) < 2:
-            return self._landmarks.run(rgb, rois, maps)
+            return self._landmarks.run(rgb, rois)
         half = len(rois) // 2
-        pending = self._worker().submit(self._landmarks.run, rgb, rois[half:], maps[half:])
-        landmarks, presence = self._landmarks.run(rgb, rois[:half], maps[:half])
+        pending = self._worker().submit(self._landmarks.run, rgb, rois[half:])
+        landmarks, presence = self._landmarks.run(rgb, rois[:half])
         other_landmarks, other_presence = pending.result()
         return np.concatenate([landmarks, other_landmarks]), np.concatenate([presence, other_presence])
-
-    def _prepare_next_crops(self, width: int, height: int) -> None:
-        """Start computing the crop maps of the faces tracked into the next frame (video, second CPU).
-
-        They depend only on the ROIs and the image size, both known now: the worker computes them while the
-        caller handles this frame's result, and the next frame only resamples.
-        """
-        rois = self._tracker.previous_rois
-        self._next_crops = None
-        if self._overlap and len(rois) and self._landmarks is not None:
-            rois = rois.copy()
-            size = self._landmarks.input_size
-            pending = self._worker().submit(_crop_maps_or_none, rois, width, height, size)
-            self._next_crops = _NextCrops(rois, (width, height), pending)
-
-    def _prepared_maps(self, rgb: np.ndarray, rois: np.ndarray) -> list[RemapMaps | None]:
-        """Per ROI the crop maps computed ahead for an equal ROI of an image of this size, else None."""
-        prepared = self._next_crops
-        if prepared is None or prepared.image_size != (rgb.shape[1], rgb.shape[0]) or len(rois) == 0:
-            return [None] * len(rois)
-        equal = np.all(rois[:, None, :] == prepared.rois[None, :, :], axis=2)
-        maps = prepared.maps.result()
-        return [maps[int(row.argmax())] if row.any() else None for row in equal]
 
     def _worker(self) -> ThreadPoolExecutor:
         """The second thread (detector or half of the faces); onnxruntime and OpenCV release the GIL."""
@@ -322,7 +275,6 @@ class FaceMesh:
         """Forget tracked faces (the next frame starts with detection)."""
         self._tracker.reset()
         self._frames_since_detection = self.detection_interval
-        self._next_crops = None
 
     def close(self) -> None:
         """Release the onnxruntime sessions; process() raises afterwards."""

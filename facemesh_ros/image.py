@@ -15,6 +15,8 @@ size, sides above MAX_SIDE (OpenCV's warp limit).
 
 from __future__ import annotations
 
+import functools
+import os
 import threading
 
 import cv2
@@ -57,7 +59,8 @@ def as_rgb_uint8(image: object) -> np.ndarray:
 # computes box points, the transform and the warp slightly differently; a 1-level change of a few input
 # pixels moves detections and, through tracking's feedback, every later crop. So the sampling positions are
 # computed here in numpy exactly as OpenCV 4 does, and cv2.remap with fixed-point maps (the same kernel in
-# OpenCV 4 and 5) does the interpolation.
+# OpenCV 4 and 5) does the interpolation. Where OpenCV's own warpPerspective gives the same bytes (OpenCV 4,
+# checked at first use), resample() lets it do both steps in one call.
 
 INTER_BITS = 5
 INTER_TAB_SIZE = 1 << INTER_BITS
@@ -225,14 +228,79 @@ def fixed_point_maps(inverse: np.ndarray, width: int, height: int) -> tuple[np.n
     return whole.astype(np.int16), fractions.astype(np.uint16)
 
 
+def rect_inverse(
+    center_x: float, center_y: float, width: float, height: float, rotation: float, size: int
+) -> np.ndarray:
+    """3x3 map (float64) from a size x size output's pixels to a rotated rectangle's (pixels, radians) input pixels.
+
+    Forward then inverted, as OpenCV: exact rounding ties (letterbox scales like 941/128) fall alike.
+    """
+    corners = np.array([[0, size], [0, 0], [size, 0], [size, size]], np.float32)
+    forward = perspective_from_points(box_points(center_x, center_y, width, height, rotation), corners)
+    return invert_3x3(forward)
+
+
 def rect_maps(
     center_x: float, center_y: float, width: float, height: float, rotation: float, size: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """cv2.remap maps resampling a rotated rectangle (pixels, radians) to size x size, as MediaPipe's warp."""
-    corners = np.array([[0, size], [0, 0], [size, 0], [size, size]], np.float32)
-    # forward then inverted, as OpenCV: exact rounding ties (letterbox scales like 941/128) fall alike
-    forward = perspective_from_points(box_points(center_x, center_y, width, height, rotation), corners)
-    return fixed_point_maps(invert_3x3(forward), size, size)
+    return fixed_point_maps(rect_inverse(center_x, center_y, width, height, rotation, size), size, size)
+
+
+def _native_warp_matches() -> bool:
+    """Whether this OpenCV's warpPerspective (given the inverse map) samples exactly as OpenCV 4 does.
+
+    OpenCV 4.x does (its warp computes fixed_point_maps' positions in C, in one call); OpenCV 5.0 does not.
+    Checked on a noise image through rectangles that rotate, shrink, enlarge and leave the image.
+    """
+    image = np.random.default_rng(4).integers(0, 256, (97, 131, 3), np.uint8)
+    for index, (cx, cy, w, h, rotation) in enumerate(
+        [
+            (65.5, 48.5, 131.0, 131.0, 0.0),
+            (40.2, 61.7, 37.3, 41.9, 0.61),
+            (120.0, 10.0, 90.5, 80.1, -2.3),
+            (70.3, 50.1, 9.7, 9.7, 1.2),
+            (-20.0, 90.0, 150.0, 140.0, 3.0),
+        ]
+    ):
+        size = 64 + 13 * index
+        inverse = rect_inverse(cx, cy, w, h, rotation, size)
+        for border in (cv2.BORDER_REPLICATE, cv2.BORDER_CONSTANT):
+            coords, fractions = fixed_point_maps(inverse, size, size)
+            expected = cv2.remap(image, coords, fractions, cv2.INTER_LINEAR, borderMode=border, borderValue=0)
+            if not np.array_equal(_native_warp(image, inverse, size, border), expected):
+                return False
+    return True
+
+
+def _native_warp(
+    image: np.ndarray, inverse: np.ndarray, size: int, border: int, out: np.ndarray | None = None
+) -> np.ndarray:
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    return cv2.warpPerspective(image, inverse, (size, size), dst=out, flags=flags, borderMode=border, borderValue=0)
+
+
+@functools.cache
+def native_warp_is_exact() -> bool:
+    """True when resample() uses OpenCV's own warpPerspective (OpenCV 4), False for the numpy maps (OpenCV 5).
+
+    The native warp does in one C call what fixed_point_maps + remap do; it is used only where it gives the
+    same bytes. FACEMESH_ROS_NUMPY_WARP=1 forces the numpy maps (tests compare the two).
+    """
+    return os.environ.get("FACEMESH_ROS_NUMPY_WARP", "") != "1" and _native_warp_matches()
+
+
+def resample(
+    image: np.ndarray, inverse: np.ndarray, size: int, border: int, out: np.ndarray | None = None
+) -> np.ndarray:
+    """size x size bilinear resample of `image` through the output -> input map `inverse`, as OpenCV 4.
+
+    border: cv2.BORDER_REPLICATE (landmark crops) or cv2.BORDER_CONSTANT with 0 (detector letterbox).
+    """
+    if native_warp_is_exact():
+        return _native_warp(image, inverse, size, border, out)
+    coords, fractions = fixed_point_maps(inverse, size, size)
+    return cv2.remap(image, coords, fractions, cv2.INTER_LINEAR, dst=out, borderMode=border, borderValue=0)
 
 
 def warp_rect(
@@ -250,5 +318,4 @@ def warp_rect(
 
     border: cv2.BORDER_REPLICATE (landmark crops) or cv2.BORDER_CONSTANT with 0 (detector letterbox).
     """
-    coords, fractions = rect_maps(center_x, center_y, width, height, rotation, size)
-    return cv2.remap(image, coords, fractions, cv2.INTER_LINEAR, dst=out, borderMode=border, borderValue=0)
+    return resample(image, rect_inverse(center_x, center_y, width, height, rotation, size), size, border, out)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import cv2
 import numpy as np
 
-from facemesh_ros.image import rect_maps
+from facemesh_ros.image import rect_inverse, resample
 from facemesh_ros.inference import OnnxModel, scores_from_logits
 from facemesh_ros.types import (
     LEFT_IRIS_START,
@@ -53,31 +51,21 @@ IRIS_HEADS = (
 _UNIT_SCALE = np.float32(1.0 / 255.0)  # MediaPipe's convertTo scale: value = pixel * float(1/255)
 
 
-RemapMaps = tuple[np.ndarray, np.ndarray]  # cv2.remap's fixed-point maps (int16 x/y, uint16 fractions)
-
-
-def crop_maps(rois: np.ndarray, width: int, height: int, size: int = INPUT_SIZE) -> list[RemapMaps]:
-    """The remap maps of each ROI's crop from a width x height image: they depend on nothing else."""
+def _pixel_rects(rois: np.ndarray, width: int, height: int) -> list[tuple[float, float, float, float, float]]:
+    """Normalized ROIs -> pixel rectangles, in float32 as MediaPipe (normalized value * image size)."""
     f32 = np.float32
-    # pixel rectangle computed in float32 as MediaPipe (normalized value * image size)
     return [
-        rect_maps(cx * f32(width), cy * f32(height), w * f32(width), h * f32(height), angle, size)
+        (cx * f32(width), cy * f32(height), w * f32(width), h * f32(height), angle)
         for cx, cy, w, h, angle in rois.astype(np.float32)
     ]
 
 
-def crop_rois(
-    rgb: np.ndarray, rois: np.ndarray, size: int = INPUT_SIZE, maps: Sequence[RemapMaps | None] | None = None
-) -> np.ndarray:
-    """(F, size, size, 3) float32 batch in [0, 1]: bilinear rotated crops, border pixels replicated.
-
-    maps: crop_maps() of the ROIs computed beforehand (None entries, or None, are computed here).
-    """
+def crop_rois(rgb: np.ndarray, rois: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
+    """(F, size, size, 3) float32 batch in [0, 1]: bilinear rotated crops, border pixels replicated."""
     height, width = rgb.shape[:2]
     crops = np.empty((len(rois), size, size, 3), np.uint8)
-    for index, given in enumerate(maps if maps is not None else [None] * len(rois)):
-        coords, fractions = given if given is not None else crop_maps(rois[index : index + 1], width, height, size)[0]
-        cv2.remap(rgb, coords, fractions, cv2.INTER_LINEAR, dst=crops[index], borderMode=cv2.BORDER_REPLICATE)
+    for index, rect in enumerate(_pixel_rects(rois, width, height)):
+        resample(rgb, rect_inverse(*rect, size), size, cv2.BORDER_REPLICATE, out=crops[index])
     return np.multiply(crops, _UNIT_SCALE, dtype=np.float32)
 
 
@@ -120,16 +108,11 @@ class LandmarkModel:
 
     input_size = INPUT_SIZE
 
-    def run(
-        self, rgb: np.ndarray, rois: np.ndarray, maps: Sequence[RemapMaps | None] | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Landmarks (F, N, 3) float32 image-normalized and face presence (F,) for ROIs (F, 5), one batch.
-
-        maps: the ROIs' crop_maps() if computed beforehand.
-        """
+    def run(self, rgb: np.ndarray, rois: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Landmarks (F, N, 3) float32 image-normalized and face presence (F,) for ROIs (F, 5), one batch."""
         if len(rois) == 0:
             return np.zeros((0, self.num_landmarks, 3), np.float32), np.zeros(0, np.float32)
-        outputs = self.model.run(crop_rois(rgb, rois, maps=maps))
+        outputs = self.model.run(crop_rois(rgb, rois))
         if self.refine:
             points = refine_with_attention(outputs)
         else:

@@ -18,7 +18,7 @@ from facemesh_ros.detect import (
     ssd_anchor_centers,
     weighted_nms,
 )
-from facemesh_ros.image import box_points, warp_rect
+from facemesh_ros.image import box_points, fixed_point_maps, native_warp_is_exact, rect_inverse, resample, warp_rect
 from facemesh_ros.roi import associate_rois, normalize_radians, roi_iou, rois_from_detections
 
 
@@ -120,6 +120,22 @@ def test_rotated_crop_is_bit_exact_with_opencv4(case: int) -> None:
     cx, cy, side, angle, size, border = _cases()[case]
     crop = warp_rect(read_rgb("tongue.jpg"), cx, cy, side, side * 0.9, angle, size, border)
     assert hashlib.md5(crop.tobytes()).hexdigest()[:6] == OPENCV4_MD5[case]
+
+
+def test_numpy_maps_and_the_native_warp_give_the_same_crops() -> None:
+    """resample() takes OpenCV 4's warpPerspective where it matches; the numpy maps (OpenCV 5's path) must agree."""
+    image = read_rgb("tongue.jpg")
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        cx, cy = rng.uniform(-100, 1040, 2)
+        side, angle, size = rng.uniform(8, 1500), rng.uniform(-3.2, 3.2), int(rng.choice([128, 192, 256]))
+        inverse = rect_inverse(cx, cy, side, side * rng.uniform(0.8, 1.2), angle, size)
+        border = int(rng.choice([cv2.BORDER_REPLICATE, cv2.BORDER_CONSTANT]))
+        coords, fractions = fixed_point_maps(inverse, size, size)
+        expected = cv2.remap(image, coords, fractions, cv2.INTER_LINEAR, borderMode=border, borderValue=0)
+        np.testing.assert_array_equal(resample(image, inverse, size, border), expected)
+    if int(cv2.__version__.split(".")[0]) == 4:  # OpenCV 4 samples as MediaPipe: its own warp must be in use
+        assert native_warp_is_exact()
 
 
 def test_box_points_follow_opencv4_float32_rounding() -> None:

@@ -43,25 +43,29 @@ def run(frames: list[np.ndarray], **options) -> list:
         return [mesh.process(frame) for frame in frames]
 
 
-@pytest.mark.parametrize(("refine", "max_faces"), [(False, 2), (True, 2), (False, 1)])
-def test_second_thread_gives_the_same_results_as_one_step_after_the_other(lenna_frames, refine, max_faces) -> None:
-    """max_faces=2 (one face in view): the detector beside the tracked face's landmark run on every frame;
-    max_faces=1: the detector only on the first frame, the next frame's crop maps computed ahead."""
-    options = {"max_num_faces": max_faces, "refine_landmarks": refine, "device": "cpu"}
+@pytest.mark.parametrize(
+    ("frames", "refine"), [("lenna_frames", False), ("lenna_frames", True), ("newcomer_frames", False)]
+)
+def test_second_thread_gives_the_same_results_as_one_step_after_the_other(request, frames, refine) -> None:
+    """Lenna (one face, max_num_faces=2): the detector beside the tracked face's landmark run on every frame;
+    the newcomer clip: once both faces are tracked, one face's landmarks on each thread."""
+    options = {"max_num_faces": 2, "refine_landmarks": refine, "device": "cpu"}
+    faces_per_frame = []
     with FaceMesh(**options) as overlapped, FaceMesh(**options) as sequential:
         sequential._overlap = False
-        detector_ran = 0
-        for index, frame in enumerate(lenna_frames):
+        for frame in request.getfixturevalue(frames):
             a, b = overlapped.process(frame), sequential.process(frame)
-            assert len(a.detection_scores) == (1 if max_faces == 2 or index == 0 else len(b.detection_scores))
             np.testing.assert_array_equal(a.landmarks, b.landmarks)
             np.testing.assert_array_equal(a.presence, b.presence)
             np.testing.assert_array_equal(a.rois, b.rois)
             np.testing.assert_array_equal(a.track_ids, b.track_ids)
             np.testing.assert_array_equal(a.detection_boxes, b.detection_boxes)
-            detector_ran += len(a.detection_scores) > 0
-        assert overlapped._next_crops is not None and sequential._next_crops is None
-        assert detector_ran == len(lenna_frames) if max_faces == 2 else detector_ran < len(lenna_frames) // 2
+            faces_per_frame.append((a.num_faces, len(a.detection_scores)))
+        assert overlapped._worker_thread is not None and sequential._worker_thread is None
+    if frames == "lenna_frames":
+        assert faces_per_frame == [(1, 1)] * len(faces_per_frame)  # the detector ran on every frame
+    else:
+        assert (2, 0) in faces_per_frame  # two tracked faces, no detector: shared over the threads
     assert overlapped._worker_thread is None  # closed: the worker thread is shut down
 
 

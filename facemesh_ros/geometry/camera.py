@@ -49,8 +49,9 @@ def _undistort_points_iter(
     """cv2.undistortPoints with explicit iteration criteria: OpenCV 4.x names it undistortPointsIter (its
     undistortPoints takes no criteria), OpenCV 5 merged it into undistortPoints. Same algorithm, same result."""
     if hasattr(cv2, "undistortPointsIter"):
-        return cv2.undistortPointsIter(pixels, matrix, coeffs, None, None, criteria)
-    return cv2.undistortPoints(pixels, matrix, coeffs, criteria=criteria)
+        # each branch is wrong for the other version's stubs
+        return cv2.undistortPointsIter(pixels, matrix, coeffs, None, None, criteria)  # type: ignore[call-overload,unused-ignore]
+    return cv2.undistortPoints(pixels, matrix, coeffs, criteria=criteria)  # type: ignore[call-overload,unused-ignore]
 
 
 def _invalid(message: str) -> GeometryError:
