@@ -16,7 +16,7 @@ import numpy as np
 
 from facemesh_ros.blendshapes import BlendshapeModel
 from facemesh_ros.detect import FaceDetector
-from facemesh_ros.far import FAR_EXTRA_CANDIDATES, FarDetector, accept_far_faces
+from facemesh_ros.far import FAR_EXTRA_CANDIDATES, FarDetector, RejectedPatches, accept_far_faces
 from facemesh_ros.image import as_rgb_uint8
 from facemesh_ros.landmarks import LandmarkModel
 from facemesh_ros.landmarks_v2 import LandmarkModelV2
@@ -86,7 +86,7 @@ class FaceMesh:
     Additions:
       detector: "short" (MediaPipe's default, faces within ~2 m), "full" (full-range model, small and
         distant faces up to ~5 m) or "far" (robot range: the full-range model over the whole frame plus
-        overlapping tiles, faces down to ~24 px wide; in video one pass per frame, see facemesh_ros.far).
+        overlapping tiles, faces down to ~24 px wide; in video one pass every second frame, see facemesh_ros.far).
       model: "legacy" (MediaPipe's legacy Face Mesh models, the default) or "v2" (MediaPipe Tasks
         FaceLandmarker's 256x256 landmark model: always 478 landmarks, irises included, so refine_landmarks
         does not apply).
@@ -142,6 +142,7 @@ class FaceMesh:
         self._worker_thread: ThreadPoolExecutor | None = None
         self._detector: FaceDetector | FarDetector | None
         self._candidates = self.max_num_faces  # detections passed on to the landmark model
+        self._rejected = RejectedPatches()  # far mode in video: scenery the landmark check turned down
         if self.detector_name == "far":
             self._candidates += FAR_EXTRA_CANDIDATES
             self._detector = FarDetector(
@@ -172,15 +173,22 @@ class FaceMesh:
             detections, tracked = self._detect(rgb)
         rois, ids = self._tracker.merge(rois_from_detections(detections, width, height))
         usable = _usable_rois(rois, width, height)
+        if self.detector_name == "far" and not self.static_image_mode:
+            usable[usable] = ~self._rejected.unchanged(rgb, rois[usable], ids[usable])
         rois, ids = rois[usable], ids[usable]
         landmarks, presence = self._run_landmarks(rgb, rois, tracked)
         accepted = presence > self.min_tracking_confidence
         if self.detector_name == "far":
-            rois, landmarks, presence, accepted = accept_far_faces(
+            rois, landmarks, presence, accepted, failed = accept_far_faces(
                 self._landmarks, rgb, rois, ids, landmarks, presence, self.min_tracking_confidence, self.max_num_faces
             )
+            if not self.static_image_mode:
+                self._rejected.remember(rgb, rois[failed])
         landmarks, presence, rois = landmarks[accepted], presence[accepted], rois[accepted]
+        tracked_before = self._tracker.previous_ids
         track_ids = self._tracker.update(landmarks, ids[accepted], width, height)
+        if isinstance(self._detector, FarDetector) and np.setdiff1d(tracked_before, track_ids).size:
+            self._detector.look_again()  # a tracked face was lost: search the whole frame on the next one
         detections = detections.top(self.max_num_faces)
         blendshapes = None if self._blendshapes is None else self._blendshapes.run(landmarks, width, height)
         return FaceMeshResult(
@@ -274,6 +282,7 @@ class FaceMesh:
     def reset(self) -> None:
         """Forget tracked faces (the next frame starts with detection)."""
         self._tracker.reset()
+        self._rejected.clear()
         self._frames_since_detection = self.detection_interval
 
     def close(self) -> None:

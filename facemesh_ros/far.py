@@ -11,9 +11,15 @@ survives of all passes is merged with MediaPipe's weighted non-max suppression.
 Tiles are downscaled by area averaging (cv2.INTER_AREA) rather than MediaPipe's bilinear sampling: small
 faces keep their contrast instead of aliasing away.
 
-In video the search is spread over frames: each frame runs one pass of a round robin that alternates the
-whole-frame pass with the next tile, so per-frame cost stays that of one detector run and a face anywhere
-is found within 2 x (number of tiles) frames.
+In video the search is spread over frames: every FRAMES_PER_PASS-th frame runs one pass of a round robin
+that alternates the whole-frame pass with the next tile. A full-range pass (192 px input) costs much more
+than a short-range frame (128 px; bench/bench_far.py), so a pass on every frame would make an empty room far
+dearer than with `short`. A face anywhere is found within 2 x FRAMES_PER_PASS x (number of tiles) frames, a
+near one (whole-frame pass) within 2 x FRAMES_PER_PASS; when a tracked face is lost, the next frame runs the
+whole-frame pass (look_again), so a face that jumped or a cut to other faces costs one frame, as in `short`.
+Tiles show the landmark model face-like patches of the scenery (a poster, a pattern) again on each visit;
+in video a candidate that the landmark check rejected is not checked again while its patch stays unchanged
+(RejectedPatches).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from facemesh_ros.landmarks_v2 import LandmarkModelV2
 from facemesh_ros.roi import ASSOCIATION_IOU, roi_iou, rois_from_landmarks
 from facemesh_ros.types import Detections
 
-TILE_SIDE = 256  # frame pixels per tile: 192 / 256 = 0.75 detector pixels per frame pixel
+TILE_SIDE = 224  # frame pixels per tile: 192 / 224 = 0.86 detector pixels per frame pixel (bench_far: recall)
 TILE_OVERLAP = 112  # >= the largest face (plus margin) the whole-frame pass may miss at 1280 px
 AREA_MIN_SCALE = 0.5  # detector / frame pixels from which downscaling averages areas (tiles, small frames)
 EDGE_MARGIN = 0.02  # of the tile side: a box this close to an inner tile edge is treated as cut
@@ -37,6 +43,11 @@ FAR_EXTRA_CANDIDATES = 4  # detections beyond max_num_faces that the landmark mo
 CONFIRM_PRESENCE = 0.98  # second-look presence a new face needs (see accept_far_faces)
 UPRIGHT_RETRY_MAX_SIDE = 64.0  # ROI side (px) below which a rejected face is retried with rotation 0
 UPRIGHT_RETRY_MIN_ROLL = np.radians(25.0)  # keypoint roll beyond which a small face's roll is suspect
+FRAMES_PER_PASS = 2  # video: one detector pass every this many frames
+THUMBNAIL_SIDE = 12  # RejectedPatches: a candidate's patch, area-averaged to this many pixels a side
+UNCHANGED_PATCH_LEVEL = 4.0  # mean absolute difference (of 255) below which a patch counts as the same
+REJECTED_PATCH_FRAMES = 90  # a rejected patch is checked again after this many frames at the latest
+MAX_REJECTED_PATCHES = 32
 
 
 @dataclass(frozen=True)
@@ -144,6 +155,8 @@ class FarDetector:
         self.spec = DETECTORS["full"]
         self.spread_over_frames = spread_over_frames
         self._next_pass = 0
+        self._frames = 0
+        self._look_again = False
 
     @property
     def min_score(self) -> float:
@@ -186,10 +199,20 @@ class FarDetector:
             return self.detect_step(rgb)
         return self.run(rgb, self.passes(rgb.shape[1], rgb.shape[0]))
 
+    def look_again(self) -> None:
+        """Make the next detect_step the whole-frame pass, whatever its turn (a tracked face was just lost)."""
+        self._look_again = True
+
     def detect_step(self, rgb: np.ndarray) -> Detections:
-        """One pass of the round robin whole frame, tile 0, whole frame, tile 1, ... (video)."""
+        """Every FRAMES_PER_PASS-th call, one pass of the round robin whole frame, tile 0, whole frame, tile 1, ..."""
         height, width = rgb.shape[:2]
         whole, *tiles = self.passes(width, height)
+        if self._look_again:
+            self._look_again = False
+            return self.run(rgb, [whole])
+        self._frames += 1
+        if (self._frames - 1) % FRAMES_PER_PASS:
+            return Detections.empty()
         if not tiles:
             return self.run(rgb, [whole])
         step = self._next_pass % (2 * len(tiles))
@@ -236,7 +259,7 @@ def accept_far_faces(
     presence: np.ndarray,
     threshold: float,
     max_faces: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The landmark check of far mode: upright retry, presence threshold, second look, one mesh per face.
 
     Far mode checks more detections than max_faces (a low-scoring real face must not lose its place to a
@@ -247,7 +270,7 @@ def accept_far_faces(
     some face-like ones (a headlight between mirrors, a logo) pass once; a new face is kept only if the
     model, run again on the ROI its own landmarks give (next frame's tracking ROI), is near-certain
     (presence > CONFIRM_PRESENCE). Real faces almost always are; the face-like patches mostly are not.
-    Returns rois, landmarks, presence and the accepted mask.
+    Returns rois, landmarks, presence, the accepted mask and the mask of new candidates that failed the check.
     """
     rois, landmarks, presence = retry_upright(landmark_model, rgb, rois, ids < 0, landmarks, presence, threshold)
     mesh_rois = rois_from_landmarks(landmarks, rgb.shape[1], rgb.shape[0])
@@ -265,4 +288,71 @@ def accept_far_faces(
             kept.append(int(index))
     accepted = np.zeros(len(presence), bool)
     accepted[kept] = True
-    return rois, landmarks, presence, accepted
+    return rois, landmarks, presence, accepted, (ids < 0) & ~passed
+
+
+def _thumbnail(rgb: np.ndarray, roi: np.ndarray) -> np.ndarray | None:
+    """The ROI's axis-aligned box area-averaged to THUMBNAIL_SIDE squared (float32), None if it leaves the image."""
+    height, width = rgb.shape[:2]
+    cx, cy, w, h = roi[0] * width, roi[1] * height, roi[2] * width, roi[3] * height
+    x0, y0, x1, y1 = int(cx - w / 2), int(cy - h / 2), int(np.ceil(cx + w / 2)), int(np.ceil(cy + h / 2))
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    size = (THUMBNAIL_SIDE, THUMBNAIL_SIDE)
+    return cv2.resize(rgb[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+class RejectedPatches:
+    """New candidates the landmark check rejected, with their patch, so an unchanged one is not checked again.
+
+    Video only: a candidate that overlaps a remembered one (ROI IoU > ASSOCIATION_IOU) is skipped while its
+    patch differs from the remembered patch by less than UNCHANGED_PATCH_LEVEL; anything that moves or
+    changes there (a person stepping in) is checked as usual. Entries expire after REJECTED_PATCH_FRAMES.
+    """
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self._rois = np.zeros((0, 5), np.float32)
+        self._patches: list[np.ndarray] = []
+        self._seen: list[int] = []  # the frame each patch was rejected on
+        self._frame = 0
+
+    def __len__(self) -> int:
+        return len(self._patches)
+
+    def unchanged(self, rgb: np.ndarray, rois: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Per ROI: True for a new candidate (id < 0) on a remembered rejected patch that has not changed."""
+        self._frame += 1
+        self._expire()
+        known = np.zeros(len(rois), bool)
+        if not self._patches:
+            return known
+        for index in np.nonzero(ids < 0)[0]:
+            overlap = roi_iou(rois[index], self._rois)
+            best = int(overlap.argmax())
+            if overlap[best] <= ASSOCIATION_IOU:
+                continue
+            patch = _thumbnail(rgb, rois[index])
+            if patch is not None and np.abs(patch - self._patches[best]).mean() < UNCHANGED_PATCH_LEVEL:
+                known[index] = True
+        return known
+
+    def remember(self, rgb: np.ndarray, rois: np.ndarray) -> None:
+        """Remember the patches of these rejected new candidates (the oldest go beyond MAX_REJECTED_PATCHES)."""
+        for roi in rois:
+            patch = _thumbnail(rgb, roi)
+            if patch is None:
+                continue
+            self._rois = np.vstack([self._rois, roi[None].astype(np.float32)])[-MAX_REJECTED_PATCHES:]
+            self._patches = [*self._patches, patch][-MAX_REJECTED_PATCHES:]
+            self._seen = [*self._seen, self._frame][-MAX_REJECTED_PATCHES:]
+
+    def _expire(self) -> None:
+        fresh = [i for i, seen in enumerate(self._seen) if self._frame - seen < REJECTED_PATCH_FRAMES]
+        if len(fresh) < len(self._seen):
+            self._rois = self._rois[fresh]
+            self._patches = [self._patches[i] for i in fresh]
+            self._seen = [self._seen[i] for i in fresh]

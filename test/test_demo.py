@@ -173,13 +173,13 @@ def test_face_counts_match_the_ground_truth(demo, frames, sequence) -> None:
     assert len(judged) >= 0.9 * FRAMES
     far_first, far_end = far_field_span(sequence)
     first_found = next(i for i in range(far_first, far_end) if counts[i])
-    # detector far alternates its whole-frame pass with tiles: a cut to new faces may cost one frame
+    # detector far runs its whole-frame pass every few frames, and on the frame after a tracked face is lost:
+    # a cut to new faces may cost the cut frame itself, no more
     cuts = {
         first for _, first, _ in sequence.segments[1:] if sequence.truth(first).photo != sequence.truth(first - 1).photo
     }
     wrong = [i for i, e, c in judged if e != c]
     assert set(wrong) <= set(range(far_first, first_found)) | cuts, wrong
-    assert len(set(wrong) & cuts) <= 1, wrong
     out, _ = demo
     summary = json.loads((out / "summary.json").read_text())
     assert summary["face_counts"] == counts and summary["count_mismatches"] == wrong

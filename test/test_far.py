@@ -12,9 +12,11 @@ from face_mesh_reference import DATA, read_rgb
 from facemesh_ros import far
 from facemesh_ros.face_mesh import FaceMesh
 from facemesh_ros.far import (
+    FRAMES_PER_PASS,
     TILE_OVERLAP,
     TILE_SIDE,
     FarDetector,
+    RejectedPatches,
     accept_far_faces,
     retry_upright,
     tile_layout,
@@ -125,7 +127,7 @@ def test_video_finds_a_newcomer_within_the_round_robin(faces) -> None:
     rgb = background(np.random.default_rng(8), DATA, width, height)
     face = next(f for f in faces if f.photo.name == "astronaut.png")
     paste_face(rgb, face, 32, (1000, 500))
-    bound = 2 * len(tile_layout(width, height))
+    bound = 2 * FRAMES_PER_PASS * len(tile_layout(width, height))
     with (
         FaceMesh(max_num_faces=2, detector="far", device="cpu") as far,
         FaceMesh(max_num_faces=2, detector="short", device="cpu") as short,
@@ -181,13 +183,13 @@ def test_two_detections_of_one_face_give_one_mesh_and_max_faces_caps_new_ones(fa
     landmarks, presence = model.run(rgb, rois)
     assert np.all(presence > 0.5)
     new = np.full(3, -1)
-    *_, accepted = accept_far_faces(model, rgb, rois, new, landmarks, presence, 0.5, 10)
+    *_, accepted, _ = accept_far_faces(model, rgb, rois, new, landmarks, presence, 0.5, 10)
     assert accepted.sum() == 2 and accepted[2] and accepted[:2].sum() == 1
-    *_, capped = accept_far_faces(model, rgb, rois, new, landmarks, presence, 0.5, 1)
+    *_, capped, _ = accept_far_faces(model, rgb, rois, new, landmarks, presence, 0.5, 1)
     assert capped.sum() == 1 and presence[capped][0] == presence[accepted].max()
     # a tracked face keeps its place over new ones
     tracked = np.array([-1, -1, 7])
-    *_, first = accept_far_faces(model, rgb, rois, tracked, landmarks, presence, 0.5, 1)
+    *_, first, _ = accept_far_faces(model, rgb, rois, tracked, landmarks, presence, 0.5, 1)
     assert first.tolist() == [False, False, True]
 
 
@@ -198,3 +200,55 @@ def test_a_face_like_headlight_passes_one_landmark_check_but_not_the_second_look
         assert mesh.process(rgb).num_faces == 0
         monkeypatch.setattr(far, "CONFIRM_PRESENCE", 0.0)  # without the second look it is taken for a face
         assert mesh.process(rgb).num_faces == 1
+
+
+def test_a_rejected_patch_is_skipped_while_unchanged_and_checked_again_when_it_changes(faces) -> None:
+    rgb = background(np.random.default_rng(12), DATA, 640, 480)
+    roi = np.array([[0.5, 0.5, 0.1, 0.13, 0.3]], np.float32)
+    new, tracked = np.array([-1]), np.array([3])
+    memory = RejectedPatches()
+    assert not memory.unchanged(rgb, roi, new).any()  # nothing remembered yet
+    memory.remember(rgb, roi)
+    assert memory.unchanged(rgb, roi, new).tolist() == [True]
+    assert memory.unchanged(rgb, roi, tracked).tolist() == [False]  # tracked faces are never skipped
+    assert memory.unchanged(rgb, roi + np.float32([[0.2, 0, 0, 0, 0]]), new).tolist() == [False]  # elsewhere
+    noisy = np.clip(rgb + np.random.default_rng(1).normal(0, 3, rgb.shape), 0, 255).astype(np.uint8)
+    assert memory.unchanged(noisy, roi, new).tolist() == [True]  # camera noise is no change
+    with_face = rgb.copy()
+    paste_face(with_face, next(f for f in faces if f.photo.name == "astronaut.png"), 50, (320, 240))
+    assert memory.unchanged(with_face, roi, new).tolist() == [False]  # someone stepped in
+    for _ in range(far.REJECTED_PATCH_FRAMES):
+        memory.unchanged(rgb, roi[:0], new[:0])
+    assert memory.unchanged(rgb, roi, new).tolist() == [False] and len(memory) == 0  # expired
+
+
+def test_video_checks_a_face_like_patch_of_the_scenery_once_and_still_finds_a_face_there(faces) -> None:
+    """This room has a patch the full-range model scores as a face on many passes; the landmark check
+    rejects it. In video it is checked once, not on every pass; a face pasted on that spot is found."""
+    room = background(np.random.default_rng(12), DATA, 640, 480)
+    with FaceMesh(max_num_faces=2, detector="far", device="cpu") as mesh:
+        checked = []
+        run = mesh._landmarks.run
+        mesh._landmarks.run = lambda rgb, rois: (checked.append(len(rois)), run(rgb, rois))[1]
+        assert all(mesh.process(room).num_faces == 0 for _ in range(60))
+        remembered = mesh._rejected._rois.copy()
+        frames_checking = sum(count > 0 for count in checked)
+        assert len(remembered) >= 1 and 1 <= frames_checking <= 3 * len(remembered)
+        with FaceMesh(max_num_faces=2, detector="far", device="cpu", static_image_mode=True) as static:
+            assert static.process(room).num_faces == 0  # the patch really is no face to the pipeline
+        cx, cy, side = remembered[0, 0] * 640, remembered[0, 1] * 480, remembered[0, 2] * 640
+        person = room.copy()
+        paste_face(person, next(f for f in faces if f.photo.name == "astronaut.png"), side / 1.5, (cx, cy))
+        bound = 2 * FRAMES_PER_PASS * len(tile_layout(640, 480))
+        assert any(mesh.process(person).num_faces == 1 for _ in range(bound))
+
+
+def test_video_passes_every_second_frame_and_the_whole_frame_at_once_after_a_lost_face(faces) -> None:
+    rgb = background(np.random.default_rng(3), DATA, 1280, 720)
+    paste_face(rgb, next(f for f in faces if f.photo.name == "astronaut.png"), 160, (640, 380))
+    detector = FarDetector(device="cpu", spread_over_frames=True)
+    # whole frame, -, tile 0, -, whole frame, -, tile 1, -, whole frame: only the whole frame sees this big face
+    assert [len(detector.detect_step(rgb).scores) for _ in range(9)] == [1, 0, 0, 0, 1, 0, 0, 0, 1]
+    detector.look_again()
+    assert len(detector.detect_step(rgb).scores) == 1  # out of turn: the whole frame
+    assert [len(detector.detect_step(rgb).scores) for _ in range(4)] == [0, 0, 0, 1]  # the round robin goes on

@@ -164,8 +164,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
         "detector",
         "short",
         "'short': faces within ~2 m (MediaPipe's default); 'full': the full-range detector, faces up to ~5 m; "
-        "'far': robot range, the full-range detector on the whole frame plus tiles (one pass per frame while "
-        "tracking), faces down to ~24 px wide.",
+        "'far': robot range, the full-range detector on the whole frame plus tiles (in video one pass every "
+        "second frame), faces down to ~24 px wide.",
         "rebuild",
         DETECTOR_NAMES,
     ),
