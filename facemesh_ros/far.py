@@ -6,7 +6,9 @@ full-range model at its fixed 192 px input and gives it more pixels per face: be
 pass (large and medium faces) it runs on square tiles whose side is TILE_SIDE pixels of the frame.
 Neighbouring tiles overlap by more than the largest face the whole-frame pass may miss, so every face lies
 wholly inside some tile; detections touching a tile's inner edge (faces cut in half) are dropped, and what
-survives of all passes is merged with MediaPipe's weighted non-max suppression.
+survives of all passes is merged with MediaPipe's weighted non-max suppression. Tiles pass on detections
+from a lower score (TILE_SCORE_FACTOR x min_score): most small faces the detector misses score just under the
+threshold, and every new candidate must pass the landmark check and its second look anyway.
 
 Tiles are downscaled by area averaging (cv2.INTER_AREA) rather than MediaPipe's bilinear sampling: small
 faces keep their contrast instead of aliasing away.
@@ -41,6 +43,7 @@ AREA_MIN_SCALE = 0.5  # detector / frame pixels from which downscaling averages 
 EDGE_MARGIN = 0.02  # of the tile side: a box this close to an inner tile edge is treated as cut
 FAR_EXTRA_CANDIDATES = 4  # detections beyond max_num_faces that the landmark model checks (tiles see more)
 CONFIRM_PRESENCE = 0.98  # second-look presence a new face needs (see accept_far_faces)
+TILE_SCORE_FACTOR = 0.8  # tiles keep detections from min_score x this: the landmark check and second look decide
 UPRIGHT_RETRY_MAX_SIDE = 64.0  # ROI side (px) below which a rejected face is retried with rotation 0
 UPRIGHT_RETRY_MIN_ROLL = np.radians(25.0)  # keypoint roll beyond which a small face's roll is suspect
 FRAMES_PER_PASS = 2  # video: one detector pass every this many frames
@@ -180,12 +183,13 @@ class FarDetector:
         outputs = self._detector.model.run(batch)
         parts = []
         for index, square in enumerate(squares):
+            is_tile = any(square.inner)
             found = decode_boxes(
                 outputs["regressors"][index],
                 outputs["classificators"][index, :, 0],
                 self._detector.anchors,
                 size,
-                self.min_score,
+                self.min_score * TILE_SCORE_FACTOR if is_tile else self.min_score,
             )
             found = weighted_nms(found)
             keep = ~_cut_by_inner_edge(found.boxes, square)
@@ -250,6 +254,14 @@ def retry_upright(
     return rois, landmarks, presence
 
 
+def _overlap_of_smaller(roi: np.ndarray, rois: np.ndarray) -> np.ndarray:
+    """Intersection of one ROI with each of (M, 5) ROIs over the smaller one's area (rotation ignored)."""
+    iou = roi_iou(roi, rois)
+    area, areas = roi[2] * roi[3], rois[:, 2] * rois[:, 3]
+    intersection = iou * (area + areas) / (1.0 + iou)  # from IoU = I / (A + B - I)
+    return intersection / np.minimum(area, areas)
+
+
 def accept_far_faces(
     landmark_model: LandmarkModel | LandmarkModelV2,
     rgb: np.ndarray,
@@ -265,7 +277,8 @@ def accept_far_faces(
     Far mode checks more detections than max_faces (a low-scoring real face must not lose its place to a
     false detection that the landmark model rejects), so the accepted ones are capped: tracked faces first,
     then new ones by presence. Detections of one face from two passes that weighted NMS did not merge give
-    two meshes on it; the later one (mesh ROI IoU > ASSOCIATION_IOU) is dropped.
+    two meshes on it, sometimes one of twice the size around it; the later one is dropped (their mesh ROIs
+    share more than ASSOCIATION_IOU of the smaller one).
     Second look: tiles show the landmark model many more face-sized patches than one letterboxed frame, and
     some face-like ones (a headlight between mirrors, a logo) pass once; a new face is kept only if the
     model, run again on the ROI its own landmarks give (next frame's tracking ROI), is near-certain
@@ -284,7 +297,7 @@ def accept_far_faces(
     for index in order[passed[order]]:
         if len(kept) == max_faces:
             break
-        if not kept or roi_iou(mesh_rois[index], mesh_rois[kept]).max() <= ASSOCIATION_IOU:
+        if not kept or _overlap_of_smaller(mesh_rois[index], mesh_rois[kept]).max() <= ASSOCIATION_IOU:
             kept.append(int(index))
     accepted = np.zeros(len(presence), bool)
     accepted[kept] = True

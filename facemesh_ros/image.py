@@ -16,7 +16,6 @@ size, sides above MAX_SIDE (OpenCV's warp limit).
 from __future__ import annotations
 
 import functools
-import os
 import threading
 
 import cv2
@@ -285,9 +284,9 @@ def native_warp_is_exact() -> bool:
     """True when resample() uses OpenCV's own warpPerspective (OpenCV 4), False for the numpy maps (OpenCV 5).
 
     The native warp does in one C call what fixed_point_maps + remap do; it is used only where it gives the
-    same bytes. FACEMESH_ROS_NUMPY_WARP=1 forces the numpy maps (tests compare the two).
+    same bytes.
     """
-    return os.environ.get("FACEMESH_ROS_NUMPY_WARP", "") != "1" and _native_warp_matches()
+    return _native_warp_matches()
 
 
 def resample(
