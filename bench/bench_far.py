@@ -32,6 +32,7 @@ DATA = REPO / "test" / "data"  # `make testdata`
 DETECTORS = ("short", "full", "far")
 SIZES = ((640, 480), (1280, 720))
 WIDTHS = (16, 24, 32, 48, 80, 160)
+VIDEO_FRAMES = 240  # per still-scene video row: the far search spreads over tens of frames
 # the countable faces of the real photos, then face-free photos (chelsea.png too: whole, its cat is no face)
 STILLS = scenes.COUNTABLE_FACES | dict.fromkeys(("chelsea.png", *scenes.BACKGROUNDS), 0)
 
@@ -132,8 +133,8 @@ def bench_cost(faces: list[scenes.SourceFace], repeats: int) -> None:
         scenes.paste_face(near, faces[1], height * 0.4, (width * 0.3, height * 0.5))
         entering, entered = entering_sequence(faces, width, height)
         for label, frames, start in (
-            ("empty room", [room] * 60, None),
-            ("one face tracked", [near] * 60, None),
+            ("empty room", [room] * VIDEO_FRAMES, None),
+            ("one face tracked", [near] * VIDEO_FRAMES, None),
             (f"a person enters at frame {entered}", entering, entered),
         ):
             means, first_seen = run_video(frames, start)
