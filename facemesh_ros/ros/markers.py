@@ -7,11 +7,14 @@ gets DELETE in every namespace so RViz keeps no ghosts.
 
 Speed: a TRIANGLE_LIST of 2694 points costs ~3 ms to build as Point objects and ~3 ms more for rclpy to
 serialize them. serialize_marker_array() instead lets rclpy serialize each marker with a single placeholder
-point and splices the real points in as raw little-endian doubles from numpy.
+point and splices the real points in as raw little-endian doubles from numpy. Constructing a Marker costs
+more than serializing it, so face_markers() reuses one per namespace, track id and style: a marker it
+returns is valid until the next call for the same face (the node serializes each frame's before the next).
 """
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -113,7 +116,15 @@ def serialize_marker_array(markers: Sequence[tuple[Marker, np.ndarray | None]]) 
 def _marker(
     header: Header, ns: str, track_id: int, kind: int, scale: float, rgba: tuple[float, float, float, float]
 ) -> Marker:
-    marker = Marker(header=header, ns=ns, id=int(track_id), type=kind, action=Marker.ADD)
+    marker = _styled_marker(ns, int(track_id), kind, scale, rgba)
+    marker.header = header
+    return marker
+
+
+@functools.lru_cache(maxsize=256)
+def _styled_marker(ns: str, track_id: int, kind: int, scale: float, rgba: tuple[float, float, float, float]) -> Marker:
+    """The reused marker of one face and style; callers set what changes per frame (header, points)."""
+    marker = Marker(ns=ns, id=track_id, type=kind, action=Marker.ADD)
     marker.pose.orientation.w = 1.0
     marker.scale.x = marker.scale.y = marker.scale.z = scale
     marker.color = ColorRGBA(r=rgba[0], g=rgba[1], b=rgba[2], a=rgba[3])
