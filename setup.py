@@ -34,8 +34,8 @@ setup(
         "facemesh_ros.models": ["*.onnx", "*.npz", "LICENSE", "NOTICE", "README.md", "SHA256SUMS"],
         "facemesh_ros.effects": ["assets/*.png", "assets/*.obj", "assets/README.md"],
     },
-    # Ranges, not pins: the library runs on the pip stack (numpy 2, OpenCV 5) and on stock Jazzy's
-    # (numpy 1.26, OpenCV 4.6). With onnxruntime-gpu installed instead of onnxruntime, use --no-deps.
+    # Ranges, not pins: the library runs on the pip stack (numpy 2, OpenCV 4.14; OpenCV 5 works too) and on
+    # stock Jazzy's (numpy 1.26, OpenCV 4.6). With onnxruntime-gpu installed instead of onnxruntime, use --no-deps.
     install_requires=["numpy>=1.26", "opencv-python-headless>=4.6", "transforms3d>=0.4.1", "onnxruntime>=1.17"],
     extras_require={"effects": ["moderngl>=5.8", "glcontext>=2.5"]},
 )
