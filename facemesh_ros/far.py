@@ -34,7 +34,7 @@ import numpy as np
 from facemesh_ros.detect import DETECTORS, FaceDetector, decode_boxes, weighted_nms
 from facemesh_ros.landmarks import LandmarkModel
 from facemesh_ros.landmarks_v2 import LandmarkModelV2
-from facemesh_ros.roi import ASSOCIATION_IOU, roi_iou, rois_from_landmarks
+from facemesh_ros.roi import ASSOCIATION_IOU, roi_intersection, roi_iou, rois_from_landmarks
 from facemesh_ros.types import Detections
 
 TILE_SIDE = 224  # frame pixels per tile: 192 / 224 = 0.86 detector pixels per frame pixel (bench_far: recall)
@@ -256,10 +256,7 @@ def retry_upright(
 
 def _overlap_of_smaller(roi: np.ndarray, rois: np.ndarray) -> np.ndarray:
     """Intersection of one ROI with each of (M, 5) ROIs over the smaller one's area (rotation ignored)."""
-    iou = roi_iou(roi, rois)
-    area, areas = roi[2] * roi[3], rois[:, 2] * rois[:, 3]
-    intersection = iou * (area + areas) / (1.0 + iou)  # from IoU = I / (A + B - I)
-    return intersection / np.minimum(area, areas)
+    return roi_intersection(roi, rois) / np.minimum(roi[2] * roi[3], rois[:, 2] * rois[:, 3])
 
 
 def accept_far_faces(

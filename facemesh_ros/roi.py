@@ -74,12 +74,17 @@ def rois_from_landmarks(landmarks: np.ndarray, width: int, height: int) -> np.nd
     return _square_rois(low[:, 0], low[:, 1], size[:, 0], size[:, 1], rotation, width, height)
 
 
-def roi_iou(roi: np.ndarray, rois: np.ndarray) -> np.ndarray:
-    """Axis-aligned IoU (rotation ignored, as MediaPipe's association) of one ROI against (M, 5) ROIs."""
+def roi_intersection(roi: np.ndarray, rois: np.ndarray) -> np.ndarray:
+    """Axis-aligned intersection area (rotation ignored) of one ROI with each of (M, 5) ROIs."""
     half, halves = roi[2:4] * 0.5, rois[:, 2:4] * 0.5
     low = np.maximum(roi[:2] - half, rois[:, :2] - halves)
     high = np.minimum(roi[:2] + half, rois[:, :2] + halves)
-    inter = np.prod(np.clip(high - low, 0.0, None), axis=1)
+    return np.prod(np.clip(high - low, 0.0, None), axis=1)
+
+
+def roi_iou(roi: np.ndarray, rois: np.ndarray) -> np.ndarray:
+    """Axis-aligned IoU (rotation ignored, as MediaPipe's association) of one ROI against (M, 5) ROIs."""
+    inter = roi_intersection(roi, rois)
     union = roi[2] * roi[3] + rois[:, 2] * rois[:, 3] - inter
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
