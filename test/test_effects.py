@@ -18,6 +18,7 @@ import cv2
 import moderngl
 import numpy as np
 import pytest
+from face_mesh_reference import read_rgb
 from repo_scripts import load_script
 from scipy.spatial.transform import Rotation
 
@@ -424,7 +425,7 @@ def test_missing_egl_library_says_what_to_install():
 def test_effects_on_a_real_face_stay_around_the_face(renderer, test_data_dir):
     from facemesh_ros.face_mesh import FaceMesh
 
-    rgb = cv2.cvtColor(cv2.imread(str(test_data_dir / "astronaut.png")), cv2.COLOR_BGR2RGB)
+    rgb = read_rgb("astronaut.png")
     with FaceMesh(static_image_mode=True) as face_mesh:
         landmarks = face_mesh.process(rgb).landmarks
     assert len(landmarks) == 1

@@ -5,8 +5,8 @@ topics and stops the output, activate resumes; ~/reset drops the tracks; cleanup
 
 from __future__ import annotations
 
-import cv2
 import pytest
+from face_mesh_reference import read_rgb
 from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from node_harness import FRAME_ID, DdsClient, camera_info, face_mesh_with_package_yaml, rgb_image, stamp
@@ -21,7 +21,7 @@ SIZE = (640, 480)
 
 @pytest.fixture(scope="module")
 def frames(test_data_dir):
-    photo = cv2.cvtColor(cv2.imread(str(test_data_dir / "astronaut.png")), cv2.COLOR_BGR2RGB)
+    photo = read_rgb("astronaut.png")
     return list(VirtualCamera(photo, size=SIZE, num_frames=6, target=(230, 170), pan=0.01, zoom_range=(1.6, 1.7)))
 
 

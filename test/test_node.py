@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
+from face_mesh_reference import read_rgb
 from node_harness import FRAME_ID, DdsClient, NodeProcess, camera_info, rgb_image, stamp
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
@@ -32,7 +33,7 @@ BURST_SEC = 50_000
 
 @pytest.fixture(scope="module")
 def frames(test_data_dir):
-    photo = cv2.cvtColor(cv2.imread(str(test_data_dir / "astronaut.png")), cv2.COLOR_BGR2RGB)
+    photo = read_rgb("astronaut.png")
     camera = VirtualCamera(
         photo, size=SIZE, num_frames=NUM_FRAMES, target=(250, 200), pan=0.05, zoom_range=(1.4, 1.8), roll_deg=15.0
     )

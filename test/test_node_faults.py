@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from face_mesh_reference import read_rgb
 from node_harness import FRAME_ID, DdsClient, NodeProcess, camera_info, rgb_image, stamp
 from sensor_msgs.msg import CameraInfo, CompressedImage, RegionOfInterest
 from std_msgs.msg import Header
@@ -37,7 +38,7 @@ SHUTDOWN_RUNS = int(os.environ.get("FACEMESH_SHUTDOWN_RUNS", "2"))
 
 @pytest.fixture(scope="module")
 def frames(test_data_dir):
-    photo = cv2.cvtColor(cv2.imread(str(test_data_dir / "astronaut.png")), cv2.COLOR_BGR2RGB)
+    photo = read_rgb("astronaut.png")
     return list(VirtualCamera(photo, size=SIZE, num_frames=8, target=(250, 200), pan=0.05, zoom_range=(1.4, 1.6)))
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from face_mesh_reference import read_rgb
 from geometry_msgs.msg import PointStamped, PoseArray
 from hri_msgs.msg import FacialLandmarks, IdsList, NormalizedRegionOfInterest2D
 from node_harness import FRAME_ID, DdsClient, camera_info, face_mesh_with_package_yaml, rgb_image, stamp
@@ -38,11 +39,11 @@ FACE_TOPIC_TYPES = {
 
 @pytest.fixture(scope="module")
 def photos(test_data_dir):
-    face = cv2.cvtColor(cv2.imread(str(test_data_dir / "astronaut.png")), cv2.COLOR_BGR2RGB)
+    face = read_rgb("astronaut.png")
     camera = VirtualCamera(
         face, size=SIZE, num_frames=8, target=(230, 170), pan=0.01, zoom_range=(1.6, 1.7), roll_deg=3.0
     )
-    empty = cv2.resize(cv2.cvtColor(cv2.imread(str(test_data_dir / "chelsea.png")), cv2.COLOR_BGR2RGB), SIZE)
+    empty = cv2.resize(read_rgb("chelsea.png"), SIZE)
     return list(camera), empty
 
 

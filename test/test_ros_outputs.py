@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
+from face_mesh_reference import read_rgb
 from geometry_msgs.msg import Point
 from rclpy.serialization import deserialize_message, serialize_message
 from std_msgs.msg import Header
@@ -33,7 +33,7 @@ HEADER.stamp.sec, HEADER.stamp.nanosec = 1234, 5678
 
 @pytest.fixture(scope="module")
 def face(test_data_dir):
-    rgb = cv2.cvtColor(cv2.imread(str(test_data_dir / "astronaut.png")), cv2.COLOR_BGR2RGB)
+    rgb = read_rgb("astronaut.png")
     with FaceMesh(static_image_mode=True, refine_landmarks=True) as face_mesh:
         result = face_mesh.process(rgb)
     assert result.num_faces == 1
