@@ -69,14 +69,15 @@ def library_time(frames: list, repeats: int) -> np.ndarray:
 
 def node_steps(frames: list, repeats: int) -> dict[str, float]:
     """Median ms of each step of the node's per-frame work, in this process (no DDS): where the overhead goes."""
-    from rclpy.serialization import serialize_message
+    from builtin_interfaces.msg import Duration
 
     from facemesh_ros.ros.image_codec import decode_image
-    from facemesh_ros.ros.markers import MarkerOptions, face_markers, serialize_marker_array
-    from facemesh_ros.ros.messages import face_mesh_array, face_transforms
+    from facemesh_ros.ros.markers import MarkerOptions, face_markers, marker_array_cdr
+    from facemesh_ros.ros.messages import face_frames, face_mesh_array_cdr, tf_message_cdr
 
-    names = ("image decode", "FaceMesh.process", "face geometry", "FaceMeshArray + serialize", "TF + serialize")
-    names += ("markers + serialize",)
+    names = ("image decode", "FaceMesh.process", "face geometry", "FaceMeshArray serialized", "TF serialized")
+    names += ("markers serialized",)
+    lifetime = Duration(nanosec=100_000_000)
     images = [rgb_image(f.image, Header(frame_id=FRAME_ID)) for f in frames]
     steps: list[list[float]] = []
     with FaceMesh() as face_mesh:
@@ -92,15 +93,15 @@ def node_steps(frames: list, repeats: int) -> dict[str, float]:
             marks.append(time.perf_counter())
             geometries = [estimate_face_geometry(face, camera) for face in result.landmarks]
             marks.append(time.perf_counter())
-            serialize_message(face_mesh_array(msg.header, result, geometries))
+            face_mesh_array_cdr(msg.header, result, geometries)
             marks.append(time.perf_counter())
-            serialize_message(face_transforms(msg.header, result.track_ids, geometries, ""))
+            tf_message_cdr(msg.header, face_frames(result.track_ids, geometries, ""))
             marks.append(time.perf_counter())
             markers = []
             for track_id, geometry in zip(result.track_ids.tolist(), geometries, strict=True):
                 if geometry is not None:
-                    markers += face_markers(msg.header, track_id, geometry, MarkerOptions())
-            serialize_marker_array(markers)
+                    markers += face_markers(track_id, geometry, MarkerOptions())
+            marker_array_cdr(msg.header, markers, lifetime)
             marks.append(time.perf_counter())
             steps.append(np.diff(marks) * 1000)
     medians = np.median(np.array(steps[5:]), axis=0)

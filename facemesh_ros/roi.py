@@ -53,6 +53,14 @@ def _square_rois(
     return np.stack([center_x, center_y, roi_w, roi_h, rotation], axis=1).astype(np.float32)
 
 
+def landmark_bounds(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Low and high corners (..., k) of each set of points (..., N, k): the min and max over the N points.
+    The values of points.min(axis=-2), but numpy reduces over a long last axis several times faster than
+    over one whose elements are k apart."""
+    coordinates = np.ascontiguousarray(np.swapaxes(points, -1, -2))
+    return coordinates.min(axis=-1), coordinates.max(axis=-1)
+
+
 def rois_from_detections(detections: Detections, width: int, height: int) -> np.ndarray:
     """Landmark ROIs from detector boxes, rotated by the right-eye -> left-eye keypoint direction."""
     if len(detections) == 0:
@@ -68,7 +76,7 @@ def rois_from_landmarks(landmarks: np.ndarray, width: int, height: int) -> np.nd
     if len(landmarks) == 0:
         return np.zeros((0, 5), np.float32)
     xy = landmarks[:, :, :2].astype(np.float32)
-    low, high = xy.min(axis=1), xy.max(axis=1)
+    low, high = landmark_bounds(xy)
     size = high - low
     rotation = _rotation(xy[:, RIGHT_EYE_OUTER], xy[:, LEFT_EYE_OUTER], width, height)
     return _square_rois(low[:, 0], low[:, 1], size[:, 0], size[:, 1], rotation, width, height)

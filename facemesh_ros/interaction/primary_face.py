@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from facemesh_ros.roi import landmark_bounds
+
 POLICIES = ("largest", "closest", "centered")
 
 
@@ -28,7 +30,8 @@ def policy_scores(policy: str, landmarks: np.ndarray, positions: np.ndarray | No
         return np.zeros(0)
     points = landmarks[:, :, :2]
     if policy == "largest":
-        extent = points.max(axis=1) - points.min(axis=1)
+        low, high = landmark_bounds(points)
+        extent = high - low
         return np.maximum(extent[:, 0] * extent[:, 1], 1e-9)
     if policy == "centered":
         offsets = np.linalg.norm(points.mean(axis=1) - 0.5, axis=1)

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from geometry_msgs.msg import Point, PointStamped, PoseArray, TransformStamped
+from geometry_msgs.msg import Point, PointStamped, PoseArray
 from rclpy.node import Node
 from std_msgs.msg import Header
 
 from facemesh_ros.geometry import FaceGeometry
 from facemesh_ros.interaction.primary_face import PrimaryFaceSelector, policy_scores
-from facemesh_ros.ros.messages import pose_msg, stamp_seconds, transform_msg
+from facemesh_ros.ros.cdr import CdrWriter
+from facemesh_ros.ros.messages import Frame, pose_msg, stamp_seconds
 
 TARGET_FRAME = "face_target"
 
@@ -26,17 +27,34 @@ def poses_msg(header: Header, geometries: Sequence[FaceGeometry | None]) -> Pose
     return PoseArray(header=header, poses=[pose_msg(g.position, g.orientation) for g in geometries if g is not None])
 
 
+def poses_cdr(header: Header, geometries: Sequence[FaceGeometry | None]) -> bytes:
+    """poses_msg(header, geometries), serialized."""
+    posed = [g for g in geometries if g is not None]
+    writer = CdrWriter()
+    writer.header(header)
+    writer.count(len(posed))
+    for geometry in posed:
+        writer.pack("ddddddd", *geometry.position, *geometry.orientation)
+    return writer.value()
+
+
 def target_msg(header: Header, geometry: FaceGeometry) -> PointStamped:
     """~/target: the face's sellion (its REP-155 frame's origin) in the image's frame."""
     x, y, z = map(float, geometry.position)
     return PointStamped(header=header, point=Point(x=x, y=y, z=z))
 
 
-def target_transform(header: Header, geometry: FaceGeometry, child_frame: str) -> TransformStamped:
-    """The primary face's REP-155 frame under the name `child_frame`, a child of the image's frame."""
-    transform = TransformStamped(header=header, child_frame_id=child_frame)
-    transform.transform = transform_msg(geometry.position, geometry.orientation)
-    return transform
+def target_cdr(header: Header, geometry: FaceGeometry) -> bytes:
+    """target_msg(header, geometry), serialized."""
+    writer = CdrWriter()
+    writer.header(header)
+    writer.pack("ddd", *geometry.position)
+    return writer.value()
+
+
+def target_frame(geometry: FaceGeometry, child_frame: str) -> Frame:
+    """The primary face's REP-155 frame under the name `child_frame` (for messages.tf_message)."""
+    return child_frame, geometry.position, geometry.orientation
 
 
 class LookAt:
@@ -69,6 +87,6 @@ class LookAtPublisher:
         self.poses_pub = node.create_publisher(PoseArray, "~/poses", 10)
 
     def publish(self, header: Header, primary: FaceGeometry | None, geometries: Sequence[FaceGeometry | None]) -> None:
-        self.poses_pub.publish(poses_msg(header, geometries))
+        self.poses_pub.publish(poses_cdr(header, geometries))
         if primary is not None:
-            self.target_pub.publish(target_msg(header, primary))
+            self.target_pub.publish(target_cdr(header, primary))

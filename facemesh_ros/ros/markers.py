@@ -5,23 +5,20 @@ Namespaces: "mesh" (TRIANGLE_LIST of the 898 canonical triangles over the metric
 the REP-155 face frame's x red, y green, z blue). The marker id is the face's track id; a face that is gone
 gets DELETE in every namespace so RViz keeps no ghosts.
 
-Speed: a TRIANGLE_LIST of 2694 points costs ~3 ms to build as Point objects and ~3 ms more for rclpy to
-serialize them. serialize_marker_array() instead lets rclpy serialize each marker with a single placeholder
-point and splices the real points in as raw little-endian doubles from numpy. Constructing a Marker costs
-more than serializing it, so face_markers() reuses one per namespace, track id and style: a marker it
-returns is valid until the next call for the same face (the node serializes each frame's before the next).
+face_markers() says what to draw as FaceMarker data; marker_array_cdr() serializes a frame's markers straight
+from the numpy points (what the node publishes: a mesh is 2694 points, too many for Point objects every frame)
+and marker_array_msg() builds the same MarkerArray from rosidl objects.
 """
 
 from __future__ import annotations
 
-import functools
-import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
-from geometry_msgs.msg import Point
-from rclpy.serialization import serialize_message
+from builtin_interfaces.msg import Duration
+from geometry_msgs.msg import Point, Vector3
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
@@ -29,13 +26,29 @@ from facemesh_ros.connections import FACEMESH_CONTOURS
 from facemesh_ros.drawing.annotate import AXIS_LENGTH_M
 from facemesh_ros.geometry import FaceGeometry
 from facemesh_ros.geometry.frames import frame_axes
+from facemesh_ros.ros.cdr import CdrWriter
 
 NAMESPACES = ("mesh", "contours", "points", "axes")
 _CONTOUR_EDGES = np.array(sorted(FACEMESH_CONTOURS), dtype=np.int64).ravel()
-# A double no real coordinate takes: marks the placeholder point in the serialized bytes.
-_SENTINEL = 1.2345678901234567e-300
-_SENTINEL_BYTES = struct.pack("<d", _SENTINEL)
-_ONE = struct.pack("<I", 1)
+# The axes marker's LINE_LIST: x red, y green, z blue, one colour per line end.
+_AXIS_COLORS = np.repeat(np.array([[1, 0, 0, 1], [0, 1, 0, 1], [0, 0, 1, 1]], np.float32), 2, axis=0)
+_NO_POINTS = np.zeros((0, 3))
+_NO_COLORS = np.zeros((0, 4), np.float32)
+_NO_HEADER = Header()
+
+
+class FaceMarker(NamedTuple):
+    """One marker, as data: its namespace and id, and for ADD its kind, style, points (P, 3) in metres and
+    per-point colours (P, 4) when it has them. The pose is always the identity."""
+
+    ns: str
+    id: int
+    action: int = Marker.ADD
+    type: int = Marker.ARROW
+    scale: float = 0.0
+    rgba: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    points: np.ndarray = _NO_POINTS
+    colors: np.ndarray = _NO_COLORS
 
 
 @dataclass(frozen=True)
@@ -54,87 +67,102 @@ class MarkerOptions:
         return tuple(ns for ns in NAMESPACES if getattr(self, ns))
 
 
-def face_markers(
-    header: Header, track_id: int, geometry: FaceGeometry, options: MarkerOptions
-) -> list[tuple[Marker, np.ndarray | None]]:
-    """The enabled markers of one face, each with its (P, 3) float64 points when they are bulk points."""
+def face_markers(track_id: int, geometry: FaceGeometry, options: MarkerOptions) -> list[FaceMarker]:
+    """The enabled markers of one face."""
     metric = geometry.metric_landmarks_optical
-    out: list[tuple[Marker, np.ndarray | None]] = []
+    track_id = int(track_id)
+    out = []
     if options.mesh:
-        triangles = geometry.mesh_triangles.ravel()
-        out.append((_marker(header, "mesh", track_id, Marker.TRIANGLE_LIST, 1.0, options.mesh_rgba), metric[triangles]))
-    if options.contours:
+        points = np.take(metric, geometry.mesh_triangles.ravel(), axis=0)
         out.append(
-            (
-                _marker(header, "contours", track_id, Marker.LINE_LIST, 0.002, options.contour_rgba),
-                metric[_CONTOUR_EDGES],
+            FaceMarker("mesh", track_id, type=Marker.TRIANGLE_LIST, scale=1.0, rgba=options.mesh_rgba, points=points)
+        )
+    if options.contours:
+        points = np.take(metric, _CONTOUR_EDGES, axis=0)
+        out.append(
+            FaceMarker(
+                "contours", track_id, type=Marker.LINE_LIST, scale=0.002, rgba=options.contour_rgba, points=points
             )
         )
     if options.points:
-        out.append((_marker(header, "points", track_id, Marker.SPHERE_LIST, 0.003, options.point_rgba), metric))
+        out.append(
+            FaceMarker("points", track_id, type=Marker.SPHERE_LIST, scale=0.003, rgba=options.point_rgba, points=metric)
+        )
     if options.axes:
-        out.append((_axes_marker(header, track_id, geometry.face_to_optical), None))
+        origin, *ends = frame_axes(geometry.face_to_optical, AXIS_LENGTH_M)
+        points = np.array([point for end in ends for point in (origin, end)])
+        out.append(
+            FaceMarker(
+                "axes",
+                track_id,
+                type=Marker.LINE_LIST,
+                scale=0.004,
+                rgba=(1.0, 1.0, 1.0, 1.0),
+                points=points,
+                colors=_AXIS_COLORS,
+            )
+        )
     return out
 
 
-def deleted_markers(header: Header, keys: Iterable[tuple[str, int]]) -> list[Marker]:
+def deleted_markers(keys: Iterable[tuple[str, int]]) -> list[FaceMarker]:
     """DELETE markers for (namespace, track id) pairs no longer drawn (a face gone, a namespace turned off)."""
-    return [Marker(header=header, ns=ns, id=int(track_id), action=Marker.DELETE) for ns, track_id in keys]
+    return [FaceMarker(ns, int(track_id), action=Marker.DELETE) for ns, track_id in keys]
 
 
-def serialize_marker_array(markers: Sequence[tuple[Marker, np.ndarray | None]]) -> bytes:
-    """CDR bytes of a MarkerArray, equal to rclpy's serialization, with the bulk points spliced in.
-
-    Each marker with bulk points is serialized holding one placeholder point; its 24 bytes are then replaced
-    by the real points. In a Marker the fields from `scale` to `frame_locked` have fixed sizes and start
-    8-aligned, so the uint32 point count always sits directly before the first point; and every point adds
-    24 bytes, a multiple of CDR's largest alignment (8), so all that follows the splice stays aligned.
-    """
+def marker_array_msg(header: Header, markers: Sequence[FaceMarker], lifetime: Duration) -> MarkerArray:
+    """The MarkerArray of `markers`, each in the image's frame; ADD markers expire after `lifetime`."""
     array = MarkerArray()
-    for marker, points in markers:
-        if points is not None and len(points):
-            marker.points = [Point(x=_SENTINEL, y=_SENTINEL, z=_SENTINEL)]
+    for face_marker in markers:
+        marker = Marker(header=header, ns=face_marker.ns, id=face_marker.id, type=face_marker.type)
+        marker.action = face_marker.action
+        marker.pose.orientation.w = 1.0
+        marker.scale = Vector3(x=face_marker.scale, y=face_marker.scale, z=face_marker.scale)
+        r, g, b, a = face_marker.rgba
+        marker.color = ColorRGBA(r=r, g=g, b=b, a=a)
+        if face_marker.action == Marker.ADD:
+            marker.lifetime = lifetime
+        marker.points = [Point(x=x, y=y, z=z) for x, y, z in face_marker.points.tolist()]
+        marker.colors = [ColorRGBA(r=r, g=g, b=b, a=a) for r, g, b, a in face_marker.colors.tolist()]
         array.markers.append(marker)
-    data = serialize_message(array)
-    chunks, start = [], 0
-    for _marker_msg, points in markers:
-        if points is None or not len(points):
-            continue
-        at = data.index(_SENTINEL_BYTES * 3, start)
-        if data[at - 4 : at] != _ONE:
-            raise RuntimeError("unexpected Marker serialization layout: no point count before the points")
-        chunks += [
-            data[start : at - 4],
-            struct.pack("<I", len(points)),
-            np.ascontiguousarray(points, dtype="<f8").tobytes(),
-        ]
-        start = at + 24
-    chunks.append(data[start:])
-    return b"".join(chunks)
+    return array
 
 
-def _marker(
-    header: Header, ns: str, track_id: int, kind: int, scale: float, rgba: tuple[float, float, float, float]
-) -> Marker:
-    marker = _styled_marker(ns, int(track_id), kind, scale, rgba)
-    marker.header = header
-    return marker
+def _empty_marker_tail() -> bytes:
+    """A Marker's fields after `colors`, all empty: texture_resource, texture (CompressedImage: header,
+    format, data), uv_coordinates, text, mesh_resource, mesh_file (filename, data),
+    mesh_use_embedded_materials."""
+    writer = CdrWriter()
+    writer.string("")
+    writer.header(Header())
+    writer.string("")
+    writer.pack("II", 0, 0)  # texture data, uv_coordinates
+    writer.string("")
+    writer.string("")
+    writer.string("")
+    writer.pack("I?", 0, False)  # mesh_file data, mesh_use_embedded_materials
+    return writer.body()
 
 
-@functools.lru_cache(maxsize=256)
-def _styled_marker(ns: str, track_id: int, kind: int, scale: float, rgba: tuple[float, float, float, float]) -> Marker:
-    """The reused marker of one face and style; callers set what changes per frame (header, points)."""
-    marker = Marker(ns=ns, id=track_id, type=kind, action=Marker.ADD)
-    marker.pose.orientation.w = 1.0
-    marker.scale.x = marker.scale.y = marker.scale.z = scale
-    marker.color = ColorRGBA(r=rgba[0], g=rgba[1], b=rgba[2], a=rgba[3])
-    return marker
+_EMPTY_MARKER_TAIL = _empty_marker_tail()
 
 
-def _axes_marker(header: Header, track_id: int, face_to_optical: np.ndarray) -> Marker:
-    marker = _marker(header, "axes", track_id, Marker.LINE_LIST, 0.004, (1.0, 1.0, 1.0, 1.0))
-    origin, *ends = frame_axes(face_to_optical, AXIS_LENGTH_M)
-    marker.points = [Point(x=float(x), y=float(y), z=float(z)) for end in ends for x, y, z in (origin, end)]
-    axis_colors = [ColorRGBA(r=1.0, a=1.0), ColorRGBA(g=1.0, a=1.0), ColorRGBA(b=1.0, a=1.0)]
-    marker.colors = [color for color in axis_colors for _ in range(2)]
-    return marker
+def marker_array_cdr(header: Header, markers: Sequence[FaceMarker], lifetime: Duration) -> bytes:
+    """marker_array_msg(header, markers, lifetime), serialized."""
+    header_writer = CdrWriter()
+    header_writer.header(header)
+    header_bytes = header_writer.body()
+    writer = CdrWriter()
+    writer.count(len(markers))
+    for marker in markers:
+        writer.encoded(header_bytes)
+        writer.string(marker.ns)
+        scale, (r, g, b, a) = marker.scale, marker.rgba
+        sec, nanosec = (lifetime.sec, lifetime.nanosec) if marker.action == Marker.ADD else (0, 0)
+        # id, type, action, pose (identity), scale, color, lifetime, frame_locked
+        writer.pack("iiiddddddddddffffiI?", marker.id, marker.type, marker.action, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+                    1.0, scale, scale, scale, r, g, b, a, sec, nanosec, False)  # fmt: skip
+        writer.sequence(marker.points, "<f8", 3)
+        writer.sequence(marker.colors, "<f4", 4)
+        writer.encoded(_EMPTY_MARKER_TAIL)
+    return writer.value()

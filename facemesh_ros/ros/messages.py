@@ -1,5 +1,7 @@
 """Library results -> facemesh_ros/FaceMeshArray and the REP-155 face/gaze transforms for /tf.
 
+Each message comes two ways with the same content: as rosidl objects (face_mesh_array, tf_message) and as its
+serialized bytes written from numpy (the *_cdr functions, cdr.py), which is what the node publishes.
 Landmark arrays go into float32[] fields as array.array built from numpy's bytes (no per-value Python work).
 """
 
@@ -16,7 +18,12 @@ from tf2_msgs.msg import TFMessage
 
 from facemesh_ros.geometry import FaceGeometry
 from facemesh_ros.msg import FaceMesh, FaceMeshArray
+from facemesh_ros.roi import landmark_bounds
+from facemesh_ros.ros.cdr import CdrWriter
 from facemesh_ros.types import FaceMeshResult
+
+# A frame for /tf: child frame id, position (3,) m and quaternion (4,) x, y, z, w in the image's frame.
+Frame = tuple[str, np.ndarray, np.ndarray]
 
 
 def float32_sequence(values: np.ndarray) -> array.array:
@@ -30,8 +37,8 @@ def landmark_boxes(landmarks: np.ndarray, width: int, height: int) -> np.ndarray
     if len(landmarks) == 0:
         return np.zeros((0, 4), np.int64)
     size = np.array([width, height], np.float32)
-    low = np.floor(landmarks[:, :, :2].min(axis=1) * size)
-    high = np.ceil(landmarks[:, :, :2].max(axis=1) * size)
+    low, high = landmark_bounds(landmarks[:, :, :2])
+    low, high = np.floor(low * size), np.ceil(high * size)
     boxes = np.concatenate([low, high], axis=1)
     return np.clip(boxes, 0, np.tile(size, 2)).astype(np.int64)
 
@@ -46,6 +53,32 @@ def face_mesh_array(header: Header, result: FaceMeshResult, geometries: Sequence
         blendshapes = None if result.blendshapes is None else result.blendshapes[index]
         msg.faces.append(face_message(track_id, score, result.landmarks[index], boxes[index], geometry, blendshapes))
     return msg
+
+
+def face_mesh_array_cdr(header: Header, result: FaceMeshResult, geometries: Sequence[FaceGeometry | None]) -> bytes:
+    """face_mesh_array(header, result, geometries), serialized."""
+    width, height = result.image_size
+    writer = CdrWriter()
+    writer.header(header)
+    writer.pack("III", width, height, len(geometries))
+    boxes = landmark_boxes(result.landmarks, width, height).tolist()
+    track_ids, presence = result.track_ids.tolist(), result.presence.tolist()
+    empty = np.zeros(0, np.float32)
+    for index, geometry in enumerate(geometries):
+        x0, y0, x1, y1 = boxes[index]
+        # id, score, bbox (x_offset, y_offset, height, width, do_rectify)
+        writer.pack("IfIIII?", track_ids[index], presence[index], x0, y0, y1 - y0, x1 - x0, False)
+        writer.sequence(result.landmarks[index], "<f4")
+        if geometry is None:
+            writer.sequence(empty, "<f4")
+            writer.pack("?dddddddd", False, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0)  # has_pose, Pose(), scale
+        else:
+            writer.sequence(geometry.metric_landmarks_optical, "<f4")
+            writer.pack(
+                "?dddddddd", True, *geometry.position.tolist(), *geometry.orientation.tolist(), geometry.pose.scale
+            )
+        writer.sequence(empty if result.blendshapes is None else result.blendshapes[index], "<f4")
+    return writer.value()
 
 
 def face_message(
@@ -73,19 +106,37 @@ def face_message(
     return face
 
 
-def face_transforms(
-    header: Header, face_ids: Sequence[int | str], geometries: Sequence[FaceGeometry | None], frame_prefix: str
-) -> TFMessage:
-    """`<prefix>face_<id>` and `<prefix>gaze_<id>` (REP-155) as children of the image's frame."""
-    transforms = []
+def face_frames(
+    face_ids: Sequence[int | str], geometries: Sequence[FaceGeometry | None], frame_prefix: str
+) -> list[Frame]:
+    """`<prefix>face_<id>` and `<prefix>gaze_<id>` (REP-155) of every face with a geometry."""
+    frames = []
     for track_id, geometry in zip(face_ids, geometries, strict=True):
-        if geometry is None:
-            continue
-        for kind, orientation in (("face", geometry.orientation), ("gaze", geometry.gaze_orientation)):
-            transform = TransformStamped(header=header, child_frame_id=f"{frame_prefix}{kind}_{track_id}")
-            transform.transform = transform_msg(geometry.position, orientation)
-            transforms.append(transform)
+        if geometry is not None:
+            frames.append((f"{frame_prefix}face_{track_id}", geometry.position, geometry.orientation))
+            frames.append((f"{frame_prefix}gaze_{track_id}", geometry.position, geometry.gaze_orientation))
+    return frames
+
+
+def tf_message(header: Header, frames: Sequence[Frame]) -> TFMessage:
+    """The frames as children of the image's frame."""
+    transforms = []
+    for child, position, orientation in frames:
+        transform = TransformStamped(header=header, child_frame_id=child)
+        transform.transform = transform_msg(position, orientation)
+        transforms.append(transform)
     return TFMessage(transforms=transforms)
+
+
+def tf_message_cdr(header: Header, frames: Sequence[Frame]) -> bytes:
+    """tf_message(header, frames), serialized."""
+    writer = CdrWriter()
+    writer.count(len(frames))
+    for child, position, orientation in frames:
+        writer.header(header)
+        writer.string(child)
+        writer.pack("ddddddd", *position.tolist(), *orientation.tolist())
+    return writer.value()
 
 
 def _xyz(values: np.ndarray) -> dict[str, float]:

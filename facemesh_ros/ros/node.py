@@ -55,9 +55,9 @@ from facemesh_ros.ros.diagnostics import FrameStats, pipeline_status
 from facemesh_ros.ros.hri_publisher import HriFacePublisher
 from facemesh_ros.ros.image_codec import ImageDecodeError, decode_image, image_from_pixels
 from facemesh_ros.ros.latest import LatestSlot
-from facemesh_ros.ros.look_at import LookAtPublisher, target_transform
-from facemesh_ros.ros.markers import deleted_markers, face_markers, serialize_marker_array
-from facemesh_ros.ros.messages import face_mesh_array, face_transforms, stamp_seconds
+from facemesh_ros.ros.look_at import LookAtPublisher, target_frame
+from facemesh_ros.ros.markers import deleted_markers, face_markers, marker_array_cdr
+from facemesh_ros.ros.messages import face_frames, face_mesh_array_cdr, stamp_seconds, tf_message_cdr
 from facemesh_ros.ros.node_config import LiveConfig, PublishedTrackIds
 from facemesh_ros.ros.parameters import (
     AUTOSTART,
@@ -394,7 +394,7 @@ class FaceMeshNode(LifecycleNode):
         camera: Camera,
     ) -> None:
         self._last_header = header
-        self._faces_pub.publish(face_mesh_array(header, result, geometries))
+        self._faces_pub.publish(face_mesh_array_cdr(header, result, geometries))
         labels = result.track_ids.tolist()
         if self._hri is not None:
             labels = [hri_face_id(track_id) for track_id in labels]
@@ -403,11 +403,10 @@ class FaceMeshNode(LifecycleNode):
         primary_geometry = None if primary is None else geometries[primary]
         self._look_at_pub.publish(header, primary_geometry, geometries)
         if config.publish_tf and primary_geometry is not None:
-            transforms = face_transforms(header, labels, geometries, config.frame_prefix)
+            frames = face_frames(labels, geometries, config.frame_prefix)
             if config.target_frame:
-                child = config.frame_prefix + config.target_frame
-                transforms.transforms.append(target_transform(header, primary_geometry, child))
-            self._tf_pub.publish(transforms)
+                frames.append(target_frame(primary_geometry, config.frame_prefix + config.target_frame))
+            self._tf_pub.publish(tf_message_cdr(header, frames))
         if config.publish_markers and self._markers_pub.get_subscription_count() > 0:
             self._publish_markers(config, header, result.track_ids, geometries)
         if self._annotated_pub.get_subscription_count() > 0:
@@ -429,16 +428,14 @@ class FaceMeshNode(LifecycleNode):
         markers = []
         for track_id, geometry in zip(track_ids.tolist(), geometries, strict=True):
             if geometry is not None:
-                markers += face_markers(header, track_id, geometry, config.markers)
-        for marker, _ in markers:
-            marker.lifetime = lifetime
-        shown = {(marker.ns, marker.id) for marker, _ in markers}
+                markers += face_markers(track_id, geometry, config.markers)
+        shown = {(marker.ns, marker.id) for marker in markers}
         with self._markers_lock:
             # DELETE what is no longer drawn: faces that are gone, and namespaces switched off
-            markers += [(marker, None) for marker in deleted_markers(header, sorted(self._marker_keys - shown))]
+            markers += deleted_markers(sorted(self._marker_keys - shown))
             self._marker_keys = shown
             if markers:
-                self._markers_pub.publish(serialize_marker_array(markers))
+                self._markers_pub.publish(marker_array_cdr(header, markers, lifetime))
 
     def _marker_lifetime_s(self) -> float:
         period = self._stats.frame_period_s()
