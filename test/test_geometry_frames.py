@@ -23,6 +23,7 @@ from facemesh_ros.geometry.frames import (
     GAZE_AXES_IN_CANONICAL,
     compose_quaternions,
     frame_axes,
+    quaternion_from_rotation,
 )
 
 
@@ -65,6 +66,23 @@ def test_pose_round_trip_and_xyzw_order():
     np.testing.assert_allclose(quaternion, np.sign(w) * np.array([x, y, z, w]), atol=1e-12)
     np.testing.assert_allclose(Rotation.from_quat(quaternion).as_matrix(), rotation, atol=1e-12)  # xyzw
     np.testing.assert_allclose(matrix_from_pose(position, quaternion), transform, atol=1e-12)
+
+
+def test_quaternion_from_rotation_matches_transforms3d_on_every_branch():
+    rotations = list(Rotation.random(500, random_state=4).as_matrix())
+    # half turns and near half turns about each axis: the cases where w is ~0 and x, y or z is largest
+    for axis in np.eye(3):
+        for angle in (np.pi, np.pi - 1e-7, -np.pi + 1e-4, 0.0, 1e-9):
+            rotations.append(Rotation.from_rotvec(angle * axis).as_matrix())
+    for rotation in rotations:
+        quaternion = quaternion_from_rotation(rotation)
+        w, x, y, z = transforms3d.quaternions.mat2quat(rotation)
+        assert quaternion[3] >= 0 and np.isclose(np.linalg.norm(quaternion), 1.0, atol=1e-15)
+        expected = np.array([x, y, z, w]) * (1.0 if w > 0 else -1.0)
+        if abs(w) < 1e-6:  # a half turn: q and -q both have w ~ 0, either sign is the same rotation
+            expected *= np.sign(expected @ quaternion)
+        np.testing.assert_allclose(quaternion, expected, atol=1e-12)
+        np.testing.assert_allclose(Rotation.from_quat(quaternion).as_matrix(), rotation, atol=1e-12)
 
 
 def test_compose_quaternions_matches_matrix_product():

@@ -53,12 +53,12 @@ def test_pipeline_status_levels_and_values() -> None:
     idle = pipeline_status("node: pipeline", "CPUExecutionProvider", "/camera/image", stats.take_period())
     assert idle.level == DiagnosticStatus.WARN and idle.message == "no images on /camera/image"
     stats.received(False)
-    stats.processed(3.0, faces=2, pipeline_ms=2.25)
+    stats.processed(3.0, faces=2, core_ms=2.25)
     ok = pipeline_status("node: pipeline", "CPUExecutionProvider", "image", stats.take_period())
     values = {kv.key: kv.value for kv in ok.values}
     assert ok.level == DiagnosticStatus.OK and ok.message == "tracking 2 face(s)"
     assert values["faces tracked"] == "2" and values["processing time p50 (ms)"] == "3.00"
-    assert values["node overhead p50 (ms)"] == "0.75"  # outside FaceMesh.process
+    assert values["library core p50 (ms)"] == "2.25" and values["node overhead p50 (ms)"] == "0.75"
     assert values["inference device"] == ok.hardware_id == "CPUExecutionProvider"
     stats.received(False)
     stats.rejected()

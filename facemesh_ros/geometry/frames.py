@@ -8,14 +8,16 @@
   (towards the scalp): x_face = +z_canonical, y_face = +x_canonical, z_face = +y_canonical.
 - REP-155 gaze frame: same origin, optical convention: z forward (out of the face), x to the subject's
   right, y down: x_gaze = -x_canonical, y_gaze = -y_canonical, z_gaze = +z_canonical.
-Quaternions are (x, y, z, w), as geometry_msgs/Quaternion, computed with transforms3d (its own order is
-(w, x, y, z)) and kept with w >= 0.
+Quaternions are (x, y, z, w), as geometry_msgs/Quaternion, and kept with w >= 0; products and matrices come
+from transforms3d (its own order is (w, x, y, z)).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from transforms3d.quaternions import mat2quat, qmult, quat2mat
+from transforms3d.quaternions import qmult, quat2mat
 
 CM_PER_M = 100.0
 MEDIAPIPE_TO_OPTICAL = np.diag([1.0, -1.0, -1.0])  # rotation: MediaPipe camera axes -> optical axes
@@ -55,8 +57,25 @@ def _xyzw_with_positive_w(wxyz: np.ndarray) -> np.ndarray:
 
 
 def quaternion_from_rotation(rotation: np.ndarray) -> np.ndarray:
-    """3x3 rotation -> unit quaternion (x, y, z, w) with w >= 0."""
-    return _xyzw_with_positive_w(mat2quat(rotation))
+    """3x3 rotation -> unit quaternion (x, y, z, w) with w >= 0.
+
+    Closed form (Shepperd's: from the largest of 4|w|^2, 4|x|^2, 4|y|^2, 4|z|^2, so nothing is divided by a
+    small number) in Python floats, since this runs for every face of every frame: transforms3d's mat2quat
+    solves an eigenproblem, made for matrices that are not quite rotations, and costs several times more."""
+    (m00, m01, m02), (m10, m11, m12), (m20, m21, m22) = np.asarray(rotation, dtype=np.float64).tolist()
+    squares = (m00 + m11 + m22, m00 - m11 - m22, m11 - m00 - m22, m22 - m00 - m11)  # 4 q_i^2 - 1
+    largest = max(range(4), key=squares.__getitem__)
+    s = 2.0 * math.sqrt(1.0 + squares[largest])  # 4 |q_largest|
+    if largest == 0:
+        wxyz = (0.25 * s, (m21 - m12) / s, (m02 - m20) / s, (m10 - m01) / s)
+    elif largest == 1:
+        wxyz = ((m21 - m12) / s, 0.25 * s, (m01 + m10) / s, (m02 + m20) / s)
+    elif largest == 2:
+        wxyz = ((m02 - m20) / s, (m01 + m10) / s, 0.25 * s, (m12 + m21) / s)
+    else:
+        wxyz = ((m10 - m01) / s, (m02 + m20) / s, (m12 + m21) / s, 0.25 * s)
+    norm = math.sqrt(sum(c * c for c in wxyz))
+    return _xyzw_with_positive_w(np.array(wxyz) / norm)
 
 
 def rotation_from_quaternion(quaternion_xyzw: np.ndarray) -> np.ndarray:

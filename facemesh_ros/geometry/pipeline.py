@@ -105,10 +105,12 @@ class FaceGeometry:
         """(4,) quaternion (x, y, z, w) of the gaze frame in the optical frame."""
         return compose_quaternions(self.orientation, _FACE_TO_GAZE_QUATERNION)
 
-    @property
+    @cached_property
     def metric_landmarks_optical(self) -> np.ndarray:
-        """(N, 3) landmarks in metres in the camera optical frame."""
-        return mediapipe_to_optical_points(self.metric_landmarks)
+        """(N, 3) landmarks in metres in the camera optical frame (read-only: computed once, shared)."""
+        points = mediapipe_to_optical_points(self.metric_landmarks)
+        points.flags.writeable = False
+        return points
 
     @property
     def gaze_position(self) -> np.ndarray:

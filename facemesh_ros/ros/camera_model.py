@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from rclpy.impl.rcutils_logger import RcutilsLogger
 from sensor_msgs.msg import CameraInfo
 
@@ -26,15 +27,16 @@ PRINCIPAL_POINT_MARGIN = 0.25
 
 
 def _content_key(info: CameraInfo) -> tuple:
-    """What defines the camera: drivers send a new, mostly identical, message with every frame."""
+    """What defines the camera: drivers send a new, mostly identical, message with every frame. The arrays
+    are compared as bytes: a tuple of numpy scalars costs far more to build and compare."""
     roi = info.roi
     return (
         info.width,
         info.height,
         info.distortion_model,
-        tuple(info.k),
-        tuple(info.d),
-        tuple(info.p),
+        np.asarray(info.k, np.float64).tobytes(),
+        np.asarray(info.d, np.float64).tobytes(),
+        np.asarray(info.p, np.float64).tobytes(),
         info.binning_x,
         info.binning_y,
         roi.x_offset,

@@ -43,7 +43,8 @@ class StatsPeriod:
     rejected: int
     faces: int  # faces tracked in the last processed frame
     processing_ms: np.ndarray  # the last STATS_WINDOW processing times (never empty: zeros before any)
-    overhead_ms: np.ndarray  # their parts outside FaceMesh.process (decode, geometry, messages, markers)
+    core_ms: np.ndarray  # their parts in the library core: FaceMesh.process, face geometry, smoothing
+    overhead_ms: np.ndarray  # the rest: the node's own work (decode, messages, TF, markers, publishing)
     idle_s: float  # since the last processed frame (since the start before the first)
     ever_processed: bool
     last_rejection: str  # why the last frame was rejected ("" when none was)
@@ -56,6 +57,7 @@ class FrameStats:
         self._clock = clock
         self._lock = threading.Lock()
         self._processing_ms: deque[float] = deque(maxlen=STATS_WINDOW)
+        self._core_ms: deque[float] = deque(maxlen=STATS_WINDOW)
         self._overhead_ms: deque[float] = deque(maxlen=STATS_WINDOW)
         self._faces = 0
         self._started = clock()
@@ -79,14 +81,15 @@ class FrameStats:
                 self._lost += max(0, sequence - self._last_sequence - 1)
             self._last_sequence = sequence
 
-    def processed(self, milliseconds: float, faces: int, pipeline_ms: float = 0.0) -> None:
-        """A frame was processed in `milliseconds`, `pipeline_ms` of them in FaceMesh.process."""
+    def processed(self, milliseconds: float, faces: int, core_ms: float = 0.0) -> None:
+        """A frame was processed in `milliseconds`, `core_ms` of them in the library core."""
         now = self._clock()
         with self._lock:
             self._processed += 1
             self._faces = faces
             self._processing_ms.append(milliseconds)
-            self._overhead_ms.append(milliseconds - pipeline_ms)
+            self._core_ms.append(core_ms)
+            self._overhead_ms.append(milliseconds - core_ms)
             if self._last_processed is not None:
                 interval, previous = now - self._last_processed, self._frame_period_s
                 self._frame_period_s = (
@@ -108,8 +111,10 @@ class FrameStats:
         """The counts since the last call (then reset); processing times and faces carry over."""
         now = self._clock()
         with self._lock:
-            times = np.array(self._processing_ms) if self._processing_ms else np.zeros(1)
-            overhead = np.array(self._overhead_ms) if self._overhead_ms else np.zeros(1)
+            times, core, overhead = (
+                np.array(window) if window else np.zeros(1)
+                for window in (self._processing_ms, self._core_ms, self._overhead_ms)
+            )
             last = self._last_processed
             period = StatsPeriod(
                 max(now - self._since, 1e-6),
@@ -120,6 +125,7 @@ class FrameStats:
                 self._rejected,
                 self._faces,
                 times,
+                core,
                 overhead,
                 now - (last if last is not None else self._started),
                 last is not None,
@@ -152,6 +158,7 @@ def pipeline_status(name: str, devices: str, input_topic: str, period: StatsPeri
         "rejected frames": str(period.rejected),
         "processing time p50 (ms)": f"{np.percentile(period.processing_ms, 50):.2f}",
         "processing time p95 (ms)": f"{np.percentile(period.processing_ms, 95):.2f}",
+        "library core p50 (ms)": f"{np.percentile(period.core_ms, 50):.2f}",
         "node overhead p50 (ms)": f"{np.percentile(period.overhead_ms, 50):.2f}",
         "faces tracked": str(period.faces),
         "inference device": devices,

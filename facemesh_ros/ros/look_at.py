@@ -87,6 +87,8 @@ class LookAtPublisher:
         self.poses_pub = node.create_publisher(PoseArray, "~/poses", 10)
 
     def publish(self, header: Header, primary: FaceGeometry | None, geometries: Sequence[FaceGeometry | None]) -> None:
-        self.poses_pub.publish(poses_cdr(header, geometries))
-        if primary is not None:
+        """Publish to the topics somebody listens to (the face_target frame goes out on /tf regardless)."""
+        if self.poses_pub.get_subscription_count() > 0:
+            self.poses_pub.publish(poses_cdr(header, geometries))
+        if primary is not None and self.target_pub.get_subscription_count() > 0:
             self.target_pub.publish(target_cdr(header, primary))

@@ -38,9 +38,8 @@ def landmark_boxes(landmarks: np.ndarray, width: int, height: int) -> np.ndarray
         return np.zeros((0, 4), np.int64)
     size = np.array([width, height], np.float32)
     low, high = landmark_bounds(landmarks[:, :, :2])
-    low, high = np.floor(low * size), np.ceil(high * size)
-    boxes = np.concatenate([low, high], axis=1)
-    return np.clip(boxes, 0, np.tile(size, 2)).astype(np.int64)
+    boxes = np.concatenate([np.floor(low * size), np.ceil(high * size)], axis=1)
+    return np.clip(boxes, 0, np.concatenate([size, size])).astype(np.int64)
 
 
 def face_mesh_array(header: Header, result: FaceMeshResult, geometries: Sequence[FaceGeometry | None]) -> FaceMeshArray:

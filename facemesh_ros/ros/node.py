@@ -330,23 +330,23 @@ class FaceMeshNode(LifecycleNode):
             self._reject(f"decode:{error.kind}", f"frame rejected on {camera_input.image_topic}: {error}")
             return
         self._check_stamp(header)
+        height, width = rgb.shape[:2]
+        camera = camera_input.camera(width, height, config.image_is_rectified, config.default_vertical_fov_deg)
         with self._pipeline_lock:
             face_mesh = self._face_mesh
             if face_mesh is None:
                 return  # cleaned up while the frame was on its way
-            pipeline_start = time.perf_counter()
+            core_start = time.perf_counter()
             result = self._ids.apply(face_mesh.process(rgb), face_mesh.static_image_mode)
-            pipeline_ms = (time.perf_counter() - pipeline_start) * 1000.0
-            width, height = result.image_size
-            camera = camera_input.camera(width, height, config.image_is_rectified, config.default_vertical_fov_deg)
             geometries = [
                 self._geometry(face, camera, track_id)
                 for face, track_id in zip(result.landmarks, result.track_ids.tolist(), strict=True)
             ]
             if self._smoothers is not None:
                 geometries = self._smoothers(result.track_ids, geometries, stamp_seconds(header.stamp))
+            core_ms = (time.perf_counter() - core_start) * 1000.0
         self._publish(config, header, rgb, result, geometries, camera)
-        self._stats.processed((time.perf_counter() - start) * 1000.0, result.num_faces, pipeline_ms)
+        self._stats.processed((time.perf_counter() - start) * 1000.0, result.num_faces, core_ms)
 
     def _reject(self, kind: str, reason: str) -> None:
         """Count a rejected frame and log why, at most once per ERROR_THROTTLE_S for each kind of problem."""
