@@ -25,16 +25,15 @@ def policy_scores(policy: str, landmarks: np.ndarray, positions: np.ndarray | No
     the optical frame, NaN where unknown ("closest" scores such faces lowest)."""
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}")
-    landmarks = np.asarray(landmarks, np.float64)
+    landmarks = np.asarray(landmarks)
     if len(landmarks) == 0:
         return np.zeros(0)
-    points = landmarks[:, :, :2]
     if policy == "largest":
-        low, high = landmark_bounds(points)
-        extent = high - low
+        low, high = landmark_bounds(landmarks[:, :, :2])
+        extent = high.astype(np.float64) - low
         return np.maximum(extent[:, 0] * extent[:, 1], 1e-9)
     if policy == "centered":
-        offsets = np.linalg.norm(points.mean(axis=1) - 0.5, axis=1)
+        offsets = np.linalg.norm(landmarks[:, :, :2].astype(np.float64).mean(axis=1) - 0.5, axis=1)
         return 1.0 / (0.05 + offsets)
     if positions is None:
         raise ValueError("the 'closest' policy needs the faces' 3D positions")

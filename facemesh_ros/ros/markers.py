@@ -30,7 +30,9 @@ from facemesh_ros.ros.cdr import CdrWriter
 
 NAMESPACES = ("mesh", "contours", "points", "axes")
 _CONTOUR_EDGES = np.array(sorted(FACEMESH_CONTOURS), dtype=np.int64).ravel()
-# The axes marker's LINE_LIST: x red, y green, z blue, one colour per line end.
+# The axes marker's LINE_LIST: origin -> x end, origin -> y end, origin -> z end of frame_axes(); x red, y
+# green, z blue, one colour per line end.
+_AXIS_LINES = np.array([0, 1, 0, 2, 0, 3])
 _AXIS_COLORS = np.repeat(np.array([[1, 0, 0, 1], [0, 1, 0, 1], [0, 0, 1, 1]], np.float32), 2, axis=0)
 _NO_POINTS = np.zeros((0, 3))
 _NO_COLORS = np.zeros((0, 4), np.float32)
@@ -89,8 +91,7 @@ def face_markers(track_id: int, geometry: FaceGeometry, options: MarkerOptions) 
             FaceMarker("points", track_id, type=Marker.SPHERE_LIST, scale=0.003, rgba=options.point_rgba, points=metric)
         )
     if options.axes:
-        origin, *ends = frame_axes(geometry.face_to_optical, AXIS_LENGTH_M)
-        points = np.array([point for end in ends for point in (origin, end)])
+        points = frame_axes(geometry.face_to_optical, AXIS_LENGTH_M)[_AXIS_LINES]
         out.append(
             FaceMarker(
                 "axes",
