@@ -28,7 +28,7 @@ Frame = tuple[str, np.ndarray, np.ndarray]
 
 def float32_sequence(values: np.ndarray) -> array.array:
     """A float32[] field value. rclpy stores an array.array('f') as is; a numpy array it copies element by
-    element (~77 us for 478 x 3 values, against ~1 us from the bytes)."""
+    element, a Python float each."""
     return array.array("f", np.ascontiguousarray(values, dtype=np.float32).tobytes())
 
 
