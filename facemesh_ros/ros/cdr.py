@@ -1,4 +1,5 @@
-"""Serialized ROS 2 messages written straight from numpy: what the node publishes every frame.
+"""A writer of serialized ROS 2 messages, fed from numpy: how the node's per-frame messages are built
+(messages.py, markers.py, look_at.py).
 
 Why: building rosidl message objects field by field (and rclpy converting them back to C) costs more than
 everything else the node adds to the pipeline, while a Publisher takes serialized bytes as they are. The

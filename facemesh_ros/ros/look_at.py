@@ -34,7 +34,7 @@ def poses_cdr(header: Header, geometries: Sequence[FaceGeometry | None]) -> byte
     writer.header(header)
     writer.count(len(posed))
     for geometry in posed:
-        writer.pack("ddddddd", *geometry.position, *geometry.orientation)
+        writer.pack("ddddddd", *geometry.position.tolist(), *geometry.orientation.tolist())
     return writer.value()
 
 
@@ -48,7 +48,7 @@ def target_cdr(header: Header, geometry: FaceGeometry) -> bytes:
     """target_msg(header, geometry), serialized."""
     writer = CdrWriter()
     writer.header(header)
-    writer.pack("ddd", *geometry.position)
+    writer.pack("ddd", *geometry.position.tolist())
     return writer.value()
 
 
