@@ -246,11 +246,13 @@ def rect_maps(
     return fixed_point_maps(rect_inverse(center_x, center_y, width, height, rotation, size), size, size)
 
 
-def _native_warp_matches() -> bool:
-    """Whether this OpenCV's warpPerspective (given the inverse map) samples exactly as OpenCV 4 does.
+@functools.cache
+def native_warp_is_exact() -> bool:
+    """True when resample() uses OpenCV's own warpPerspective (OpenCV 4), False for the numpy maps (OpenCV 5).
 
-    OpenCV 4.x does (its warp computes fixed_point_maps' positions in C, in one call); OpenCV 5.0 does not.
-    Checked on a noise image through rectangles that rotate, shrink, enlarge and leave the image.
+    The native warp does in one C call what fixed_point_maps + remap do; it is used only where it gives the
+    same bytes. OpenCV 4.x does (its warp computes fixed_point_maps' positions in C); OpenCV 5.0 does not.
+    Checked once, on a noise image through rectangles that rotate, shrink, enlarge and leave the image.
     """
     image = np.random.default_rng(4).integers(0, 256, (97, 131, 3), np.uint8)
     for index, (cx, cy, w, h, rotation) in enumerate(
@@ -277,16 +279,6 @@ def _native_warp(
 ) -> np.ndarray:
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     return cv2.warpPerspective(image, inverse, (size, size), dst=out, flags=flags, borderMode=border, borderValue=0)
-
-
-@functools.cache
-def native_warp_is_exact() -> bool:
-    """True when resample() uses OpenCV's own warpPerspective (OpenCV 4), False for the numpy maps (OpenCV 5).
-
-    The native warp does in one C call what fixed_point_maps + remap do; it is used only where it gives the
-    same bytes.
-    """
-    return _native_warp_matches()
 
 
 def resample(

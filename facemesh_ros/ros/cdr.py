@@ -90,18 +90,15 @@ class CdrWriter:
         """The element count that starts a sequence."""
         self.pack("I", length)
 
-    def array(self, values: np.ndarray, dtype: str) -> None:
-        """The elements of a sequence of one primitive type (`dtype` '<f4' or '<f8'), or of messages made
-        only of that type (Point, ColorRGBA), from an array holding their fields in order."""
+    def sequence(self, values: np.ndarray, dtype: str, fields: int = 1) -> None:
+        """A sequence of one primitive type (`dtype` '<f4' or '<f8'), or of messages made only of that type
+        (Point, ColorRGBA: `fields` values each), from an array holding their values in order: the count
+        (values.size / fields elements), then the elements."""
         data = np.ascontiguousarray(values, dtype=dtype)
+        self.count(data.size // fields)
         if data.size:
             self.align(data.itemsize)
             self._append(data.tobytes())
-
-    def sequence(self, values: np.ndarray, dtype: str, fields: int = 1) -> None:
-        """A whole sequence: the count (values.size / fields elements) and the elements."""
-        self.count(np.size(values) // fields)
-        self.array(values, dtype)
 
     def encoded(self, data: bytes) -> None:
         """Fields another writer encoded (its body()), none needing more than 4-byte alignment: they start
